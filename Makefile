@@ -1,0 +1,16 @@
+.PHONY: run test test-fast lint bench setup
+
+run:        ## install, provision the model, load corpus/, serve the API
+	bash scripts/run.sh
+
+test:       ## install with test tools and run every test
+	bash scripts/test.sh
+
+test-fast:  ## only the tests that need no model
+	.venv/bin/python -m pytest -q -m "not slow"
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/mypy ingest index search_api pedkb
+
+bench:
+	.venv/bin/python bench/pipeline_bench.py

@@ -1,0 +1,19 @@
+"""Pick the storage backend from the settings: `faiss` (embedded, default) or a PostgreSQL URL."""
+
+from __future__ import annotations
+
+from index.base import Backend
+from pedkb.errors import StoreError
+from pedkb.settings import Settings
+
+
+def open_backend(settings: Settings) -> Backend:
+    """Open the configured backend."""
+    name = settings.backend
+    if name == "faiss":
+        from index.faiss_backend import FaissBackend
+
+        return FaissBackend(settings.data)
+    if name.startswith(("postgresql://", "postgres://")):
+        raise StoreError("the PostgreSQL backend is not available in this version; use backend=faiss")
+    raise StoreError(f"backend: unknown backend {name!r} (expected 'faiss' or a postgresql:// URL)")

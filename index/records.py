@@ -1,0 +1,91 @@
+"""Records the index stores and returns: documents, chunks, search hits and filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class DocumentRecord:
+    """One indexed item: a file (kind "document"), or later an experience or a technology."""
+
+    doc_id: str
+    source: str
+    title: str | None
+    fmt: str
+    sha256: str
+    size: int
+    kind: str = "document"
+    languages: list[str] = field(default_factory=list)
+    n_chunks: int = 0
+    created: float = 0.0
+    updated: float = 0.0
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkRecord:
+    """A stored chunk; `chunk_id` is also its vector id."""
+
+    chunk_id: int
+    doc_id: str
+    ordinal: int
+    text: str
+    lang: str
+    page: int | None
+    start: int
+    end: int
+    n_tokens: int
+
+
+@dataclass
+class NewChunk:
+    """A chunk about to be stored, with its vector and the cache key of that vector."""
+
+    ordinal: int
+    text: str
+    lang: str
+    page: int | None
+    start: int
+    end: int
+    n_tokens: int
+    vector_key: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on a search; None means no restriction."""
+
+    langs: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+    doc_ids: tuple[str, ...] | None = None
+
+    def is_empty(self) -> bool:
+        """True when nothing is restricted."""
+        return self.langs is None and self.kinds is None and self.doc_ids is None
+
+
+@dataclass
+class SearchHit:
+    """One search result: the chunk, its document and the similarity score."""
+
+    chunk: ChunkRecord
+    document: DocumentRecord
+    score: float
+
+    def to_dict(self) -> dict[str, object]:
+        """The stable JSON shape of a result (CLI `search --json` and the API)."""
+        return {
+            "doc_id": self.document.doc_id,
+            "chunk_id": self.chunk.chunk_id,
+            "type": self.document.kind,
+            "source": self.document.source,
+            "title": self.document.title,
+            "lang": self.chunk.lang,
+            "page": self.chunk.page,
+            "text": self.chunk.text,
+            "score": round(float(self.score), 6),
+        }

@@ -1,0 +1,340 @@
+"""The SQLite half of the embedded backend: documents, chunks, the vector cache and metadata in one file.
+
+SQLite is the source of truth. The FAISS file is derived from it and can always be rebuilt; every write bumps
+the `generation` counter in the same transaction, so a FAISS file knows which state of the store it reflects.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from pedkb.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT,
+    fmt TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'document',
+    languages TEXT NOT NULL DEFAULT '[]',
+    n_chunks INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS documents_kind ON documents(kind, seq);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    lang TEXT NOT NULL,
+    page INTEGER,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    vector_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_lang ON chunks(lang);
+CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+_CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, text, lang, page, start, "end", n_tokens'
+
+
+def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(
+        doc_id=row["doc_id"],
+        source=row["source"],
+        title=row["title"],
+        fmt=row["fmt"],
+        sha256=row["sha256"],
+        size=row["size"],
+        kind=row["kind"],
+        languages=json.loads(row["languages"]),
+        n_chunks=row["n_chunks"],
+        created=row["created"],
+        updated=row["updated"],
+        meta=json.loads(row["meta"]),
+    )
+
+
+def _chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
+    return ChunkRecord(
+        chunk_id=row["chunk_id"],
+        doc_id=row["doc_id"],
+        ordinal=row["ordinal"],
+        text=row["text"],
+        lang=row["lang"],
+        page=row["page"],
+        start=row["start"],
+        end=row["end"],
+        n_tokens=row["n_tokens"],
+    )
+
+
+class SqliteStore:
+    """Documents, chunks and cached vectors in one SQLite file (WAL mode, safe for concurrent readers)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a usable pedkb store ({exc})") from exc
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) > SCHEMA_VERSION:
+            raise StoreError(f"{path}: store schema {version} is newer than this pedkb ({SCHEMA_VERSION})")
+
+    # --- metadata --------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a metadata value."""
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        (key, value))
+
+    def generation(self) -> int:
+        """How many vector-changing writes the store has seen."""
+        value = self.get_meta("generation")
+        return int(value) if value else 0
+
+    def _bump_generation(self) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # --- writes ----------------------------------------------------------------------------------------------
+    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> tuple[DocumentRecord, list[int], list[int]]:
+        """Insert or replace a document and its chunks in one transaction; returns (doc, removed ids, new ids)."""
+        now = time.time()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            old = self.db.execute("SELECT created, seq FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
+            removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc.doc_id,))]
+            self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
+            if old is None:
+                seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM documents").fetchone()[0]
+                doc.created = now
+            else:
+                seq = old["seq"]
+                doc.created = old["created"]
+            doc.updated = now
+            doc.n_chunks = len(chunks)
+            self.db.execute(
+                "INSERT OR REPLACE INTO documents(doc_id, seq, source, title, fmt, sha256, size, kind, languages, "
+                "n_chunks, created, updated, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (doc.doc_id, seq, doc.source, doc.title, doc.fmt, doc.sha256, doc.size, doc.kind,
+                 json.dumps(doc.languages), doc.n_chunks, doc.created, doc.updated,
+                 json.dumps(doc.meta, ensure_ascii=False)),
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
+                [(c.vector_key, np.asarray(c.vector, dtype=np.float32).tobytes()) for c in chunks],
+            )
+            added: list[int] = []
+            for c in chunks:
+                cur = self.db.execute(
+                    'INSERT INTO chunks(doc_id, ordinal, text, lang, page, start, "end", n_tokens, vector_key) '
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key),
+                )
+                added.append(int(cur.lastrowid or 0))
+            self._bump_generation()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return doc, removed, added
+
+    def delete_document(self, doc_id: str) -> list[int] | None:
+        """Delete a document; returns the removed chunk ids, or None when it did not exist."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is None:
+                self.db.execute("ROLLBACK")
+                return None
+            removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+            self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            self._bump_generation()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return removed
+
+    def store_vectors(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        """Add vectors to the cache (no chunk points at them yet, so no generation bump)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
+                [(key, np.asarray(vec, dtype=np.float32).tobytes()) for key, vec in items],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def switch_model(self, meta: dict[str, str], assignments: Sequence[tuple[int, str]]) -> None:
+        """Point chunks at new vectors and record the new model metadata in one transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("UPDATE chunks SET vector_key = ? WHERE chunk_id = ?",
+                                [(key, cid) for cid, key in assignments])
+            for key, value in meta.items():
+                self.set_meta(key, value)
+            self._bump_generation()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def prune_vectors(self) -> int:
+        """Drop cached vectors no chunk uses; returns how many."""
+        cur = self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)")
+        return cur.rowcount
+
+    # --- reads -----------------------------------------------------------------------------------------------
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        """A document by id."""
+        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return None if row is None else _doc_from_row(row)
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        """Documents by id."""
+        out: dict[str, DocumentRecord] = {}
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", part):
+                out[row["doc_id"]] = _doc_from_row(row)
+        return out
+
+    def list_documents(self, kind: str | None = None) -> list[DocumentRecord]:
+        """All documents (optionally of one kind) in insertion order."""
+        if kind is None:
+            rows = self.db.execute("SELECT * FROM documents ORDER BY seq")
+        else:
+            rows = self.db.execute("SELECT * FROM documents WHERE kind = ? ORDER BY seq", (kind,))
+        return [_doc_from_row(r) for r in rows]
+
+    def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Chunks by id."""
+        out: dict[int, ChunkRecord] = {}
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id IN ({marks})", part):
+                out[row["chunk_id"]] = _chunk_from_row(row)
+        return out
+
+    def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        """A document's chunks in order."""
+        rows = self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
+        return [_chunk_from_row(r) for r in rows]
+
+    def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
+        """All chunks in id order, in batches."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            yield [_chunk_from_row(r) for r in rows]
+            last = rows[-1]["chunk_id"]
+
+    def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached vectors by content key."""
+        out: dict[str, np.ndarray] = {}
+        uniq = list(dict.fromkeys(keys))
+        for start in range(0, len(uniq), 500):
+            part = uniq[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for key, blob in self.db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
+                out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk id, as int64."""
+        rows = self.db.execute("SELECT chunk_id FROM chunks").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def chunk_vectors(self, chunk_ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) for these chunks, read from the vector cache."""
+        ids_out: list[int] = []
+        vecs: list[bytes] = []
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), 900):
+            part = ids[start:start + 900]
+            marks = ",".join("?" * len(part))
+            for cid, blob in self.db.execute(
+                f"SELECT c.chunk_id, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key "
+                f"WHERE c.chunk_id IN ({marks})", part,
+            ):
+                ids_out.append(cid)
+                vecs.append(blob)
+        matrix = np.frombuffer(b"".join(vecs), dtype=np.float32).reshape(len(vecs), dim) if vecs else \
+            np.zeros((0, dim), dtype=np.float32)
+        return np.asarray(ids_out, dtype=np.int64), matrix
+
+    def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
+        """Ids of the chunks that pass the filters."""
+        where: list[str] = []
+        params: list[object] = []
+        if filters.langs is not None:
+            where.append(f"c.lang IN ({','.join('?' * len(filters.langs))})")
+            params.extend(filters.langs)
+        if filters.kinds is not None:
+            where.append(f"d.kind IN ({','.join('?' * len(filters.kinds))})")
+            params.extend(filters.kinds)
+        if filters.doc_ids is not None:
+            where.append(f"c.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
+            params.extend(filters.doc_ids)
+        sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql, params).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def stats(self) -> dict[str, object]:
+        """Counts per kind and per chunk language."""
+        kinds = {r[0]: r[1] for r in self.db.execute("SELECT kind, COUNT(*) FROM documents GROUP BY kind")}
+        langs = {r[0]: r[1] for r in self.db.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang")}
+        n_chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return {"documents": kinds, "chunks": n_chunks, "chunk_languages": langs}
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()

@@ -1,0 +1,450 @@
+"""The knowledge-base vocabulary (technologies, classifications, regions, subjects) and experience records."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from pedkb.errors import UnsupportedFormatError, ValidationError
+
+log = logging.getLogger(__name__)
+
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "ky")
+CLASSIFICATION_KINDS: tuple[str, ...] = (
+    "scale", "significance", "origin", "novelty", "experience_kind", "stage", "dissemination",
+)  # fmt: skip
+LIST_SEPARATOR = ";"
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Grade = Annotated[int, Field(ge=0, le=11, description="0 = preschool, 1-11 = school grade")]
+Language = Literal["kk", "ru", "ky"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(_Model):
+    """A name in the three working languages and in English."""
+
+    kk: Text
+    ru: Text
+    ky: Text
+    en: Text
+
+
+class Descriptions(_Model):
+    """A description in the three working languages."""
+
+    kk: Text
+    ru: Text
+    ky: Text
+
+
+class Aliases(_Model):
+    """Other names a teacher may type, per language."""
+
+    kk: list[Text] = []
+    ru: list[Text] = []
+    ky: list[Text] = []
+    en: list[Text] = []
+
+
+class TechnologyGroup(_Model):
+    """One of the seven groups of modern teaching technologies."""
+
+    id: Slug
+    order: int = Field(ge=1)
+    labels: Labels
+    descriptions: Descriptions
+
+
+class Technology(_Model):
+    """A teaching technology, method or approach, placed in one group."""
+
+    id: Slug
+    group: Slug
+    labels: Labels
+    descriptions: Descriptions
+    aliases: Aliases = Aliases()
+    note: str | None = None
+
+
+class ClassificationValue(_Model):
+    """One value of a classification, e.g. scale = regional."""
+
+    id: Slug
+    labels: Labels
+    descriptions: Descriptions | None = None
+
+
+class Classification(_Model):
+    """A named classification (scale, origin, lifecycle stage...) with its values."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]
+    labels: Labels
+    values: list[ClassificationValue] = Field(min_length=1)
+
+    def ids(self) -> set[str]:
+        """The ids of this classification's values."""
+        return {value.id for value in self.values}
+
+
+class Classifications(_Model):
+    """All innovation classifications, experience kinds, lifecycle stages and dissemination forms."""
+
+    classifications: list[Classification]
+
+    def get(self, kind: str) -> Classification:
+        """The classification with id `kind`."""
+        for classification in self.classifications:
+            if classification.id == kind:
+                return classification
+        raise KeyError(kind)
+
+
+class Region(_Model):
+    """An oblast, region or city of significance in Kazakhstan (KZ) or Kyrgyzstan (KG)."""
+
+    id: Slug
+    country: Literal["KZ", "KG"]
+    labels: Labels
+
+
+class Subject(_Model):
+    """A school subject or area of work (preschool, school management, methodical work)."""
+
+    id: Slug
+    labels: Labels
+
+
+class Innovation(_Model):
+    """How an experience's innovation is classified."""
+
+    scale: Slug
+    significance: Slug
+    origin: Slug
+    novelty: Slug
+
+
+class Experience(_Model):
+    """A teacher's best-practice experience or a school innovation project."""
+
+    id: Slug
+    sample: bool = False
+    language: Language
+    title: Text
+    summary: Text
+    problem: Text
+    goal: Text
+    method: Text
+    stages: list[Text] = Field(min_length=1)
+    results: Text
+    dissemination: list[Slug] = []
+    author: Text
+    organisation: Text
+    region: Slug
+    subject: Slug
+    grades: list[Grade] = Field(min_length=1)
+    technologies: list[Slug] = Field(min_length=1)
+    innovation: Innovation
+    experience_kind: Slug
+    stage: Slug
+    year: int = Field(ge=2015, le=2026)
+
+
+class Vocabulary:
+    """The loaded knowledge-base vocabularies, with the checks an experience must pass."""
+
+    def __init__(
+        self,
+        groups: list[TechnologyGroup],
+        technologies: list[Technology],
+        classifications: Classifications,
+        regions: list[Region],
+        subjects: list[Subject],
+    ) -> None:
+        self.groups = {group.id: group for group in sorted(groups, key=lambda g: g.order)}
+        self.technologies = {tech.id: tech for tech in technologies}
+        self.classifications = classifications
+        self.regions = {region.id: region for region in regions}
+        self.subjects = {subject.id: subject for subject in subjects}
+
+    def group_of(self, technology_id: str) -> TechnologyGroup:
+        """The group a technology belongs to."""
+        return self.groups[self.technologies[technology_id].group]
+
+    def technologies_in(self, group_id: str) -> list[Technology]:
+        """The technologies of one group, in file order."""
+        return [tech for tech in self.technologies.values() if tech.group == group_id]
+
+    def problems(self, exp: Experience) -> Iterator[tuple[str, str]]:
+        """Yield (field, reason) for every id in `exp` that the vocabulary does not know."""
+        for i, tech_id in enumerate(exp.technologies):
+            if tech_id not in self.technologies:
+                yield f"technologies[{i}]", f"unknown technology id {tech_id!r}"
+            elif tech_id in exp.technologies[:i]:
+                yield f"technologies[{i}]", f"technology {tech_id!r} is listed twice"
+        for i, form in enumerate(exp.dissemination):
+            if form not in self.classifications.get("dissemination").ids():
+                yield f"dissemination[{i}]", f"unknown dissemination form {form!r}"
+        if exp.region not in self.regions:
+            yield "region", f"unknown region id {exp.region!r}"
+        if exp.subject not in self.subjects:
+            yield "subject", f"unknown subject id {exp.subject!r}"
+        for kind in ("scale", "significance", "origin", "novelty"):
+            value = getattr(exp.innovation, kind)
+            if value not in self.classifications.get(kind).ids():
+                yield f"innovation.{kind}", f"unknown {kind} value {value!r}"
+        for kind in ("experience_kind", "stage"):
+            value = getattr(exp, kind)
+            if value not in self.classifications.get(kind).ids():
+                yield kind, f"unknown {kind} value {value!r}"
+        if len(set(exp.grades)) != len(exp.grades):
+            yield "grades", "a grade is listed twice"
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic error location as `technologies[1]` or `innovation.scale`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "record"
+
+
+def _validate(model: type[_M], data: Any, where: str) -> _M:
+    """Validate `data` as `model`; the first problem becomes a ValidationError naming `where` and a field."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        reason = first["msg"][0].lower() + first["msg"][1:]
+        if first["type"] not in ("missing", "extra_forbidden") and "input" in first:
+            reason += f" (got {first['input']!r})"
+        raise ValidationError(f"{where}: {_loc(tuple(first['loc']))}", reason) from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{path}:{exc.lineno}", f"malformed JSON: {exc.msg}") from None
+
+
+def _unique(items: Iterable[Any], where: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            raise ValidationError(f"{where}[{i}].id", f"duplicate id {item.id!r}")
+        seen.add(item.id)
+
+
+def _load_list(path: Path, key: str, model: type[_M], raw: Any = None) -> list[_M]:
+    """Validate the list under `key` of a JSON file as `model` items with unique ids."""
+    raw = _read_json(path) if raw is None else raw
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), list):
+        raise ValidationError(f"{path}: {key}", "expected a JSON object with a list under this key")
+    items = [_validate(model, item, f"{path}: {key}[{i}]") for i, item in enumerate(raw[key])]
+    _unique(items, f"{path}: {key}")
+    return items
+
+
+def load_vocabulary(corpus_dir: Path) -> Vocabulary:
+    """Load technologies, classifications, regions and subjects from `corpus_dir` and cross-check them."""
+    corpus_dir = Path(corpus_dir)
+    tech_path = corpus_dir / "technologies.json"
+    raw = _read_json(tech_path)
+    groups = _load_list(tech_path, "groups", TechnologyGroup, raw)
+    techs = _load_list(tech_path, "technologies", Technology, raw)
+    for i, tech in enumerate(techs):
+        if tech.group not in {group.id for group in groups}:
+            raise ValidationError(f"{tech_path}: technologies[{i}].group", f"unknown group id {tech.group!r}")
+
+    cls_path = corpus_dir / "classifications.json"
+    classifications = Classifications(classifications=_load_list(cls_path, "classifications", Classification))
+    for i, classification in enumerate(classifications.classifications):
+        _unique(classification.values, f"{cls_path}: classifications[{i}].values")
+    missing = set(CLASSIFICATION_KINDS) - {c.id for c in classifications.classifications}
+    if missing:
+        raise ValidationError(f"{cls_path}: classifications", f"missing {', '.join(sorted(missing))}")
+
+    regions = _load_list(corpus_dir / "regions.json", "regions", Region)
+    subjects = _load_list(corpus_dir / "subjects.json", "subjects", Subject)
+    log.debug("vocabulary: %d groups, %d technologies, %d regions", len(groups), len(techs), len(regions))
+    return Vocabulary(groups, techs, classifications, regions, subjects)
+
+
+def parse_experience(data: Any, vocabulary: Vocabulary, where: str) -> Experience:
+    """Validate one raw record against the model and the vocabulary; errors name `where` and the field."""
+    exp = _validate(Experience, data, where)
+    for field, reason in vocabulary.problems(exp):
+        raise ValidationError(f"{where}: {field}", reason)
+    return exp
+
+
+# ---- files: JSONL and CSV ----
+
+_LIST_FIELDS = ("stages", "dissemination", "grades", "technologies")
+_INNOVATION_KINDS = ("scale", "significance", "origin", "novelty")
+CSV_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for field in Experience.model_fields
+    for name in ([f"innovation.{k}" for k in _INNOVATION_KINDS] if field == "innovation" else [field])
+)
+
+
+def _join_list(items: Iterable[object]) -> str:
+    """Join list items with `;`, escaping backslashes and semicolons inside items."""
+    return LIST_SEPARATOR.join(str(item).replace("\\", "\\\\").replace(";", "\\;") for item in items)
+
+
+def _split_list(cell: str) -> list[str]:
+    """Split a `;`-separated cell, honouring `\\;` and `\\\\` escapes; an empty cell is an empty list."""
+    items: list[str] = []
+    current: list[str] = []
+    chars = iter(cell)
+    for ch in chars:
+        if ch == "\\":
+            current.append(next(chars, "\\"))
+        elif ch == LIST_SEPARATOR:
+            items.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    items.append("".join(current).strip())
+    return [] if items == [""] else items
+
+
+def _csv_row_to_record(row: dict[str, str], where: str) -> dict[str, Any]:
+    unknown = [key for key in row if key not in CSV_COLUMNS]
+    if unknown:
+        raise ValidationError(f"{where}: {unknown[0]}", "unknown column")
+    record: dict[str, Any] = {}
+    innovation: dict[str, str] = {}
+    for key, value in row.items():
+        if value is None:
+            continue
+        if key.startswith("innovation."):
+            innovation[key.split(".", 1)[1]] = value
+        elif key in _LIST_FIELDS:
+            record[key] = _split_list(value)
+        else:
+            record[key] = value
+    if innovation:
+        record["innovation"] = innovation
+    return record
+
+
+def _read_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, raw record) from a JSONL or CSV file."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValidationError(f"{path}:{lineno}", f"malformed JSON: {exc.msg}") from None
+    elif suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            start = 2
+            for row in reader:
+                if None in row:
+                    raise ValidationError(f"{path}:{start}", "more cells than header columns")
+                yield start, _csv_row_to_record(row, f"{path}:{start}")
+                start = reader.line_num + 1
+    else:
+        raise UnsupportedFormatError(path, "experiences are read from .jsonl or .csv files")
+
+
+def load_experiences(path: Path, vocabulary: Vocabulary) -> list[Experience]:
+    """Read and validate experiences from JSONL (one record a line) or CSV (list cells `;`-separated)."""
+    path = Path(path)
+    records: list[Experience] = []
+    seen: dict[str, int] = {}
+    for lineno, data in _read_records(path):
+        where = f"{path}:{lineno}"
+        if not isinstance(data, dict):
+            raise ValidationError(where, "a record must be a JSON object")
+        exp = parse_experience(data, vocabulary, where)
+        if exp.id in seen:
+            raise ValidationError(f"{where}: id", f"duplicate id {exp.id!r} (first on line {seen[exp.id]})")
+        seen[exp.id] = lineno
+        records.append(exp)
+    log.debug("loaded %d experiences from %s", len(records), path)
+    return records
+
+
+def load_corpus_experiences(corpus_dir: Path, vocabulary: Vocabulary) -> list[Experience]:
+    """Load every `experiences/*.jsonl` file under `corpus_dir`, refusing ids repeated across files."""
+    records: list[Experience] = []
+    owner: dict[str, Path] = {}
+    for path in sorted((Path(corpus_dir) / "experiences").glob("*.jsonl")):
+        for exp in load_experiences(path, vocabulary):
+            if exp.id in owner:
+                raise ValidationError(f"{path}: id", f"experience id {exp.id!r} is also in {owner[exp.id]}")
+            owner[exp.id] = path
+            records.append(exp)
+    return records
+
+
+def dump_experiences(records: Iterable[Experience], path: Path) -> None:
+    """Write experiences to `path` as JSONL or CSV (by suffix); loading the file gives them back."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open("w", encoding="utf-8") as fh:
+            for exp in records:
+                fh.write(json.dumps(exp.model_dump(mode="json"), ensure_ascii=False) + "\n")
+    elif suffix == ".csv":
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
+            writer.writeheader()
+            for exp in records:
+                row: dict[str, str] = {}
+                for field, value in exp.model_dump(mode="json").items():
+                    if field == "innovation":
+                        row.update({f"innovation.{k}": v for k, v in value.items()})
+                    elif field in _LIST_FIELDS:
+                        row[field] = _join_list(value)
+                    elif isinstance(value, bool):
+                        row[field] = "true" if value else "false"
+                    else:
+                        row[field] = str(value)
+                writer.writerow(row)
+    else:
+        raise UnsupportedFormatError(path, "experiences are written to .jsonl or .csv files")
+
+
+# ---- texts to embed ----
+
+
+def experience_text(exp: Experience) -> str:
+    """The text embedded for an experience: title, summary, problem, goal, method, stages and results."""
+    stages = "\n".join(f"{i}. {stage}" for i, stage in enumerate(exp.stages, start=1))
+    parts = [exp.title, exp.summary, exp.problem, exp.goal, exp.method, stages, exp.results]
+    return "\n\n".join(part for part in parts if part)
+
+
+def technology_text(tech: Technology, lang: str) -> str:
+    """The text embedded for a technology in one language: its name, other names and description."""
+    if lang not in LANGUAGES:
+        raise ValidationError("lang", f"expected one of {', '.join(LANGUAGES)}, got {lang!r}")
+    label = getattr(tech.labels, lang)
+    aliases = [alias for alias in getattr(tech.aliases, lang) if alias != label]
+    head = f"{label} ({', '.join(aliases)})" if aliases else label
+    return f"{head}.\n{getattr(tech.descriptions, lang)}"

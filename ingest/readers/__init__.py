@@ -1,0 +1,72 @@
+"""Read a document file into text: format by magic bytes first and extension second, one module per format."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from pathlib import Path
+
+from ingest.document import ExtractedDocument
+from ingest.readers.sniff import SUPPORTED_SUFFIXES, detect_format
+from pedkb.errors import EmptyFileError, FileTooLargeError, ReadError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SUPPORTED_SUFFIXES", "detect_format", "read_document"]
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of `path`, after checking that it is a readable regular file within the size limit."""
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise ReadError(path, "no such file") from exc
+    except PermissionError as exc:
+        raise ReadError(path, "permission denied") from exc
+    except OSError as exc:
+        raise ReadError(path, f"cannot access the file ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise ReadError(path, "is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ReadError(path, "is not a regular file")
+    if info.st_size == 0:
+        raise EmptyFileError(path, "the file is empty (0 bytes)")
+    if info.st_size > max_bytes:
+        raise FileTooLargeError(
+            path, f"the file has {info.st_size} bytes, more than the limit of {max_bytes}"
+        )
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except PermissionError as exc:
+        raise ReadError(path, "permission denied") from exc
+    except OSError as exc:
+        raise ReadError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:  # it grew after the size check
+        raise FileTooLargeError(path, f"the file has more than the limit of {max_bytes} bytes")
+    if not data:
+        raise EmptyFileError(path, "the file is empty (0 bytes)")
+    return data
+
+
+def read_document(path: Path, *, max_bytes: int) -> ExtractedDocument:
+    """Read the PDF, DOCX, TXT/MD or HTML file at `path` into pages of raw text (errors: ReadError)."""
+    path = Path(path)
+    data = _read_bytes(path, max_bytes)
+    fmt = detect_format(data, path)
+    logger.debug("reading %s as %s (%d bytes)", path, fmt, len(data))
+    if fmt == "pdf":
+        from ingest.readers.pdf import read_pdf
+
+        return read_pdf(data, path)
+    if fmt == "docx":
+        from ingest.readers.docx import read_docx
+
+        return read_docx(data, path)
+    if fmt == "html":
+        from ingest.readers.html import read_html
+
+        return read_html(data, path)
+    from ingest.readers.text import read_text
+
+    return read_text(data, path)

@@ -1,0 +1,47 @@
+"""PDF reader (PyMuPDF): text per page with 1-based page numbers, title from the metadata."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pymupdf
+
+from ingest.document import ExtractedDocument, Page
+from pedkb.errors import CorruptFileError, EncryptedFileError, NoTextLayerError
+
+logger = logging.getLogger(__name__)
+_META_FIELDS = ("author", "subject", "keywords", "creator", "producer", "creationDate")
+
+
+def read_pdf(data: bytes, path: Path) -> ExtractedDocument:
+    """Extract the text of every page of the PDF `data` read from `path`."""
+    try:
+        document = pymupdf.open(stream=data, filetype="pdf")
+    except Exception as exc:  # PyMuPDF raises its own FileDataError, RuntimeError or ValueError
+        raise CorruptFileError(path, f"damaged PDF that cannot be opened ({exc})") from exc
+    with document:
+        if document.needs_pass:
+            raise EncryptedFileError(path, "the PDF is password-protected; remove the password first")
+        if document.page_count == 0:
+            raise CorruptFileError(path, "damaged PDF: no pages could be read")
+        if document.is_repaired and b"%%EOF" not in data[-2048:]:
+            raise CorruptFileError(path, "truncated PDF: the file ends before its end-of-file marker")
+        pages: list[Page] = []
+        try:
+            for index in range(document.page_count):
+                text = document.load_page(index).get_text("text")
+                pages.append(Page(number=index + 1, text=text))
+        except Exception as exc:
+            raise CorruptFileError(
+                path, f"damaged PDF: page {len(pages) + 1} cannot be read ({exc})"
+            ) from exc
+        if not any(page.text.strip() for page in pages):
+            raise NoTextLayerError(
+                path, f"the PDF has {len(pages)} page(s) but no text layer (scanned?); run OCR first"
+            )
+        metadata = document.metadata or {}
+    title = (metadata.get("title") or "").strip() or None
+    meta = {key: str(metadata[key]).strip() for key in _META_FIELDS if metadata.get(key)}
+    logger.debug("%s: %d pages, title %r", path, len(pages), title)
+    return ExtractedDocument(source=str(path), fmt="pdf", pages=pages, title=title, meta=meta)

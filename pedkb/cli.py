@@ -1,0 +1,228 @@
+"""The `pedkb` command line: ingest, search, list, delete, re-embed, detect language, provision the model, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pydantic
+
+from pedkb.errors import PedkbError
+from pedkb.settings import Settings
+
+log = logging.getLogger("pedkb")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "data", None) is not None:
+        overrides["data"] = args.data
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _open_kb(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps `pedkb lang` fast
+    from index.knowledge_base import KnowledgeBase
+
+    return KnowledgeBase(_settings(args))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Ingest files and folders with a progress bar; exit 1 when any file failed."""
+    from tqdm import tqdm
+
+    with _open_kb(args) as kb:
+        paths = [Path(p) for p in args.paths]
+        total = kb.planned_files(paths)
+        with tqdm(total=total, unit="file", desc="ingest", file=sys.stderr, disable=args.quiet) as bar:
+            def on_file(result):  # noqa: ANN001, ANN202
+                bar.update(1)
+                bar.set_postfix_str(f"{Path(result.path).name}: {result.status}", refresh=False)
+                if result.status == "failed":
+                    tqdm.write(f"FAILED {result.path}: {result.reason}", file=sys.stderr)
+
+            report = kb.ingest(paths, force=args.force, on_file=on_file)
+    if args.json:
+        print(json.dumps({"summary": {s: report.count(s) for s in ("added", "updated", "unchanged", "failed")},
+                          "files": [vars(f) for f in report.files]}, ensure_ascii=False, indent=2))
+    else:
+        print(report.summary())
+        for failed in report.failed:
+            print(f"  failed: {failed.path}: {failed.reason}")
+    return 1 if report.failed else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search and print results as text or JSON."""
+    with _open_kb(args) as kb:
+        hits = kb.search(args.query, k=args.k, langs=[args.lang] if args.lang else None)
+    if args.json:
+        print(json.dumps({"query": args.query, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no results")
+    for rank, hit in enumerate(hits, 1):
+        where = Path(hit.document.source).name + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
+        snippet = hit.chunk.text if len(hit.chunk.text) <= 300 else hit.chunk.text[:297] + "..."
+        print(f"{rank:>2}. [{hit.chunk.lang}] {hit.score:.3f}  {where}  ({hit.document.doc_id}#{hit.chunk.chunk_id})")
+        print(f"    {snippet}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """List the documents."""
+    with _open_kb(args) as kb:
+        docs = kb.documents()
+    rows = [{"doc_id": d.doc_id, "source": d.source, "title": d.title, "type": d.kind, "languages": d.languages,
+             "chunks": d.n_chunks} for d in docs]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['doc_id']}  {','.join(row['languages']) or '-':<8} {row['chunks']:>5} chunks  {row['source']}")
+    print(f"{len(rows)} documents")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete a document by id."""
+    with _open_kb(args) as kb:
+        kb.delete(args.doc_id)
+    print(f"deleted {args.doc_id}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Re-embed every chunk with the configured model."""
+    from tqdm import tqdm
+
+    with _open_kb(args) as kb:
+        total = int(kb.stats().get("chunks") or 0)
+        with tqdm(total=total, unit="chunk", desc="reindex", file=sys.stderr, disable=args.quiet) as bar:
+            count = kb.reindex(on_batch=bar.update)
+        print(f"re-embedded {count} chunks with {kb.embedder.name} ({kb.embedder.precision})")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print store statistics."""
+    with _open_kb(args) as kb:
+        print(json.dumps(kb.stats(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_lang(args: argparse.Namespace) -> int:
+    """Print the detected language of a text."""
+    from ingest.language import detect_language
+    from ingest.repair import repair_text
+
+    print(detect_language(repair_text(" ".join(args.text))))
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    """Provision the default model offline, or describe the configured one."""
+    from index import provision
+
+    settings = _settings(args)
+    if args.action == "install":
+        path = provision.install_model(settings.model_cache, force=args.force)
+        print(f"installed {settings.model} at {path}")
+        return 0
+    print(json.dumps(provision.model_info(settings.model, settings.model_cache), ensure_ascii=False, indent=2,
+                     default=str))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP API and web page."""
+    import uvicorn
+
+    from search_api.app import create_app
+
+    settings = _settings(args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="pedkb", description=__doc__)
+    parser.add_argument("--data", type=Path, default=None, help="data folder (default $PEDKB_DATA, else ./data)")
+    parser.add_argument("--model", default=None, help="embedding model name or folder (default $PEDKB_MODEL)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="ingest files or folders (recursive)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--force", action="store_true", help="re-read files even when unchanged")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="search passages in any language")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("docs", help="list documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("delete", help="delete a document")
+    p.add_argument("doc_id")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("reindex", help="re-embed everything with the configured model")
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("stats", help="counts per type and language, model, index size")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("lang", help="detect the language of a text")
+    p.add_argument("text", nargs="+")
+    p.set_defaults(func=cmd_lang)
+
+    p = sub.add_parser("model", help="provision or describe the embedding model")
+    p.add_argument("action", choices=["install", "info"])
+    p.add_argument("--force", action="store_true", help="rebuild even if already installed")
+    p.set_defaults(func=cmd_model)
+
+    p = sub.add_parser("serve", help="run the API and web page")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `pedkb` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except PedkbError as exc:
+        print(f"pedkb: error: {exc}", file=sys.stderr)
+        return 1
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"PEDKB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"pedkb: error: bad configuration: {problems}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pedkb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

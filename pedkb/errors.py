@@ -1,0 +1,92 @@
+"""The pedkb exception tree: every error a user can cause derives from PedkbError.
+
+PedkbError
+├── InputError                  bad input from a user (a file, a field, a query)
+│   ├── ReadError               a document could not be read; carries the path
+│   │   ├── EmptyFileError
+│   │   ├── FileTooLargeError
+│   │   ├── UnsupportedFormatError
+│   │   ├── CorruptFileError
+│   │   ├── EncryptedFileError
+│   │   ├── NoTextLayerError    a scanned PDF: pages but no extractable text
+│   │   └── EncodingError
+│   └── ValidationError         a record or request field is wrong; carries the field
+├── NotFoundError               an id that does not exist
+├── ModelError                  the embedding model is missing or cannot load
+│   └── ModelMismatchError      the index was built with another model; run `pedkb reindex`
+└── StoreError                  the store on disk is unusable (locked, corrupt, wrong version)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PedkbError(Exception):
+    """Root of every error pedkb raises on purpose."""
+
+
+class InputError(PedkbError):
+    """Bad input from a user."""
+
+
+class ReadError(InputError):
+    """A document could not be read; the message names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class EmptyFileError(ReadError):
+    """The file has no bytes, or no text after extraction."""
+
+
+class FileTooLargeError(ReadError):
+    """The file is larger than the configured limit."""
+
+
+class UnsupportedFormatError(ReadError):
+    """The file type is not one pedkb reads."""
+
+
+class CorruptFileError(ReadError):
+    """The file claims a format but its bytes do not parse as it."""
+
+
+class EncryptedFileError(ReadError):
+    """The file is password-protected."""
+
+
+class NoTextLayerError(ReadError):
+    """A PDF whose pages carry no text (a scan); it needs OCR first."""
+
+
+class EncodingError(ReadError):
+    """The text encoding could not be determined."""
+
+
+class ValidationError(InputError):
+    """A record or request field has a wrong value; the message names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class NotFoundError(PedkbError):
+    """An id that does not exist in the store."""
+
+
+class ModelError(PedkbError):
+    """The embedding model is missing or cannot be loaded."""
+
+
+class ModelMismatchError(ModelError):
+    """The index was built with a different model or dimension."""
+
+
+class StoreError(PedkbError):
+    """The store on disk cannot be used."""

@@ -1,0 +1,142 @@
+"""The backend contract, run against every backend: add, replace, delete, filters, persistence, cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.base import Backend
+from index.faiss_backend import FaissBackend
+from index.records import DocumentRecord, NewChunk, SearchFilters
+
+DIM = 8
+
+
+def _vec(*hot: int) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    for i in hot:
+        v[i] = 1.0
+    return v / np.linalg.norm(v)
+
+
+def _doc(doc_id: str, kind: str = "document") -> DocumentRecord:
+    return DocumentRecord(doc_id=doc_id, source=f"/src/{doc_id}.txt", title=doc_id.upper(), fmt="txt",
+                          sha256="0" * 64, size=10, kind=kind, languages=["kk"])
+
+
+def _chunks(spec: list[tuple[str, str, tuple[int, ...]]]) -> list[NewChunk]:
+    return [NewChunk(i, text, lang, None, 0, len(text), 3, f"key-{text}", _vec(*hot))
+            for i, (text, lang, hot) in enumerate(spec)]
+
+
+@pytest.fixture
+def filled(backend: Backend) -> Backend:
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", str(DIM))
+    backend.put_document(_doc("a"), _chunks([("alpha", "kk", (0,)), ("beta", "ru", (1,))]))
+    backend.put_document(_doc("b", kind="experience"), _chunks([("gamma", "ky", (2,)), ("delta", "ru", (0, 3))]))
+    return backend
+
+
+def test_search_returns_nearest_first(filled: Backend) -> None:
+    hits = filled.search(_vec(0), 4)
+    texts = [filled.get_chunks([cid])[cid].text for cid, _ in hits]
+    assert texts[:2] == ["alpha", "delta"]
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert hits[1][1] == pytest.approx(1 / np.sqrt(2), abs=1e-5)
+
+
+def test_filters_by_language_kind_and_document(filled: Backend) -> None:
+    ids = [cid for cid, _ in filled.search(_vec(0), 10, SearchFilters(langs=("ru",)))]
+    assert {filled.get_chunks(ids)[i].lang for i in ids} == {"ru"}
+    ids = [cid for cid, _ in filled.search(_vec(0), 10, SearchFilters(kinds=("experience",)))]
+    assert {filled.get_chunks(ids)[i].doc_id for i in ids} == {"b"}
+    assert filled.search(_vec(0), 10, SearchFilters(langs=("en",))) == []
+
+
+def test_replace_swaps_chunks_and_keeps_document_identity(filled: Backend) -> None:
+    before = filled.get_document("a")
+    assert before is not None
+    old_ids = {c.chunk_id for c in filled.document_chunks("a")}
+    filled.put_document(_doc("a"), _chunks([("epsilon", "kk", (4,))]))
+    after = filled.get_document("a")
+    assert after is not None and after.created == before.created and after.n_chunks == 1
+    assert [c.text for c in filled.document_chunks("a")] == ["epsilon"]
+    assert not old_ids & set(filled.get_chunks(list(old_ids)))
+    hit_ids = [cid for cid, _ in filled.search(_vec(0), 10)]
+    assert not old_ids & set(hit_ids)
+    assert filled.search(_vec(4), 1)[0][1] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_delete_removes_vectors(filled: Backend) -> None:
+    assert filled.delete_document("b") is True
+    assert filled.delete_document("b") is False
+    assert filled.get_document("b") is None
+    texts = {filled.get_chunks([cid])[cid].text for cid, _ in filled.search(_vec(2), 10)}
+    assert texts == {"alpha", "beta"}
+
+
+def test_chunk_ids_are_never_reused(filled: Backend) -> None:
+    first = {c.chunk_id for c in filled.document_chunks("b")}
+    filled.delete_document("b")
+    filled.put_document(_doc("c"), _chunks([("zeta", "kk", (5,)), ("eta", "kk", (6,))]))
+    assert not first & {c.chunk_id for c in filled.document_chunks("c")}
+
+
+def test_vector_cache_serves_known_keys(filled: Backend) -> None:
+    cached = filled.cached_vectors(["key-alpha", "key-missing"])
+    assert set(cached) == {"key-alpha"}
+    np.testing.assert_allclose(cached["key-alpha"], _vec(0))
+
+
+def test_stats_count_kinds_and_languages(filled: Backend) -> None:
+    stats = filled.stats()
+    assert stats["documents"] == {"document": 1, "experience": 1}
+    assert stats["chunk_languages"] == {"kk": 1, "ru": 2, "ky": 1}
+    assert stats["vectors"] == 4
+
+
+def test_state_survives_reopen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = FaissBackend(tmp_path)
+    first.set_meta("dim", str(DIM))
+    first.put_document(_doc("a"), _chunks([("alpha", "kk", (0,))]))
+    first.close()
+    assert len(list(tmp_path.glob("vectors-*.faiss"))) == 1
+    second = FaissBackend(tmp_path)
+    assert [second.get_chunks([c])[c].text for c, _ in second.search(_vec(0), 1)] == ["alpha"]
+    second.close()
+
+
+def test_reader_sees_writes_of_another_instance(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    writer, reader = FaissBackend(tmp_path), FaissBackend(tmp_path)
+    writer.set_meta("dim", str(DIM))
+    writer.put_document(_doc("a"), _chunks([("alpha", "kk", (0,))]))
+    assert len(reader.search(_vec(0), 5)) == 1
+    with writer.writing():  # inside a batch the FAISS file is not saved yet: the reader syncs from SQLite
+        writer.put_document(_doc("b"), _chunks([("beta", "kk", (0, 1))]))
+        assert len(reader.search(_vec(0), 5)) == 2
+        writer.delete_document("a")
+        assert [reader.get_chunks([c])[c].text for c, _ in reader.search(_vec(0), 5)] == ["beta"]
+    writer.close()
+    reader.close()
+
+
+def test_stale_or_corrupt_vector_file_is_rebuilt_from_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = FaissBackend(tmp_path)
+    first.set_meta("dim", str(DIM))
+    first.put_document(_doc("a"), _chunks([("alpha", "kk", (0,))]))
+    first.close()
+    for path in tmp_path.glob("vectors-*.faiss"):
+        path.write_bytes(b"garbage")
+    second = FaissBackend(tmp_path)
+    assert [second.get_chunks([c])[c].text for c, _ in second.search(_vec(0), 1)] == ["alpha"]
+    second.close()
+
+
+def test_switch_model_repoints_all_chunks_at_once(filled: Backend) -> None:
+    ids = [c.chunk_id for batch in filled.iter_chunks() for c in batch]
+    filled.store_vectors([("new-key", _vec(7))])
+    filled.switch_model("other", DIM, [(cid, "new-key") for cid in ids])
+    assert filled.get_meta("model") == "other"
+    hits = filled.search(_vec(7), 10)
+    assert len(hits) == 4 and all(score == pytest.approx(1.0, abs=1e-5) for _, score in hits)

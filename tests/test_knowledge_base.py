@@ -1,0 +1,106 @@
+"""Ingest → index → search end to end with the hashing embedder: statuses, cache, replace, delete, model checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.hashing import HashingEmbedder
+from index.knowledge_base import KnowledgeBase, document_id
+from pedkb.errors import ModelMismatchError, NotFoundError, ValidationError
+from pedkb.settings import Settings
+from tests.conftest import CountingEmbedder
+
+RU = ("Работа в парах помогает ученикам спорить аргументированно. Учитель даёт каждой паре тезис, "
+      "ученики готовят доводы за и против, затем меняются ролями.")
+KK = ("Жобалық әдіс оқушылардың зерттеу дағдысын дамытады. Оқушылар топпен жоба тақырыбын таңдап, "
+      "ақпарат жинап, нәтижесін сынып алдында қорғайды.")
+KY = ("Сабак изилдөө (Lesson Study) мугалимдердин биргелешип сабакты пландоосу. Мугалимдер бир сабакты "
+      "байкап, окуучулардын үйрөнүүсүн талдашат жана сабакты жакшыртышат.")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "pairs.txt").write_text(RU, encoding="utf-8")
+    (root / "project.txt").write_text(KK, encoding="utf-8")
+    (root / "sub" / "lesson.txt").write_text(KY, encoding="utf-8")
+    (root / "notes.bin").write_bytes(b"\x00\x01")  # unsupported suffix inside a folder: not picked up
+    return root
+
+
+def test_ingest_folder_recursively_then_search(kb: KnowledgeBase, folder: Path) -> None:
+    report = kb.ingest([folder])
+    assert (report.count("added"), report.count("failed")) == (3, 0)
+    langs = {Path(d.source).name: d.languages for d in kb.documents()}
+    assert langs == {"pairs.txt": ["ru"], "project.txt": ["kk"], "lesson.txt": ["ky"]}
+    hits = kb.search("ученики спорить в парах", k=3)
+    assert Path(hits[0].document.source).name == "pairs.txt"
+    assert hits[0].to_dict().keys() >= {"doc_id", "chunk_id", "source", "title", "lang", "page", "text", "score"}
+    assert kb.search("ученики спорить", k=3, langs=["ky"])[0].chunk.lang == "ky"
+
+
+def test_unchanged_files_cost_nothing_and_changed_files_replace(kb: KnowledgeBase, folder: Path,
+                                                               embedder: CountingEmbedder) -> None:
+    kb.ingest([folder])
+    embedded = embedder.embedded
+    again = kb.ingest([folder])
+    assert again.count("unchanged") == 3 and embedder.embedded == embedded
+    doc_id = document_id(str((folder / "pairs.txt").resolve()))
+    (folder / "pairs.txt").write_text(RU + " Итог урока подводят сами ученики.", encoding="utf-8")
+    changed = kb.ingest([folder])
+    assert changed.count("updated") == 1 and changed.count("unchanged") == 2
+    assert kb.document(doc_id).doc_id == doc_id
+    assert "Итог урока" in " ".join(c.text for c in kb.backend.document_chunks(doc_id))
+    assert len(kb.documents()) == 3
+
+
+def test_failures_are_named_and_do_not_stop_the_batch(kb: KnowledgeBase, folder: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"\x00\xff\x13garbage" * 50)
+    report = kb.ingest([empty, junk, tmp_path / "missing.txt", folder])
+    failed = {Path(f.path).name: f.reason for f in report.failed}
+    assert set(failed) == {"empty.txt", "junk.pdf", "missing.txt"}
+    assert all(failed.values())
+    assert report.count("added") == 3
+
+
+def test_size_limit_is_reported(tmp_path: Path, embedder: CountingEmbedder) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text(RU * 2000, encoding="utf-8")
+    settings = Settings(data=tmp_path / "d", model="hashing:256", max_file_mb=0.1)
+    with KnowledgeBase(settings, embedder=embedder) as kb:
+        report = kb.ingest([big])
+    assert report.failed[0].reason is not None and "limit" in report.failed[0].reason
+
+
+def test_delete_and_not_found(kb: KnowledgeBase, folder: Path) -> None:
+    kb.ingest([folder])
+    doc = next(d for d in kb.documents() if d.source.endswith("pairs.txt"))
+    kb.delete(doc.doc_id)
+    assert all(h.document.doc_id != doc.doc_id for h in kb.search("ученики спорить в парах", k=5))
+    with pytest.raises(NotFoundError, match=doc.doc_id):
+        kb.delete(doc.doc_id)
+
+
+def test_bad_queries_are_refused(kb: KnowledgeBase, folder: Path) -> None:
+    kb.ingest([folder])
+    with pytest.raises(ValidationError, match="query"):
+        kb.search("   ")
+    with pytest.raises(ValidationError, match="k"):
+        kb.search("парах", k=0)
+
+
+def test_model_mismatch_points_to_reindex_and_reindex_fixes_it(settings: Settings, folder: Path) -> None:
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        kb.ingest([folder])
+    with KnowledgeBase(settings, embedder=HashingEmbedder(128)) as kb:
+        with pytest.raises(ModelMismatchError, match="reindex"):
+            kb.search("парах")
+        assert kb.reindex() == sum(d.n_chunks for d in kb.documents())
+        assert kb.stats()["dim"] == 128
+        assert Path(kb.search("ученики спорить в парах")[0].document.source).name == "pairs.txt"
