@@ -68,6 +68,10 @@ class Backend(ABC):
         """The k chunks nearest to a normalised query vector, as (chunk_id, cosine) best first."""
 
     @abstractmethod
+    def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Per chunk language: the mean vector of its chunks and their count (for language-bias correction)."""
+
+    @abstractmethod
     def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
         """Every chunk, in batches (for re-embedding)."""
 

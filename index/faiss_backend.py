@@ -50,6 +50,7 @@ class FaissBackend(Backend):
         self._dirty = False
         self._lock_depth = 0
         self._lock_file: IO[str] | None = None
+        self._centroids: tuple[tuple[str, int], dict[str, tuple[np.ndarray, int]]] | None = None
 
     # --- metadata ----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -232,6 +233,19 @@ class FaissBackend(Backend):
                 params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
             scores, ids = index.search(q, min(k, index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Mean vector per chunk language, recomputed only after the store changed."""
+        with self._mutex:
+            dim = self._dim()
+            if dim is None:
+                return {}
+            state = (self._space(), self.store.generation())
+            if self._centroids is None or self._centroids[0] != state:
+                sums = self.store.language_vector_sums(dim)
+                means = {lang: ((total / count).astype(np.float32), count) for lang, (total, count) in sums.items()}
+                self._centroids = (state, means)
+            return self._centroids[1]
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
         """Every chunk in batches."""

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 4000
 MAX_K = 200
+CANDIDATES = 200  # raw nearest neighbours re-scored by the language-bias correction
+SHRINK = 20  # pseudo-count pulling the mean vector of a small language towards the overall mean
 
 Progress = Callable[[str, int], None]
 
@@ -260,18 +262,42 @@ class KnowledgeBase:
             langs=tuple(langs) if langs else None,
             kinds=tuple(kinds) if kinds else None,
         )
-        pairs = self.backend.search(vector, k, filters)
+        alpha = self.settings.lang_centering
+        depth = max(CANDIDATES, 10 * k) if alpha > 0 else k
+        pairs = self.backend.search(vector, depth, filters)
         chunks = self.backend.get_chunks([cid for cid, _ in pairs])
-        docs = self.backend.get_documents([c.doc_id for c in chunks.values()])
+        if alpha > 0:
+            offsets = self._language_offsets(vector, alpha)
+            pairs = sorted(((cid, score - offsets.get(chunks[cid].lang, 0.0)) for cid, score in pairs
+                            if cid in chunks), key=lambda pair: -pair[1])
+        pairs = pairs[:k]
+        docs = self.backend.get_documents([chunks[cid].doc_id for cid, _ in pairs if cid in chunks])
         hits = []
         for cid, score in pairs:
             chunk = chunks.get(cid)
-            if chunk is None:
-                continue
-            doc = docs.get(chunk.doc_id)
-            if doc is not None:
+            doc = docs.get(chunk.doc_id) if chunk is not None else None
+            if chunk is not None and doc is not None:
                 hits.append(SearchHit(chunk, doc, score))
         return hits
+
+    def _language_offsets(self, query: np.ndarray, alpha: float) -> dict[str, float]:
+        """How much each passage language is favoured by this query regardless of content.
+
+        A multilingual encoder scores passages in the query's own language higher across the board. The query's
+        similarity to a language's mean passage vector measures that pull; subtracting it (times alpha) ranks
+        passages by what they say. Means of small languages shrink towards the overall mean.
+        """
+        centroids = self.backend.language_centroids()
+        if len(centroids) < 2:
+            return {}
+        total = sum(count for _, count in centroids.values())
+        overall = sum(mean * count for mean, count in centroids.values()) / total
+        offsets = {}
+        for lang, (mean, count) in centroids.items():
+            shrunk = (mean * count + overall * SHRINK) / (count + SHRINK)
+            offsets[lang] = alpha * float(query @ shrunk)
+        centre = sum(offsets.values()) / len(offsets)  # keeps scores on the familiar cosine scale
+        return {lang: offset - centre for lang, offset in offsets.items()}
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""

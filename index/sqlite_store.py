@@ -309,6 +309,20 @@ class SqliteStore:
             np.zeros((0, dim), dtype=np.float32)
         return np.asarray(ids_out, dtype=np.int64), matrix
 
+    def language_vector_sums(self, dim: int) -> dict[str, tuple[np.ndarray, int]]:
+        """Per chunk language: the sum of its chunks' vectors and how many there are."""
+        sums: dict[str, np.ndarray] = {}
+        counts: dict[str, int] = {}
+        rows = self.db.execute("SELECT c.lang, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key")
+        for lang, blob in rows:
+            vec = np.frombuffer(blob, dtype=np.float32)
+            if lang not in sums:
+                sums[lang] = np.zeros(dim, dtype=np.float64)
+                counts[lang] = 0
+            sums[lang] += vec
+            counts[lang] += 1
+        return {lang: (sums[lang], counts[lang]) for lang in sums}
+
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks that pass the filters."""
         where: list[str] = []

@@ -68,7 +68,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("no results")
     for rank, hit in enumerate(hits, 1):
         where = Path(hit.document.source).name + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
-        snippet = hit.chunk.text if len(hit.chunk.text) <= 300 else hit.chunk.text[:297] + "..."
+        text = " ".join(hit.chunk.text.split())
+        snippet = text if len(text) <= 300 else text[:297] + "..."
         print(f"{rank:>2}. [{hit.chunk.lang}] {hit.score:.3f}  {where}  ({hit.document.doc_id}#{hit.chunk.chunk_id})")
         print(f"    {snippet}")
     return 0

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, ge=1, le=1024)
     chunk_tokens: int = Field(default=256, ge=32, le=512, description="Token budget of one chunk.")
     chunk_overlap: int = Field(default=48, ge=0, le=256, description="Tokens shared by neighbouring chunks.")
+    lang_centering: float = Field(
+        default=1.0, ge=0.0, le=1.0,
+        description="How much of each language's mean similarity to subtract from a passage's score, so a query "
+                    "is not drawn to passages in its own language (0 turns it off).",
+    )
     max_file_mb: float = Field(default=50.0, gt=0, description="Files larger than this are refused.")
     backend: str = Field(default="faiss", description="Vector backend: faiss (embedded) or a postgresql:// URL.")
     api_keys: list[str] = Field(default_factory=list, description="Keys that may write through the API.")

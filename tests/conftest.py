@@ -69,3 +69,24 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # type: ignore[no-untyped-def]
+    """The real default model, loaded once per test session (provisioned by `pedkb model install`)."""
+    from index.embedder import load_embedder
+
+    return load_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def seeds_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
+    """The shared seed documents ingested once with the real model."""
+    seeds = seeds_dir()
+    if seeds is None:
+        pytest.skip("the shared seed documents are not beside this checkout")
+    settings = Settings(data=tmp_path_factory.mktemp("seeds") / "data")
+    with KnowledgeBase(settings, embedder=real_embedder) as base:
+        report = base.ingest([seeds])
+        assert report.count("failed") == 0, report.failed
+        yield base

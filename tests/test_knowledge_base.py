@@ -104,3 +104,47 @@ def test_model_mismatch_points_to_reindex_and_reindex_fixes_it(settings: Setting
         assert kb.reindex() == sum(d.n_chunks for d in kb.documents())
         assert kb.stats()["dim"] == 128
         assert Path(kb.search("ученики спорить в парах")[0].document.source).name == "pairs.txt"
+
+
+class _FixedQueryEmbedder(HashingEmbedder):
+    """Embeds any query as one fixed vector (a Russian query about topic A, with a strong 'Russian' pull)."""
+
+    def __init__(self) -> None:
+        super().__init__(6)
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        q = np.array([[1.0, 0, 0, 0, 1.5, 0]], dtype=np.float32)
+        return q / np.linalg.norm(q)
+
+
+@pytest.mark.parametrize(("alpha", "winner"), [(0.0, "ru"), (1.0, "kk")])
+def test_language_centering_lets_the_answer_in_another_language_win(tmp_path: Path, alpha: float,
+                                                                    winner: str) -> None:
+    import numpy as np
+
+    from index.records import DocumentRecord, NewChunk
+
+    def unit(*values: float) -> np.ndarray:
+        v = np.array(values, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    settings = Settings(data=tmp_path / "d", model="hashing:6", lang_centering=alpha)
+    embedder = _FixedQueryEmbedder()
+    with KnowledgeBase(settings, embedder=embedder) as kb:
+        kb.backend.set_meta("model", embedder.name)
+        kb.backend.set_meta("dim", "6")
+        # axes: 0-2 topics A, B, C; 4 = "Russian-ness", 5 = "Kazakh-ness" of the encoder's space
+        ru = [unit(0, 1, 0, 0, 1, 0) if i % 2 else unit(0, 0, 1, 0, 1, 0) for i in range(30)]
+        kk = [unit(1, 0, 0, 0, 0, 1)] + [unit(0, 1, 0, 0, 0, 1) if i % 2 else unit(0, 0, 1, 0, 0, 1)
+                                          for i in range(29)]
+        for lang, vectors in (("ru", ru), ("kk", kk)):
+            for i, vec in enumerate(vectors):
+                doc = DocumentRecord(doc_id=f"{lang}{i}", source=f"{lang}{i}.txt", title=None, fmt="txt",
+                                     sha256="0", size=1, languages=[lang])
+                kb.backend.put_document(doc, [NewChunk(0, f"{lang} {i}", lang, None, 0, 4, 2, f"{lang}{i}", vec)])
+        top = kb.search("любой запрос", k=1)[0]
+    assert top.chunk.lang == winner
+    if winner == "kk":
+        assert top.document.doc_id == "kk0"
