@@ -51,6 +51,11 @@ class Backend(ABC):
         """All documents, optionally of one kind, in insertion order."""
 
     @abstractmethod
+    def filter_documents(self, filters: SearchFilters, offset: int = 0,
+                         limit: int | None = None) -> tuple[list[DocumentRecord], int]:
+        """Documents passing the filters, in insertion order: (one page, total count)."""
+
+    @abstractmethod
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Chunks by id; ids that no longer exist are absent."""
 

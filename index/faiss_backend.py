@@ -200,6 +200,12 @@ class FaissBackend(Backend):
         with self._mutex:
             return self.store.list_documents(kind)
 
+    def filter_documents(self, filters: SearchFilters, offset: int = 0,
+                         limit: int | None = None) -> tuple[list[DocumentRecord], int]:
+        """Documents passing the filters."""
+        with self._mutex:
+            return self.store.filter_documents(filters, offset, limit)
+
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Chunks by id."""
         with self._mutex:

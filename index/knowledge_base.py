@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ import numpy as np
 from index.base import Backend
 from index.embedder import Embedder, load_embedder
 from index.factory import open_backend
+from index.ranking import dense_ranking
 from index.records import DocumentRecord, NewChunk, SearchFilters, SearchHit
 from ingest import SUPPORTED_SUFFIXES, prepare_document
 from ingest.document import PreparedDocument
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 4000
 MAX_K = 200
-CANDIDATES = 200  # raw nearest neighbours re-scored by the language-bias correction
-SHRINK = 20  # pseudo-count pulling the mean vector of a small language towards the overall mean
+MAX_OFFSET = 1000
+SEARCH_MODES = ("dense",)
 
 Progress = Callable[[str, int], None]
 
@@ -244,9 +245,10 @@ class KnowledgeBase:
         return len(files) + len(failures)
 
     # --- reading ------------------------------------------------------------------------------------------------
-    def search(self, query: str, *, k: int = 10, langs: Sequence[str] | None = None,
+    def search(self, query: str, *, k: int = 10, offset: int = 0, filters: SearchFilters | None = None,
+               mode: str = "dense", langs: Sequence[str] | None = None,
                kinds: Sequence[str] | None = None) -> list[SearchHit]:
-        """The k passages most similar to the query, in any language unless `langs` restricts it."""
+        """Passages most similar to the query, in any language unless filtered; `offset` pages through them."""
         query = " ".join(query.split())
         if not query:
             raise ValidationError("query", "must not be empty")
@@ -254,24 +256,23 @@ class KnowledgeBase:
             raise ValidationError("query", f"longer than {MAX_QUERY_CHARS} characters")
         if not 1 <= k <= MAX_K:
             raise ValidationError("k", f"must be between 1 and {MAX_K}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise ValidationError("offset", f"must be between 0 and {MAX_OFFSET}")
+        if mode not in SEARCH_MODES:
+            raise ValidationError("mode", f"must be one of {', '.join(SEARCH_MODES)}")
+        if langs or kinds:
+            filters = replace(filters or SearchFilters(), langs=tuple(langs) if langs else None,
+                              kinds=tuple(kinds) if kinds else None)
         if self.backend.get_meta("model") is None:
             return []
         self.check_model()
         vector = self.embedder.embed_queries([query])[0]
-        filters = SearchFilters(
-            langs=tuple(langs) if langs else None,
-            kinds=tuple(kinds) if kinds else None,
-        )
-        alpha = self.settings.lang_centering
-        depth = max(CANDIDATES, 10 * k) if alpha > 0 else k
-        pairs = self.backend.search(vector, depth, filters)
+        ranked = dense_ranking(self.backend, vector, offset + k, filters, self.settings.lang_centering)
+        return self._hits([(cid, score) for cid, score, _ in ranked[offset:offset + k]])
+
+    def _hits(self, pairs: Sequence[tuple[int, float]]) -> list[SearchHit]:
         chunks = self.backend.get_chunks([cid for cid, _ in pairs])
-        if alpha > 0:
-            offsets = self._language_offsets(vector, alpha)
-            pairs = sorted(((cid, score - offsets.get(chunks[cid].lang, 0.0)) for cid, score in pairs
-                            if cid in chunks), key=lambda pair: -pair[1])
-        pairs = pairs[:k]
-        docs = self.backend.get_documents([chunks[cid].doc_id for cid, _ in pairs if cid in chunks])
+        docs = self.backend.get_documents([c.doc_id for c in chunks.values()])
         hits = []
         for cid, score in pairs:
             chunk = chunks.get(cid)
@@ -279,25 +280,6 @@ class KnowledgeBase:
             if chunk is not None and doc is not None:
                 hits.append(SearchHit(chunk, doc, score))
         return hits
-
-    def _language_offsets(self, query: np.ndarray, alpha: float) -> dict[str, float]:
-        """How much each passage language is favoured by this query regardless of content.
-
-        A multilingual encoder scores passages in the query's own language higher across the board. The query's
-        similarity to a language's mean passage vector measures that pull; subtracting it (times alpha) ranks
-        passages by what they say. Means of small languages shrink towards the overall mean.
-        """
-        centroids = self.backend.language_centroids()
-        if len(centroids) < 2:
-            return {}
-        total = sum(count for _, count in centroids.values())
-        overall = sum(mean * count for mean, count in centroids.values()) / total
-        offsets = {}
-        for lang, (mean, count) in centroids.items():
-            shrunk = (mean * count + overall * SHRINK) / (count + SHRINK)
-            offsets[lang] = alpha * float(query @ shrunk)
-        centre = sum(offsets.values()) / len(offsets)  # keeps scores on the familiar cosine scale
-        return {lang: offset - centre for lang, offset in offsets.items()}
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""

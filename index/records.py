@@ -23,6 +23,7 @@ class DocumentRecord:
     created: float = 0.0
     updated: float = 0.0
     meta: dict[str, object] = field(default_factory=dict)
+    facets: dict[str, list[str]] = field(default_factory=dict)  # filterable values: region, grade, technology...
 
 
 @dataclass
@@ -57,15 +58,50 @@ class NewChunk:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Restrictions on a search; None means no restriction."""
+    """Restrictions on a search or a listing; None means no restriction, several values mean any of them.
+
+    `technologies` and `groups` match an item's own technology tags and, for documents, the suggested ones;
+    the other facets (region, subject, grade, year, experience kind, stage) exist on experiences only, so a filter
+    on them excludes documents and technologies.
+    """
 
     langs: tuple[str, ...] | None = None
     kinds: tuple[str, ...] | None = None
     doc_ids: tuple[str, ...] | None = None
+    technologies: tuple[str, ...] | None = None
+    groups: tuple[str, ...] | None = None
+    regions: tuple[str, ...] | None = None
+    subjects: tuple[str, ...] | None = None
+    grades: tuple[int, ...] | None = None
+    experience_kinds: tuple[str, ...] | None = None
+    stages: tuple[str, ...] | None = None
+    year_min: int | None = None
+    year_max: int | None = None
 
     def is_empty(self) -> bool:
         """True when nothing is restricted."""
-        return self.langs is None and self.kinds is None and self.doc_ids is None
+        return all(getattr(self, name) is None for name in self.__dataclass_fields__)
+
+    def facets(self) -> dict[str, tuple[str, ...]]:
+        """The facet restrictions as facet name -> allowed values (see FACETS)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for facet, attr in FACETS.items():
+            values = getattr(self, attr)
+            if values is not None:
+                out[facet] = tuple(str(v) for v in values)
+        return out
+
+
+# facet name stored in the index -> SearchFilters attribute
+FACETS = {
+    "technology": "technologies",
+    "group": "groups",
+    "region": "regions",
+    "subject": "subjects",
+    "grade": "grades",
+    "experience_kind": "experience_kinds",
+    "stage": "stages",
+}
 
 
 @dataclass
@@ -88,4 +124,5 @@ class SearchHit:
             "page": self.chunk.page,
             "text": self.chunk.text,
             "score": round(float(self.score), 6),
+            "technologies": list(self.document.facets.get("technology", [])),
         }

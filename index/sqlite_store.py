@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.filter_sql import filter_clause
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from pedkb.errors import StoreError
 
@@ -52,9 +53,23 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_lang ON chunks(lang);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS facets (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    facet TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (doc_id, facet, value)
+);
+CREATE INDEX IF NOT EXISTS facets_lookup ON facets(facet, value);
 """
 
 _CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, text, lang, page, start, "end", n_tokens'
+
+
+def document_facets(doc: DocumentRecord) -> dict[str, list[str]]:
+    """The facet rows stored for a document: its own facets plus its languages."""
+    facets = {name: [str(v) for v in values] for name, values in doc.facets.items()}
+    facets["lang"] = list(doc.languages)
+    return facets
 
 
 def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
@@ -116,8 +131,10 @@ class SqliteStore:
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
-        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                        (key, value))
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
 
     def generation(self) -> int:
         """How many vector-changing writes the store has seen."""
@@ -131,7 +148,8 @@ class SqliteStore:
         )
 
     # --- writes ----------------------------------------------------------------------------------------------
-    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> tuple[DocumentRecord, list[int], list[int]]:
+    def put_document(self, doc: DocumentRecord,
+                     chunks: Sequence[NewChunk]) -> tuple[DocumentRecord, list[int], list[int]]:
         """Insert or replace a document and its chunks in one transaction; returns (doc, removed ids, new ids)."""
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
@@ -153,6 +171,12 @@ class SqliteStore:
                 (doc.doc_id, seq, doc.source, doc.title, doc.fmt, doc.sha256, doc.size, doc.kind,
                  json.dumps(doc.languages), doc.n_chunks, doc.created, doc.updated,
                  json.dumps(doc.meta, ensure_ascii=False)),
+            )
+            self.db.execute("DELETE FROM facets WHERE doc_id = ?", (doc.doc_id,))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO facets(doc_id, facet, value) VALUES (?, ?, ?)",
+                [(doc.doc_id, facet, str(value)) for facet, values in document_facets(doc).items()
+                 for value in values],
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
@@ -182,6 +206,7 @@ class SqliteStore:
                 return None
             removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self.db.execute("DELETE FROM facets WHERE doc_id = ?", (doc_id,))
             self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self._bump_generation()
             self.db.execute("COMMIT")
@@ -223,10 +248,23 @@ class SqliteStore:
         return cur.rowcount
 
     # --- reads -----------------------------------------------------------------------------------------------
+    def _with_facets(self, docs: list[DocumentRecord]) -> list[DocumentRecord]:
+        by_id = {d.doc_id: d for d in docs}
+        ids = list(by_id)
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for doc_id, facet, value in self.db.execute(
+                f"SELECT doc_id, facet, value FROM facets WHERE doc_id IN ({marks}) AND facet != 'lang' "
+                "ORDER BY rowid", part,
+            ):
+                by_id[doc_id].facets.setdefault(facet, []).append(value)
+        return docs
+
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """A document by id."""
         row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return None if row is None else _doc_from_row(row)
+        return None if row is None else self._with_facets([_doc_from_row(row)])[0]
 
     def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
         """Documents by id."""
@@ -237,6 +275,7 @@ class SqliteStore:
             marks = ",".join("?" * len(part))
             for row in self.db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", part):
                 out[row["doc_id"]] = _doc_from_row(row)
+        self._with_facets(list(out.values()))
         return out
 
     def list_documents(self, kind: str | None = None) -> list[DocumentRecord]:
@@ -245,7 +284,7 @@ class SqliteStore:
             rows = self.db.execute("SELECT * FROM documents ORDER BY seq")
         else:
             rows = self.db.execute("SELECT * FROM documents WHERE kind = ? ORDER BY seq", (kind,))
-        return [_doc_from_row(r) for r in rows]
+        return self._with_facets([_doc_from_row(r) for r in rows])
 
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Chunks by id."""
@@ -325,22 +364,22 @@ class SqliteStore:
 
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks that pass the filters."""
-        where: list[str] = []
-        params: list[object] = []
-        if filters.langs is not None:
-            where.append(f"c.lang IN ({','.join('?' * len(filters.langs))})")
-            params.extend(filters.langs)
-        if filters.kinds is not None:
-            where.append(f"d.kind IN ({','.join('?' * len(filters.kinds))})")
-            params.extend(filters.kinds)
-        if filters.doc_ids is not None:
-            where.append(f"c.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
-            params.extend(filters.doc_ids)
+        where, params = filter_clause(filters, chunk_level=True)
         sql = "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id"
         if where:
-            sql += " WHERE " + " AND ".join(where)
+            sql += " WHERE " + where
         rows = self.db.execute(sql, params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def filter_documents(self, filters: SearchFilters, offset: int = 0,
+                         limit: int | None = None) -> tuple[list[DocumentRecord], int]:
+        """Documents passing the filters in insertion order: (one page, total count)."""
+        where, params = filter_clause(filters, chunk_level=False)
+        clause = f" WHERE {where}" if where else ""
+        total = self.db.execute(f"SELECT COUNT(*) FROM documents d{clause}", params).fetchone()[0]
+        sql = f"SELECT d.* FROM documents d{clause} ORDER BY d.seq LIMIT ? OFFSET ?"
+        rows = self.db.execute(sql, [*params, -1 if limit is None else limit, offset]).fetchall()
+        return self._with_facets([_doc_from_row(r) for r in rows]), int(total)
 
     def stats(self) -> dict[str, object]:
         """Counts per kind and per chunk language."""

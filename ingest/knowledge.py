@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -20,6 +20,7 @@ LANGUAGES: tuple[str, ...] = ("kk", "ru", "ky")
 CLASSIFICATION_KINDS: tuple[str, ...] = (
     "scale", "significance", "origin", "novelty", "experience_kind", "stage", "dissemination",
 )  # fmt: skip
+INNOVATION_KINDS: tuple[str, ...] = ("scale", "significance", "origin", "novelty")
 LIST_SEPARATOR = ";"
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
@@ -104,11 +105,8 @@ class Classifications(_Model):
     classifications: list[Classification]
 
     def get(self, kind: str) -> Classification:
-        """The classification with id `kind`."""
-        for classification in self.classifications:
-            if classification.id == kind:
-                return classification
-        raise KeyError(kind)
+        """The classification with id `kind` (KeyError when there is none)."""
+        return {classification.id: classification for classification in self.classifications}[kind]
 
 
 class Region(_Model):
@@ -187,29 +185,28 @@ class Vocabulary:
         return [tech for tech in self.technologies.values() if tech.group == group_id]
 
     def problems(self, exp: Experience) -> Iterator[tuple[str, str]]:
-        """Yield (field, reason) for every id in `exp` that the vocabulary does not know."""
-        for i, tech_id in enumerate(exp.technologies):
-            if tech_id not in self.technologies:
-                yield f"technologies[{i}]", f"unknown technology id {tech_id!r}"
-            elif tech_id in exp.technologies[:i]:
-                yield f"technologies[{i}]", f"technology {tech_id!r} is listed twice"
-        for i, form in enumerate(exp.dissemination):
-            if form not in self.classifications.get("dissemination").ids():
-                yield f"dissemination[{i}]", f"unknown dissemination form {form!r}"
-        if exp.region not in self.regions:
-            yield "region", f"unknown region id {exp.region!r}"
-        if exp.subject not in self.subjects:
-            yield "subject", f"unknown subject id {exp.subject!r}"
-        for kind in ("scale", "significance", "origin", "novelty"):
-            value = getattr(exp.innovation, kind)
-            if value not in self.classifications.get(kind).ids():
-                yield f"innovation.{kind}", f"unknown {kind} value {value!r}"
-        for kind in ("experience_kind", "stage"):
-            value = getattr(exp, kind)
-            if value not in self.classifications.get(kind).ids():
-                yield kind, f"unknown {kind} value {value!r}"
-        if len(set(exp.grades)) != len(exp.grades):
-            yield "grades", "a grade is listed twice"
+        """Yield (field, reason) for each id in `exp` the vocabulary does not know and each repeated item."""
+        values = {kind: self.classifications.get(kind).ids() for kind in CLASSIFICATION_KINDS}
+        techs, forms, innovation = exp.technologies, exp.dissemination, exp.innovation.model_dump()
+        known_forms = values["dissemination"]
+        # each check: (field, value, allowed ids, what the value is called in the message)
+        refs: list[tuple[str, str, Container[str], str]] = [
+            ("region", exp.region, self.regions, "region id"),
+            ("subject", exp.subject, self.subjects, "subject id"),
+            ("experience_kind", exp.experience_kind, values["experience_kind"], "experience kind"),
+            ("stage", exp.stage, values["stage"], "stage"),
+            *((f"innovation.{k}", v, values[k], f"{k} value") for k, v in innovation.items()),
+            *((f"technologies[{i}]", t, self.technologies, "technology id") for i, t in enumerate(techs)),
+            *((f"dissemination[{i}]", d, known_forms, "dissemination form") for i, d in enumerate(forms)),
+        ]  # fmt: skip
+        for field, value, allowed, what in refs:
+            if value not in allowed:
+                yield field, f"unknown {what} {value!r}"
+        for name in ("technologies", "dissemination", "grades"):
+            items = getattr(exp, name)
+            for i, item in enumerate(items):
+                if item in items[:i]:
+                    yield f"{name}[{i}]", f"{item!r} is listed twice"
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -296,11 +293,10 @@ def parse_experience(data: Any, vocabulary: Vocabulary, where: str) -> Experienc
 # ---- files: JSONL and CSV ----
 
 _LIST_FIELDS = ("stages", "dissemination", "grades", "technologies")
-_INNOVATION_KINDS = ("scale", "significance", "origin", "novelty")
 CSV_COLUMNS: tuple[str, ...] = tuple(
     name
     for field in Experience.model_fields
-    for name in ([f"innovation.{k}" for k in _INNOVATION_KINDS] if field == "innovation" else [field])
+    for name in ([f"innovation.{k}" for k in INNOVATION_KINDS] if field == "innovation" else [field])
 )
 
 
@@ -327,23 +323,29 @@ def _split_list(cell: str) -> list[str]:
 
 
 def _csv_row_to_record(row: dict[str, str], where: str) -> dict[str, Any]:
-    unknown = [key for key in row if key not in CSV_COLUMNS]
-    if unknown:
-        raise ValidationError(f"{where}: {unknown[0]}", "unknown column")
-    record: dict[str, Any] = {}
-    innovation: dict[str, str] = {}
+    """One CSV row as a raw record: list cells split, `innovation.*` columns gathered into one object."""
+    record: dict[str, Any] = {"innovation": {}}
     for key, value in row.items():
-        if value is None:
-            continue
+        if key not in CSV_COLUMNS:
+            raise ValidationError(f"{where}: {key}", "unknown column")
         if key.startswith("innovation."):
-            innovation[key.split(".", 1)[1]] = value
-        elif key in _LIST_FIELDS:
-            record[key] = _split_list(value)
+            record["innovation"][key.removeprefix("innovation.")] = value
         else:
-            record[key] = value
-    if innovation:
-        record["innovation"] = innovation
+            record[key] = _split_list(value) if key in _LIST_FIELDS else value
     return record
+
+
+def _csv_row(exp: Experience) -> dict[str, str]:
+    """One experience as CSV cells: lists `;`-joined, innovation split into `innovation.*` columns."""
+    row: dict[str, str] = {}
+    for field, value in exp.model_dump(mode="json").items():
+        if field == "innovation":
+            row.update({f"innovation.{kind}": v for kind, v in value.items()})
+        elif field in _LIST_FIELDS:
+            row[field] = _join_list(value)
+        else:
+            row[field] = str(value).lower() if isinstance(value, bool) else str(value)
+    return row
 
 
 def _read_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -414,18 +416,7 @@ def dump_experiences(records: Iterable[Experience], path: Path) -> None:
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
             writer.writeheader()
-            for exp in records:
-                row: dict[str, str] = {}
-                for field, value in exp.model_dump(mode="json").items():
-                    if field == "innovation":
-                        row.update({f"innovation.{k}": v for k, v in value.items()})
-                    elif field in _LIST_FIELDS:
-                        row[field] = _join_list(value)
-                    elif isinstance(value, bool):
-                        row[field] = "true" if value else "false"
-                    else:
-                        row[field] = str(value)
-                writer.writerow(row)
+            writer.writerows(_csv_row(exp) for exp in records)
     else:
         raise UnsupportedFormatError(path, "experiences are written to .jsonl or .csv files")
 

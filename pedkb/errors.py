@@ -10,7 +10,8 @@ PedkbError
 │   │   ├── EncryptedFileError
 │   │   ├── NoTextLayerError    a scanned PDF: pages but no extractable text
 │   │   └── EncodingError
-│   └── ValidationError         a record or request field is wrong; carries the field
+│   ├── ValidationError         a record or request field is wrong; carries the field
+│   └── ConflictError           the id is taken already
 ├── NotFoundError               an id that does not exist
 ├── ModelError                  the embedding model is missing or cannot load
 │   └── ModelMismatchError      the index was built with another model; run `pedkb reindex`
@@ -74,6 +75,10 @@ class ValidationError(InputError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class ConflictError(InputError):
+    """An item with this id exists already."""
 
 
 class NotFoundError(PedkbError):
