@@ -7,97 +7,48 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.base import Backend
 from index.embedder import Embedder, load_embedder
 from index.factory import open_backend
+from index.files import FileResult, IngestReport, collect_files, document_id, file_sha256
 from index.ranking import dense_ranking
 from index.records import DocumentRecord, NewChunk, SearchFilters, SearchHit
-from ingest import SUPPORTED_SUFFIXES, prepare_document
-from ingest.document import PreparedDocument
+from ingest import prepare_document
+from ingest.chunker import chunk_pages
+from ingest.document import Page, PreparedDocument
+from ingest.knowledge import Vocabulary, load_vocabulary
 from pedkb.errors import ModelMismatchError, NotFoundError, PedkbError, ReadError, ValidationError
 from pedkb.settings import Settings
+
+if TYPE_CHECKING:
+    from index.bank import ExperienceBank
+    from index.classify import TechnologyClassifier, TechnologySuggestion
+    from index.similar import SimilarItem
+
+__all__ = ["FileResult", "IngestReport", "KnowledgeBase", "document_id", "vector_key"]
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 4000
+MAX_TEXT_CHARS = 50_000
 MAX_K = 200
 MAX_OFFSET = 1000
 SEARCH_MODES = ("dense",)
-
-Progress = Callable[[str, int], None]
-
-
-@dataclass
-class FileResult:
-    """What happened to one input file."""
-
-    path: str
-    status: str  # added | updated | unchanged | failed
-    doc_id: str | None = None
-    chunks: int = 0
-    tokens: int = 0
-    reason: str | None = None
+SUGGESTED_TAGS = 3
 
 
-@dataclass
-class IngestReport:
-    """The outcome of one ingest run."""
-
-    files: list[FileResult] = field(default_factory=list)
-    seconds: float = 0.0
-    embedded_chunks: int = 0
-    embedded_tokens: int = 0
-
-    def count(self, status: str) -> int:
-        """How many files ended with this status."""
-        return sum(1 for f in self.files if f.status == status)
-
-    @property
-    def failed(self) -> list[FileResult]:
-        """The files that failed."""
-        return [f for f in self.files if f.status == "failed"]
-
-    def summary(self) -> str:
-        """One line: added/updated/unchanged/failed counts."""
-        return (f"{self.count('added')} added, {self.count('updated')} updated, {self.count('unchanged')} unchanged, "
-                f"{self.count('failed')} failed ({self.embedded_chunks} chunks embedded in {self.seconds:.1f} s)")
-
-
-def document_id(source: str) -> str:
-    """A stable id for a source (an absolute path or an upload name)."""
-    return "d" + hashlib.sha1(source.encode("utf-8")).hexdigest()[:15]
-
-
-def vector_key(model: str, text: str) -> str:
-    """The embedding-cache key of a passage under a model."""
-    return hashlib.sha1(f"{model}\0passage\0{text}".encode()).hexdigest()
-
-
-def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[FileResult]]:
-    """Expand folders (recursively, supported suffixes, no hidden files); unreadable paths become failures."""
-    files: list[Path] = []
-    failures: list[FileResult] = []
-    for path in paths:
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    candidate = Path(root) / name
-                    if not name.startswith(".") and candidate.suffix.lower() in SUPPORTED_SUFFIXES:
-                        files.append(candidate)
-        elif path.exists():
-            files.append(path)
-        else:
-            failures.append(FileResult(str(path), "failed", reason="no such file or folder"))
-    return files, failures
+def vector_key(model: str, text: str, role: str = "passage") -> str:
+    """The embedding-cache key of a text embedded as a passage or a query under a model."""
+    return hashlib.sha1(f"{model}\0{role}\0{text}".encode()).hexdigest()
 
 
 class KnowledgeBase:
@@ -140,27 +91,36 @@ class KnowledgeBase:
                 f"model, or set PEDKB_MODEL={stored}"
             )
 
+    def put_item(self, record: DocumentRecord, chunks: Sequence[NewChunk]) -> None:
+        """Store an item with its chunks; the first write records the model the index is built with."""
+        self._claim_space()
+        self.backend.put_document(record, chunks)
+
     def _claim_space(self) -> None:
         if self.backend.get_meta("model") is None:
             self.backend.set_meta("model", self.embedder.name)
             self.backend.set_meta("dim", str(self.embedder.dim))
         self.check_model()
 
-    def _chunking_signature(self) -> str:
+    def chunking_signature(self) -> str:
+        """What an item's chunks and vectors depend on; a change re-ingests it."""
         return f"{self.embedder.name}|{self.settings.chunk_tokens}|{self.settings.chunk_overlap}"
 
-    def _embed_passages(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """Vectors for passages, taken from the cache where possible."""
+    def embed_cached(self, texts: Sequence[str], role: str = "passage",
+                     persist: bool = False) -> tuple[list[str], np.ndarray]:
+        """Vectors for texts as passages or queries, from the cache where possible; `persist` caches new ones."""
         name = self.embedder.name
-        keys = [vector_key(name, t) for t in texts]
+        keys = [vector_key(name, t, role) for t in texts]
         cached = self.backend.cached_vectors(keys)
         missing = [i for i, key in enumerate(keys) if key not in cached]
         vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
         if missing:
-            fresh = self.embedder.embed_passages([texts[i] for i in missing])
+            embed = self.embedder.embed_passages if role == "passage" else self.embedder.embed_queries
+            fresh = embed([texts[i] for i in missing])
             for row, i in enumerate(missing):
-                vectors[i] = fresh[row]
                 cached[keys[i]] = fresh[row]
+            if persist:
+                self.backend.store_vectors([(keys[i], fresh[row]) for row, i in enumerate(missing)])
         for i, key in enumerate(keys):
             vectors[i] = cached[key]
         return keys, vectors
@@ -187,11 +147,11 @@ class KnowledgeBase:
                 return FileResult(str(path), "failed", reason=(
                     f"file is {size / 2**20:.1f} MB, over the {self.settings.max_file_mb:g} MB limit "
                     "(PEDKB_MAX_FILE_MB)"))
-            data_hash = _file_sha256(path)
+            data_hash = file_sha256(path)
         except OSError as exc:
             return FileResult(str(path), "failed", reason=f"cannot read: {exc.strerror or exc}")
         existing = self.backend.get_document(doc_id)
-        signature = self._chunking_signature()
+        signature = self.chunking_signature()
         if (existing is not None and not force and existing.sha256 == data_hash
                 and existing.meta.get("chunking") == signature):
             return FileResult(str(path), "unchanged", doc_id, existing.n_chunks)
@@ -200,17 +160,21 @@ class KnowledgeBase:
         except ReadError as exc:
             return FileResult(str(path), "failed", reason=exc.reason)
         texts = [c.text for c in prepared.chunks]
-        keys, vectors = self._embed_passages(texts)
+        keys, vectors = self.embed_cached(texts)
+        suggestions = self.suggest_for_vectors(vectors, k=SUGGESTED_TAGS)
         record = DocumentRecord(
             doc_id=doc_id, source=source, title=prepared.title, fmt=prepared.fmt, sha256=data_hash,
             size=size, kind=kind, languages=prepared.languages,
-            meta={**(meta or {}), "chunking": signature, "encoding": prepared.encoding},
+            meta={**(meta or {}), "chunking": signature, "encoding": prepared.encoding,
+                  "suggested_technologies": [s.to_dict() for s in suggestions]},
+            facets={"technology": [s.technology_id for s in suggestions],
+                    "group": sorted({s.group_id for s in suggestions})},
         )
         new_chunks = [
             NewChunk(c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, keys[i], vectors[i])
             for i, c in enumerate(prepared.chunks)
         ]
-        self.backend.put_document(record, new_chunks)
+        self.put_item(record, new_chunks)
         status = "added" if existing is None else "updated"
         return FileResult(str(path), status, doc_id, len(new_chunks), sum(c.n_tokens for c in new_chunks))
 
@@ -281,6 +245,76 @@ class KnowledgeBase:
                 hits.append(SearchHit(chunk, doc, score))
         return hits
 
+    # --- knowledge base: vocabulary, bank, classification, similar projects ------------------------------------
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The technology classification and the other vocabularies of the corpus folder (empty when absent)."""
+        if (self.settings.corpus / "technologies.json").exists():
+            return load_vocabulary(self.settings.corpus)
+        log.warning("no technologies.json in %s: classification is off", self.settings.corpus)
+        from ingest.knowledge import Classifications
+
+        return Vocabulary([], [], Classifications(classifications=[]), [], [])
+
+    @cached_property
+    def bank(self) -> ExperienceBank:
+        """The experience bank."""
+        from index.bank import ExperienceBank
+
+        return ExperienceBank(self)
+
+    @cached_property
+    def classifier(self) -> TechnologyClassifier:
+        """The technology classifier (its prototype vectors are cached in the store)."""
+        from index.classify import TechnologyClassifier
+
+        return TechnologyClassifier(self.vocabulary, lambda texts: self.embed_cached(texts, "query", True)[1])
+
+    def text_vector(self, text: str, field: str = "text") -> np.ndarray:
+        """One normalised vector for a text of any length: the mean of its chunks' passage vectors."""
+        text = text.strip()
+        if not text:
+            raise ValidationError(field, "must not be empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise ValidationError(field, f"longer than {MAX_TEXT_CHARS} characters")
+        chunks = chunk_pages([Page(None, text)], count_tokens=self.embedder.count_tokens,
+                             max_tokens=self.settings.chunk_tokens, overlap_tokens=self.settings.chunk_overlap)
+        if not chunks:
+            raise ValidationError(field, "has no words")
+        return _mean_vector(self.embed_cached([c.text for c in chunks])[1])
+
+    def suggest_for_vectors(self, vectors: np.ndarray, k: int = 5) -> list[TechnologySuggestion]:
+        """Technologies suggested for an item given its chunk vectors."""
+        if not len(vectors) or not self.vocabulary.technologies:
+            return []
+        return self.classifier.suggest(_mean_vector(vectors), k)
+
+    def classify(self, text: str, *, k: int = 5) -> list[TechnologySuggestion]:
+        """The k technologies that best match a text (an experience, a document, a teacher's description)."""
+        if not 1 <= k <= 50:
+            raise ValidationError("k", "must be between 1 and 50")
+        return self.classifier.suggest(self.text_vector(text), k)
+
+    def similar(self, *, exp_id: str | None = None, text: str | None = None, k: int = 10,
+                kinds: Sequence[str] = ("experience", "document")) -> list[SimilarItem]:
+        """Experiences and documents most similar to an experience or to a project description, never itself."""
+        from index.similar import find_similar
+
+        if (exp_id is None) == (text is None):
+            raise ValidationError("exp_id", "give either an experience id or a text")
+        if not 1 <= k <= MAX_K:
+            raise ValidationError("k", f"must be between 1 and {MAX_K}")
+        if exp_id is not None:
+            exp = self.bank.get(exp_id)
+            chunks = self.backend.document_chunks(exp_id)
+            vector = _mean_vector(self.embed_cached([c.text for c in chunks])[1])
+            own = list(exp.technologies)
+        else:
+            vector = self.text_vector(text or "")
+            own = [s.technology_id for s in self.classifier.suggest(vector, SUGGESTED_TAGS)]
+        self.check_model()
+        return find_similar(self, vector, own, exclude=exp_id, k=k, kinds=tuple(kinds))
+
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""
         return self.backend.list_documents(kind)
@@ -304,7 +338,7 @@ class KnowledgeBase:
         assignments: list[tuple[int, str]] = []
         for batch in self.backend.iter_chunks(batch=256):
             texts = [c.text for c in batch]
-            keys, vectors = self._embed_passages(texts)
+            keys, vectors = self.embed_cached(texts)
             self.backend.store_vectors(list(zip(keys, vectors, strict=True)))
             assignments.extend((c.chunk_id, key) for c, key in zip(batch, keys, strict=True))
             if on_batch is not None:
@@ -320,9 +354,7 @@ class KnowledgeBase:
         return out
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _mean_vector(vectors: np.ndarray) -> np.ndarray:
+    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm else mean

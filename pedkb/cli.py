@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pydantic
 
+from pedkb import cli_kb
 from pedkb.errors import PedkbError
 from pedkb.settings import Settings
 
@@ -60,7 +61,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """Search and print results as text or JSON."""
     with _open_kb(args) as kb:
-        hits = kb.search(args.query, k=args.k, langs=[args.lang] if args.lang else None)
+        hits = kb.search(args.query, k=args.k, filters=cli_kb.filters_from(args))
     if args.json:
         print(json.dumps({"query": args.query, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return 0
@@ -153,6 +154,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_kb(handler):  # noqa: ANN001, ANN202
+    """Wrap a knowledge-base command so it receives an open knowledge base."""
+    def run(args: argparse.Namespace) -> int:
+        with _open_kb(args) as kb:
+            return int(handler(args, kb))
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="pedkb", description=__doc__)
@@ -174,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p.add_argument("--type", action="append", choices=["document", "experience", "technology"])
+    cli_kb.add_filter_options(p)
 
     p = sub.add_parser("docs", help="list documents")
     p.add_argument("--json", action="store_true")
@@ -202,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=cmd_serve)
+    cli_kb.register(sub, _with_kb)
     return parser
 
 

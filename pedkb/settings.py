@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+# Hard ceilings of the API's own limits: the configured limits may be lower, never higher.
+CEILING_K = 200
+CEILING_OFFSET = 10_000
+CEILING_QUERY_CHARS = 4000
 
 
 def default_model_cache() -> Path:
@@ -19,12 +23,20 @@ def default_model_cache() -> Path:
     return Path(base) / "pedkb" / "models"
 
 
+def default_corpus() -> Path:
+    """The corpus/ folder of this checkout, else ./corpus."""
+    here = Path(__file__).resolve().parents[1] / "corpus"
+    return here if here.is_dir() else Path("corpus")
+
+
 class Settings(BaseSettings):
     """pedkb configuration; every field can be set as PEDKB_<NAME> in the environment."""
 
     model_config = SettingsConfigDict(env_prefix="PEDKB_", env_file=None, extra="ignore")
 
     data: Path = Field(default=Path("data"), description="Folder holding the store and the vector index.")
+    corpus: Path = Field(default_factory=lambda: default_corpus(),
+                         description="Folder of the technology classification and the sample experiences.")
     model: str = Field(default=DEFAULT_MODEL, description="Embedding model: a hub name or a local folder.")
     model_cache: Path = Field(default_factory=default_model_cache, description="Where provisioned models live.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
@@ -40,10 +52,44 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(default=50.0, gt=0, description="Files larger than this are refused.")
     backend: str = Field(default="faiss", description="Vector backend: faiss (embedded) or a postgresql:// URL.")
-    api_keys: list[str] = Field(default_factory=list, description="Keys that may write through the API.")
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Keys that may write through the API (upload, create, update, delete); comma-separated in "
+                    "the environment. Empty: the API is read-only.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Origins a browser may call the API from; comma-separated."
+    )
+    max_query_chars: int = Field(default=1000, ge=1, le=CEILING_QUERY_CHARS,
+                                 description="Longest query or text the API accepts, in characters.")
+    max_k: int = Field(default=100, ge=1, le=CEILING_K, description="Most results one API request may ask for.")
+    max_offset: int = Field(default=1000, ge=0, le=CEILING_OFFSET,
+                            description="Deepest result offset the API pages to.")
+    max_request_kb: int = Field(default=256, ge=1, le=65536,
+                                description="Largest JSON request body, in KB (uploads have their own limit).")
+    max_upload_mb: float = Field(default=100.0, gt=0, description="Largest upload request (all files), in MB.")
+    max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload request.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not key.strip() for key in value):
+            raise ValueError("an API key must not be blank")
+        return value
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -57,3 +103,13 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """The file size limit in bytes."""
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The JSON request body limit in bytes."""
+        return self.max_request_kb * 1024
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The upload request limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)

@@ -1,29 +1,87 @@
-"""Response and request models of the API."""
+"""Request and response models of the API (experiences use `ingest.knowledge.Experience` itself)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from index.knowledge_base import KnowledgeBase
+from pedkb.settings import CEILING_K, CEILING_OFFSET, CEILING_QUERY_CHARS
+from search_api.examples import QUERIES
+
+SEARCH_MODES: tuple[str, ...] = tuple(getattr(KnowledgeBase, "SEARCH_MODES", ("dense",)))
+SearchMode = Literal[SEARCH_MODES]  # type: ignore[valid-type]
+Kind = Literal["document", "experience", "technology"]
+Lang = Literal["kk", "ru", "ky", "en"]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+Grade = Annotated[int, Field(ge=0, le=11)]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+MAX_VALUES = 50  # values of one filter
+QueryText = Annotated[str, Field(min_length=1, max_length=CEILING_QUERY_CHARS)]
+
+
+class Filters(BaseModel):
+    """Restrictions on a search or a listing: several values of one filter mean any of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: list[Lang] = Field(default_factory=list, max_length=MAX_VALUES, description="passage language")
+    technology: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES, description="technology id")
+    group: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES, description="technology group id")
+    region: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES, description="region id")
+    subject: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES, description="subject id")
+    grade: list[Grade] = Field(default_factory=list, max_length=MAX_VALUES, description="0 = preschool, 1-11")
+    experience_kind: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES)
+    stage: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES, description="lifecycle stage id")
+    year_min: Year | None = None
+    year_max: Year | None = None
+
+    @model_validator(mode="after")
+    def _year_range(self) -> Filters:
+        if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
+            raise ValueError(f"year_min ({self.year_min}) is after year_max ({self.year_max})")
+        return self
+
+
+class SearchQuery(Filters):
+    """A search: the query, how many results from where, the mode and the filters."""
+
+    q: QueryText = Field(description="the query, in kk, ru or ky (any language finds all three)",
+                         examples=list(QUERIES.values()))
+    k: int = Field(default=10, ge=1, le=CEILING_K, description="results per page")
+    offset: int = Field(default=0, ge=0, le=CEILING_OFFSET, description="results to skip (pagination)")
+    mode: SearchMode = Field(default="dense", description="dense = semantic search by embeddings")
+    type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")
 
 
 class SearchResult(BaseModel):
     """One passage found by a search."""
 
+    type: str = Field(description="document | experience | technology")
     doc_id: str
     chunk_id: int
-    type: str = Field(description="document | experience | technology")
-    source: str
     title: str | None
     lang: str
     page: int | None
-    text: str
     score: float
+    technologies: list[str] = Field(description="technology ids the item is tagged with")
+    source: str
+    snippet: str = Field(description="the part of the passage around the query's words")
+    highlights: list[tuple[int, int]] = Field(description="[start, end) of the matching words in `snippet`")
+    snippet_html: str = Field(description="`snippet` HTML-escaped with the matching words in <mark>")
+    text: str = Field(description="the whole passage")
 
 
 class SearchResponse(BaseModel):
-    """Results of a search, best first."""
+    """Results of a search, best first; `next_offset` asks for the next page, null when there is none."""
 
     query: str
+    mode: str
+    k: int
+    offset: int
     results: list[SearchResult]
+    next_offset: int | None
 
 
 class DocumentSummary(BaseModel):
@@ -33,22 +91,128 @@ class DocumentSummary(BaseModel):
     source: str
     title: str | None
     type: str
+    format: str
     languages: list[str]
     chunks: int
+    size: int
+    created: float
+    updated: float
+
+
+class DocumentPage(BaseModel):
+    """A page of documents."""
+
+    total: int
+    offset: int
+    limit: int
+    items: list[DocumentSummary]
+
+
+class ChunkOut(BaseModel):
+    """One chunk of a document."""
+
+    chunk_id: int
+    ordinal: int
+    lang: str
+    page: int | None
+    text: str
+    tokens: int
+
+
+class DocumentDetail(DocumentSummary):
+    """A document with its chunks in order."""
+
+    chunk_list: list[ChunkOut]
+
+
+class FileOutcome(BaseModel):
+    """What happened to one uploaded file."""
+
+    filename: str = Field(description="the name as sent")
+    source: str | None = Field(description="upload/<sanitised name>: re-uploading that name replaces it")
+    status: Literal["added", "updated", "unchanged", "failed"]
+    doc_id: str | None
+    chunks: int
+    reason: str | None = Field(description="why it failed, as the CLI reports it (English)")
+    message: str = Field(description="the outcome for a person, in the Accept-Language language")
+
+
+class UploadReport(BaseModel):
+    """The outcome of an upload: counts and one entry per file, in the order sent."""
+
+    added: int
+    updated: int
+    unchanged: int
+    failed: int
+    files: list[FileOutcome]
 
 
 class ErrorResponse(BaseModel):
     """The body of every 4xx/5xx answer."""
 
-    error: str = Field(description="machine-readable kind of error")
-    detail: str = Field(description="what was wrong, for a person")
-    field: str | None = None
+    error: str = Field(description="machine-readable kind of error", examples=["not_found"])
+    detail: str = Field(description="what was wrong, for a person (Accept-Language: en, ru, kk)")
+    field: str | None = Field(default=None, description="the parameter or body field at fault")
 
 
 class Health(BaseModel):
-    """Liveness and the model in use."""
+    """Liveness, the model in use and the size of the store."""
 
     status: str
+    version: str
     model: str | None
     documents: int
     chunks: int
+
+
+class Stats(BaseModel):
+    """Counts per type and language, the model and the index size."""
+
+    documents: dict[str, int] = Field(description="items per type")
+    chunks: int
+    chunk_languages: dict[str, int] = Field(description="chunks per language")
+    experiences: int | None
+    model: str | None
+    dim: int | None
+    backend: str | None
+    vectors: int | None
+    index_bytes: int | None
+    store_bytes: int | None
+
+
+class TextQuery(BaseModel):
+    """A free text to compare with the knowledge base."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: QueryText
+    k: int = Field(default=10, ge=1, le=CEILING_K)
+
+
+class SimilarQuery(TextQuery):
+    """A free text and which kinds of items to return."""
+
+    kinds: list[Literal["experience", "document"]] = Field(
+        default_factory=lambda: ["experience", "document"], min_length=1, max_length=2)
+
+
+class SimilarItem(BaseModel):
+    """An experience or document close to the given one, and why."""
+
+    doc_id: str
+    kind: str
+    title: str | None
+    lang: str | None
+    score: float
+    shared_technologies: list[str]
+    passage: str
+    reason: str
+
+
+class TechnologySuggestion(BaseModel):
+    """A technology a text seems to describe."""
+
+    technology_id: str
+    group_id: str
+    score: float
+    labels: dict[str, str]

@@ -1,20 +1,47 @@
-"""GET /api/v1/health."""
+"""Health and statistics of the service."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from pedkb import __version__
 from search_api.deps import KbDep
-from search_api.schemas import Health
+from search_api.schemas import Health, Stats
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
 @router.get("/health", response_model=Health)
 def health(kb: KbDep) -> Health:
-    """Liveness with the model and the number of documents and chunks."""
+    """Liveness with the model and the number of items and chunks."""
     stats = kb.stats()
-    docs = stats.get("documents") or {}
-    return Health(status="ok", model=stats.get("model"),  # type: ignore[arg-type]
+    docs = stats.get("documents")
+    return Health(status="ok", version=__version__, model=_str(stats.get("model")),
                   documents=sum(docs.values()) if isinstance(docs, dict) else 0,
-                  chunks=int(stats.get("chunks") or 0))  # type: ignore[call-overload]
+                  chunks=_int(stats.get("chunks")) or 0)
+
+
+@router.get("/stats", response_model=Stats)
+def stats(kb: KbDep) -> Stats:
+    """Items per type, chunks per language, the model and the size of the index and the store."""
+    raw = kb.stats()
+    bank = getattr(kb, "bank", None)
+    docs = raw.get("documents")
+    langs = raw.get("chunk_languages")
+    return Stats(
+        documents=dict(docs) if isinstance(docs, dict) else {},
+        chunks=_int(raw.get("chunks")) or 0,
+        chunk_languages=dict(langs) if isinstance(langs, dict) else {},
+        experiences=bank.count() if bank is not None else None,
+        model=_str(raw.get("model")), dim=_int(raw.get("dim")), backend=_str(raw.get("backend")),
+        vectors=_int(raw.get("vectors")), index_bytes=_int(raw.get("index_bytes")),
+        store_bytes=_int(raw.get("store_bytes")),
+    )
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)

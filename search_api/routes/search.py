@@ -1,26 +1,63 @@
-"""GET /api/v1/search: passages similar to a query, in any of the languages."""
+"""Search: passages similar to a query in any of the languages, filtered and paged (GET, or POST for long queries)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Body, Query
 
-from search_api.deps import KbDep
-from search_api.schemas import SearchResponse, SearchResult
+from index.knowledge_base import KnowledgeBase
+from pedkb.settings import Settings
+from search_api.deps import GuardedRoute, KbDep, SettingsDep
+from search_api.examples import SEARCH_BODY
+from search_api.query import build_filters, check_page, check_text
+from search_api.schemas import ErrorResponse, SearchQuery, SearchResponse, SearchResult
+from search_api.snippets import make_snippet
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], route_class=GuardedRoute,
+                   responses={422: {"model": ErrorResponse, "description": "a parameter is wrong"}})
+
+
+def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> SearchResponse:
+    """Check the limits, search and shape the results with snippets."""
+    text = check_text(query.q, settings)
+    check_page(query.k, query.offset, settings)
+    filters = build_filters(kb, query, list(query.type))
+    hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
+    results = []
+    for hit in hits:
+        row = hit.to_dict()
+        snippet = make_snippet(str(row["text"]), text)
+        results.append(SearchResult(
+            type=row["type"], doc_id=row["doc_id"], chunk_id=row["chunk_id"], title=row["title"],
+            lang=row["lang"], page=row["page"], score=row["score"], technologies=row.get("technologies") or [],
+            source=row["source"], snippet=snippet.text, highlights=snippet.highlights,
+            snippet_html=snippet.html(), text=row["text"],
+        ))  # fmt: skip
+    following = query.offset + query.k
+    more = len(results) == query.k and following <= settings.max_offset
+    return SearchResponse(query=text, mode=query.mode, k=query.k, offset=query.offset, results=results,
+                          next_offset=following if more else None)
 
 
 @router.get("/search", response_model=SearchResponse)
-async def search(
+def search(
     kb: KbDep,
-    q: Annotated[str, Query(min_length=1, max_length=4000, description="the query, in kk, ru or ky",
-                            examples=["как организовать работу в парах", "жұптық жұмысты ұйымдастыру"])],
-    k: Annotated[int, Query(ge=1, le=100)] = 10,
-    lang: Annotated[Literal["kk", "ru", "ky", "en"] | None, Query(description="only passages in this language")] = None,
+    settings: SettingsDep,
+    query: Annotated[SearchQuery, Query()],
 ) -> SearchResponse:
-    """Search passages; the embedding runs in a worker thread so the event loop stays free."""
-    hits = await run_in_threadpool(kb.search, q, k=k, langs=[lang] if lang else None)
-    return SearchResponse(query=q, results=[SearchResult(**h.to_dict()) for h in hits])  # type: ignore[arg-type]
+    """Search passages; repeat a filter to allow several values (`lang=kk&lang=ru`).
+
+    Pages follow `next_offset` with the same parameters; reading needs no key.
+    """
+    return run_search(kb, settings, query)
+
+
+@router.post("/search", response_model=SearchResponse)
+def search_post(
+    kb: KbDep,
+    settings: SettingsDep,
+    query: Annotated[SearchQuery, Body(openapi_examples=SEARCH_BODY)],
+) -> SearchResponse:
+    """The same search with a JSON body, for long queries and many filters."""
+    return run_search(kb, settings, query)

@@ -1,0 +1,212 @@
+"""The experience bank: teachers' best-practice records and the technology classification, kept in the index.
+
+Experiences are stored as items of kind "experience" (doc_id = the record id, the whole record in the item's
+metadata, its text chunked and embedded); technologies as items of kind "technology" (doc_id `tech:<id>`, one
+chunk per language). Facets (region, subject, grade, year, technology, group, kind, stage) make them filterable.
+Every change re-embeds or removes vectors in the same write, so the bank and the index never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from index.records import DocumentRecord, NewChunk, SearchFilters
+from ingest.chunker import chunk_pages
+from ingest.document import Page
+from ingest.knowledge import (
+    LANGUAGES,
+    Experience,
+    Technology,
+    dump_experiences,
+    experience_text,
+    load_corpus_experiences,
+    load_experiences,
+    parse_experience,
+    technology_text,
+)
+from pedkb.errors import ConflictError, NotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from index.knowledge_base import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+EXPERIENCE = "experience"
+TECHNOLOGY = "technology"
+MAX_LIST = 500
+
+
+def technology_doc_id(tech_id: str) -> str:
+    """The index id of a technology."""
+    return f"tech:{tech_id}"
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+class ExperienceBank:
+    """Create, read, update, delete, import and export experiences; index the technology classification."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+
+    # --- reading ---------------------------------------------------------------------------------------------
+    def get(self, exp_id: str) -> Experience:
+        """One experience, or NotFoundError."""
+        doc = self.kb.backend.get_document(exp_id)
+        if doc is None or doc.kind != EXPERIENCE:
+            raise NotFoundError(f"no experience with id {exp_id!r}")
+        return Experience.model_validate(doc.meta["record"])
+
+    def suggested(self, exp_id: str) -> list[dict[str, object]]:
+        """The technology tags suggested by the classifier for an experience (apart from its own)."""
+        doc = self.kb.backend.get_document(exp_id)
+        if doc is None or doc.kind != EXPERIENCE:
+            raise NotFoundError(f"no experience with id {exp_id!r}")
+        return list(doc.meta.get("suggested_technologies", []))  # type: ignore[call-overload]
+
+    def list(self, filters: SearchFilters | None = None, offset: int = 0, limit: int = 50) -> list[Experience]:
+        """Experiences passing the filters, oldest first."""
+        if not 0 <= limit <= MAX_LIST:
+            raise ValidationError("limit", f"must be between 0 and {MAX_LIST}")
+        if offset < 0:
+            raise ValidationError("offset", "must not be negative")
+        docs, _ = self.kb.backend.filter_documents(self._only_experiences(filters), offset, limit)
+        return [Experience.model_validate(d.meta["record"]) for d in docs]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        """How many experiences pass the filters."""
+        return self.kb.backend.filter_documents(self._only_experiences(filters), 0, 0)[1]
+
+    def for_technology(self, tech_id: str) -> list[Experience]:
+        """Experiences tagged with a technology."""
+        if tech_id not in self.kb.vocabulary.technologies:
+            raise NotFoundError(f"no technology with id {tech_id!r}")
+        return self.list(SearchFilters(technologies=(tech_id,)), limit=MAX_LIST)
+
+    @staticmethod
+    def _only_experiences(filters: SearchFilters | None) -> SearchFilters:
+        from dataclasses import replace
+
+        return replace(filters or SearchFilters(), kinds=(EXPERIENCE,))
+
+    # --- writing ---------------------------------------------------------------------------------------------
+    def create(self, record: dict[str, Any]) -> Experience:
+        """Validate and add a new experience; an existing id is a ConflictError."""
+        exp = parse_experience(record, self.kb.vocabulary, "experience")
+        if self.kb.backend.get_document(exp.id) is not None:
+            raise ConflictError(f"id: an item with id {exp.id!r} exists already")
+        self.put(exp)
+        return exp
+
+    def update(self, exp_id: str, record: dict[str, Any]) -> Experience:
+        """Replace an experience's fields (the id stays); re-embeds it."""
+        self.get(exp_id)
+        if record.get("id", exp_id) != exp_id:
+            raise ValidationError("id", f"the id cannot change ({exp_id!r} → {record.get('id')!r})")
+        exp = parse_experience({**record, "id": exp_id}, self.kb.vocabulary, "experience")
+        self.put(exp)
+        return exp
+
+    def delete(self, exp_id: str) -> None:
+        """Delete an experience and its vectors."""
+        self.get(exp_id)
+        self.kb.backend.delete_document(exp_id)
+
+    def put(self, exp: Experience) -> str:
+        """Store an experience (validated) unless it is unchanged: added | updated | unchanged."""
+        payload = exp.model_dump(mode="json")
+        digest = _digest({"record": payload, "chunking": self.kb.chunking_signature()})
+        existing = self.kb.backend.get_document(exp.id)
+        if existing is not None and existing.sha256 == digest:
+            return "unchanged"
+        text = experience_text(exp)
+        chunks = self._chunks(text, exp.language)
+        keys, vectors = self.kb.embed_cached([c[0] for c in chunks])
+        suggestions = self.kb.suggest_for_vectors(vectors, k=3)
+        vocab = self.kb.vocabulary
+        facets = {
+            "technology": list(exp.technologies),
+            "group": sorted({vocab.group_of(t).id for t in exp.technologies}),
+            "region": [exp.region], "subject": [exp.subject], "grade": [str(g) for g in exp.grades],
+            "experience_kind": [exp.experience_kind], "stage": [exp.stage], "year": [str(exp.year)],
+        }  # fmt: skip
+        record = DocumentRecord(
+            doc_id=exp.id, source=f"experience:{exp.id}", title=exp.title, fmt="record", sha256=digest,
+            size=len(text), kind=EXPERIENCE, languages=[exp.language], facets=facets,
+            meta={"record": payload, "suggested_technologies": [s.to_dict() for s in suggestions]},
+        )
+        new = [NewChunk(i, t, exp.language, None, start, end, n, keys[i], vectors[i])
+               for i, (t, start, end, n) in enumerate(chunks)]
+        self.kb.put_item(record, new)
+        return "added" if existing is None else "updated"
+
+    def put_technology(self, tech: Technology) -> str:
+        """Index one technology (a chunk per language): added | updated | unchanged."""
+        doc_id = technology_doc_id(tech.id)
+        payload = tech.model_dump(mode="json")
+        digest = _digest({"technology": payload, "model": self.kb.embedder.name})
+        existing = self.kb.backend.get_document(doc_id)
+        if existing is not None and existing.sha256 == digest:
+            return "unchanged"
+        texts = [technology_text(tech, lang) for lang in LANGUAGES]
+        keys, vectors = self.kb.embed_cached(texts)
+        record = DocumentRecord(
+            doc_id=doc_id, source=f"technology:{tech.id}", title=tech.labels.en, fmt="record", sha256=digest,
+            size=sum(map(len, texts)), kind=TECHNOLOGY, languages=list(LANGUAGES),
+            facets={"technology": [tech.id], "group": [tech.group]}, meta={"technology": payload},
+        )
+        new = [NewChunk(i, text, lang, None, 0, len(text), self.kb.embedder.count_tokens(text), keys[i], vectors[i])
+               for i, (text, lang) in enumerate(zip(texts, LANGUAGES, strict=True))]
+        self.kb.put_item(record, new)
+        return "added" if existing is None else "updated"
+
+    def _chunks(self, text: str, lang: str) -> list[tuple[str, int, int, int]]:
+        settings = self.kb.settings
+        chunks = chunk_pages([Page(None, text)], count_tokens=self.kb.embedder.count_tokens,
+                             max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+        return [(c.text, c.start, c.end, c.n_tokens) for c in chunks]
+
+    # --- bulk ------------------------------------------------------------------------------------------------
+    def load_corpus(self, corpus_dir: Path) -> dict[str, dict[str, int]]:
+        """Index the technologies and the experiences shipped in a corpus folder; returns counts per status."""
+        vocab = self.kb.vocabulary
+        experiences = load_corpus_experiences(corpus_dir, vocab)
+        with self.kb.backend.writing():
+            techs = self._count(self.put_technology(t) for t in vocab.technologies.values())
+            exps = self._count(self.put(e) for e in experiences)
+        return {"technologies": techs, "experiences": exps}
+
+    def import_file(self, path: Path) -> dict[str, int]:
+        """Import experiences from JSON Lines or CSV: all records are validated before any is stored."""
+        experiences = load_experiences(path, self.kb.vocabulary)
+        with self.kb.backend.writing():
+            return self._count(self.put(e) for e in experiences)
+
+    def export(self, path: Path) -> int:
+        """Write every experience to JSON Lines or CSV (by suffix); returns how many."""
+        records = self.list(limit=MAX_LIST)
+        offset = len(records)
+        while True:
+            page = self.list(offset=offset, limit=MAX_LIST)
+            if not page:
+                break
+            records.extend(page)
+            offset += len(page)
+        tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        dump_experiences(records, tmp)
+        tmp.replace(path)
+        return len(records)
+
+    @staticmethod
+    def _count(statuses: Iterable[str]) -> dict[str, int]:
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        for status in statuses:
+            counts[status] += 1
+        return counts

@@ -1,0 +1,402 @@
+"""Retrieval evaluation: graded judgements that survive re-chunking, IR metrics overall and per language pair.
+
+In the spirit of sentence-transformers' InformationRetrievalEvaluator: queries, graded relevance judgements and a
+search function go in, named metrics come out. A judgement names what a relevant answer *says*, not where it sits:
+either an item id (an experience `exp-ru-001`, a technology `tech:critical-thinking`) or a seed file prefix plus a
+short phrase that occurs in the relevant passage. A returned chunk is relevant when it comes from that item or
+file and its normalised text contains the normalised phrase, so a change of chunk size keeps the judgements valid.
+
+Counting rules: a judgement is found at the best (first) rank of any chunk matching it; later chunks matching
+the same judgement are duplicates and earn nothing. Recall@k is the share of a query's judgements found in the
+top k. MRR@10 is 1 / the rank of the first relevant chunk. nDCG@10 uses the grade as gain and log2(rank + 1) as
+discount; a chunk matching several judgements earns the highest grade once, and the ideal ranking puts each
+judgement on its own rank, highest grade first, so nDCG stays within [0, 1].
+
+Language pairs: the answer language is the language of the relevant item (a seed passage's language, an
+experience's language; a technology exists in every language, so it answers in the query's language). The row
+"kk→ru" averages, over the Kazakh queries that have Russian judgements, the metrics computed on those Russian
+judgements alone: it tells how well the Russian answers surface, whatever else is ranked above them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pedkb.errors import ValidationError
+
+if TYPE_CHECKING:
+    from index.knowledge_base import KnowledgeBase
+    from index.records import SearchHit
+
+log = logging.getLogger(__name__)
+
+LANGUAGES: tuple[str, ...] = ("kk", "ru", "ky")
+RECALL_CUTOFFS: tuple[int, ...] = (1, 5, 10)
+RANK_CUTOFF = 10
+METRICS: tuple[str, ...] = ("MRR@10", "nDCG@10", "R@1", "R@5", "R@10")
+GRADES = range(1, 4)
+TECH_PREFIX = "tech:"
+_EXPERIENCE_ID = re.compile(r"^exp-(kk|ru|ky)-\d+$")
+
+
+class Result(Protocol):
+    """What the evaluator reads from one search result."""
+
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def lang(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+
+
+SearchFunction = Callable[[str, int], Sequence[Result]]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A plain search result (what `result_from_hit` makes of a knowledge-base hit)."""
+
+    doc_id: str
+    source: str
+    text: str
+    lang: str
+    type: str = "document"
+
+
+def result_from_hit(hit: SearchHit) -> SearchResult:
+    """The evaluator's view of a knowledge-base search hit."""
+    return SearchResult(hit.document.doc_id, hit.document.source, hit.chunk.text, hit.chunk.lang,
+                        hit.document.kind)
+
+
+# ---- normalisation and judgements ----------------------------------------------------------------------------
+
+_FOLD = str.maketrans({"ə": "ә", "ё": "е", "\u00ad": None, "\u2010": "-", "\u2011": "-", "\u2012": "-",
+                       "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2500": "-", "\u2212": "-"})
+_SPACE = re.compile(r"\s+")
+_HYPHEN_SPACE = re.compile(r"(?<=\w)(?:-\s*|\s+-)(?=\w)")
+
+
+def normalise_passage(text: str) -> str:
+    """Text as phrases are matched: NFC, case-folded, ə→ә, ё→е, dashes unified, whitespace collapsed, and
+    hyphens inside words dropped together with the spaces that extraction leaves beside them."""
+    text = unicodedata.normalize("NFC", text).casefold().translate(_FOLD)
+    text = _SPACE.sub(" ", text)
+    return _HYPHEN_SPACE.sub("", text).strip()
+
+
+def file_name(source: str) -> str:
+    """The last path component of a source (a path, an upload name or an item source)."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One relevant answer: an item id, or a seed file prefix with a phrase of the relevant passage."""
+
+    grade: int
+    lang: str | None  # the answer's language; None: the item exists in every language
+    item: str | None = None
+    seed: str | None = None
+    phrase: str | None = None
+    needle: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.phrase is not None:
+            object.__setattr__(self, "needle", normalise_passage(self.phrase))
+
+    @property
+    def label(self) -> str:
+        """A short human-readable name: `exp-ru-001` or `002:«phrase»`."""
+        return self.item if self.item is not None else f"{self.seed}:«{self.phrase}»"
+
+    def matches(self, doc_id: str, name: str, normalised_text: str) -> bool:
+        """True when a chunk (its document id, file name and normalised text) is this answer."""
+        if self.item is not None:
+            return doc_id == self.item
+        return name.startswith(self.seed or "") and self.needle in normalised_text
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    """A query as a user would type it, its language and its graded judgements."""
+
+    id: str
+    text: str
+    lang: str
+    judgements: tuple[Judgement, ...]
+
+    def answer_lang(self, judgement: Judgement) -> str:
+        """The language a judgement answers in (an every-language item answers in the query's)."""
+        return judgement.lang or self.lang
+
+    @property
+    def cross_lingual(self) -> bool:
+        """True when every best-graded answer is in another language than the query."""
+        top = max(j.grade for j in self.judgements)
+        return all(self.answer_lang(j) != self.lang for j in self.judgements if j.grade == top)
+
+
+def _item_lang(item: str) -> str | None:
+    match = _EXPERIENCE_ID.match(item)
+    if match:
+        return match.group(1)
+    if item.startswith(TECH_PREFIX):
+        return None
+    raise ValueError(f"unknown item id {item!r} (expected exp-<lang>-NNN or tech:<id>)")
+
+
+def _parse_judgement(raw: Any) -> Judgement:
+    if not isinstance(raw, dict):
+        raise ValueError("a judgement must be a JSON object")
+    unknown = set(raw) - {"grade", "lang", "item", "seed", "phrase"}
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
+    grade = raw.get("grade")
+    if not isinstance(grade, int) or grade not in GRADES:
+        raise ValueError(f"grade must be 1, 2 or 3 (got {grade!r})")
+    lang = raw.get("lang")
+    if lang is not None and lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {', '.join(LANGUAGES)} (got {lang!r})")
+    item, seed, phrase = raw.get("item"), raw.get("seed"), raw.get("phrase")
+    if item is not None:
+        if seed is not None or phrase is not None:
+            raise ValueError("give either item or seed + phrase, not both")
+        return Judgement(grade, lang or _item_lang(str(item)), item=str(item))
+    if not seed or not phrase or not normalise_passage(str(phrase)):
+        raise ValueError("a judgement needs item, or seed and a non-empty phrase")
+    if lang is None:
+        raise ValueError("a seed judgement needs the lang of its passage")
+    return Judgement(grade, lang, seed=str(seed), phrase=str(phrase))
+
+
+def parse_query(raw: Any) -> EvalQuery:
+    """Validate one qrels record (ValueError naming the field on a problem)."""
+    if not isinstance(raw, dict):
+        raise ValueError("a query must be a JSON object")
+    for key in ("id", "lang", "text"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ValueError(f"{key}: must be a non-empty string")
+    if raw["lang"] not in LANGUAGES:
+        raise ValueError(f"lang: must be one of {', '.join(LANGUAGES)}")
+    raw_judgements = raw.get("judgements")
+    if not isinstance(raw_judgements, list) or not raw_judgements:
+        raise ValueError("judgements: must be a non-empty list")
+    judgements = []
+    for i, item in enumerate(raw_judgements):
+        try:
+            judgements.append(_parse_judgement(item))
+        except ValueError as exc:
+            raise ValueError(f"judgements[{i}]: {exc}") from None
+    return EvalQuery(raw["id"], raw["text"], raw["lang"], tuple(judgements))
+
+
+def load_queries(path: Path) -> list[EvalQuery]:
+    """Read a qrels JSONL file (one query a line); a bad line raises ValidationError naming line and field."""
+    path = Path(path)
+    queries: list[EvalQuery] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                query = parse_query(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValidationError(f"{path}:{lineno}", f"malformed JSON: {exc.msg}") from None
+            except ValueError as exc:
+                raise ValidationError(f"{path}:{lineno}", str(exc)) from None
+            if query.id in seen:
+                raise ValidationError(f"{path}:{lineno}", f"id: duplicate query id {query.id!r}")
+            seen.add(query.id)
+            queries.append(query)
+    return queries
+
+
+# ---- metrics -------------------------------------------------------------------------------------------------
+
+
+def best_ranks(judgements: Sequence[Judgement], results: Sequence[Result]) -> list[int | None]:
+    """For each judgement, the 1-based rank of the first result matching it (None when none does)."""
+    chunks = [(r.doc_id, file_name(r.source), normalise_passage(r.text)) for r in results]
+    ranks: list[int | None] = []
+    for judgement in judgements:
+        ranks.append(next((i for i, chunk in enumerate(chunks, start=1) if judgement.matches(*chunk)), None))
+    return ranks
+
+
+def metrics_from_ranks(grades: Sequence[int], ranks: Sequence[int | None]) -> dict[str, float]:
+    """MRR@10, nDCG@10 and Recall@1/5/10 of one query from its judgements' grades and best ranks."""
+    found = [(rank, grade) for rank, grade in zip(ranks, grades, strict=True) if rank is not None]
+    first = min((rank for rank, _ in found), default=None)
+    out = {"MRR@10": 1.0 / first if first is not None and first <= RANK_CUTOFF else 0.0}
+    gain_at: dict[int, int] = {}
+    for rank, grade in found:
+        if rank <= RANK_CUTOFF:
+            gain_at[rank] = max(grade, gain_at.get(rank, 0))
+    dcg = sum(gain / math.log2(rank + 1) for rank, gain in gain_at.items())
+    ideal = sorted(grades, reverse=True)[:RANK_CUTOFF]
+    idcg = sum(gain / math.log2(i + 1) for i, gain in enumerate(ideal, start=1))
+    out["nDCG@10"] = dcg / idcg if idcg else 0.0
+    for cutoff in RECALL_CUTOFFS:
+        out[f"R@{cutoff}"] = sum(1 for rank, _ in found if rank <= cutoff) / len(grades) if grades else 0.0
+    return out
+
+
+@dataclass
+class QueryOutcome:
+    """One query's judgements with the rank each was found at, and its metrics."""
+
+    query: EvalQuery
+    ranks: list[int | None]
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form: id, language, metrics and each judgement's rank."""
+        return {
+            "id": self.query.id, "lang": self.query.lang, "text": self.query.text,
+            "metrics": {name: round(value, 4) for name, value in self.metrics.items()},
+            "judgements": [{"judgement": j.label, "grade": j.grade, "lang": self.query.answer_lang(j), "rank": r}
+                           for j, r in zip(self.query.judgements, self.ranks, strict=True)],
+        }
+
+
+@dataclass
+class MetricRow:
+    """Mean metrics over n units (queries, or query × answer language for a pair)."""
+
+    name: str
+    n: int
+    metrics: dict[str, float]
+
+
+def _mean_row(name: str, units: Sequence[dict[str, float]]) -> MetricRow:
+    return MetricRow(name, len(units), {m: sum(u[m] for u in units) / len(units) if units else 0.0
+                                       for m in METRICS})
+
+
+@dataclass
+class EvaluationReport:
+    """The outcome of one evaluation: metric rows (overall, per language pair) and every query's ranks."""
+
+    rows: list[MetricRow]
+    queries: list[QueryOutcome]
+    k: int
+    mode: str | None = None
+    seconds: float = 0.0
+    skipped_judgements: int = 0
+    skipped_queries: list[str] = field(default_factory=list)
+
+    def row(self, name: str) -> MetricRow:
+        """The row called `name` ("overall", "same language", "cross-lingual", "kk→ru"...)."""
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+    @property
+    def overall(self) -> dict[str, float]:
+        """The overall metrics."""
+        return self.row("overall").metrics
+
+    def table(self) -> str:
+        """A markdown table: one row per group, columns MRR@10 nDCG@10 R@1 R@5 R@10 and n."""
+        lines = ["| queries | " + " | ".join(METRICS) + " | n |",
+                 "|---|" + "---:|" * (len(METRICS) + 1)]
+        for row in self.rows:
+            cells = " | ".join(f"{row.metrics[m]:.3f}" for m in METRICS)
+            lines.append(f"| {row.name} | {cells} | {row.n} |")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form of the whole report."""
+        return {
+            "k": self.k, "mode": self.mode, "seconds": round(self.seconds, 3),
+            "skipped_judgements": self.skipped_judgements, "skipped_queries": self.skipped_queries,
+            "rows": [{"name": r.name, "n": r.n, **{m: round(v, 4) for m, v in r.metrics.items()}}
+                     for r in self.rows],
+            "queries": [q.to_dict() for q in self.queries],
+        }
+
+
+def evaluate(queries: Sequence[EvalQuery], search: SearchFunction, *, k: int = 10) -> EvaluationReport:
+    """Run every query through `search(text, k)` and score the results against the judgements."""
+    if k < 1:
+        raise ValidationError("k", "must be at least 1")
+    started = time.perf_counter()
+    outcomes: list[QueryOutcome] = []
+    pairs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for query in queries:
+        results = list(search(query.text, k))[:k]
+        ranks = best_ranks(query.judgements, results)
+        outcomes.append(QueryOutcome(query, ranks, metrics_from_ranks([j.grade for j in query.judgements], ranks)))
+        for answer_lang in sorted({query.answer_lang(j) for j in query.judgements}):
+            subset = [(j.grade, r) for j, r in zip(query.judgements, ranks, strict=True)
+                      if query.answer_lang(j) == answer_lang]
+            pairs.setdefault((query.lang, answer_lang), []).append(
+                metrics_from_ranks([g for g, _ in subset], [r for _, r in subset]))
+    rows = [_mean_row("overall", [o.metrics for o in outcomes])]
+    rows.append(_mean_row("same language", [u for (q, a), us in pairs.items() if q == a for u in us]))
+    rows.append(_mean_row("cross-lingual", [u for (q, a), us in pairs.items() if q != a for u in us]))
+    order = {lang: i for i, lang in enumerate(LANGUAGES)}
+    for q_lang, a_lang in sorted(pairs, key=lambda p: (order.get(p[0], 9), order.get(p[1], 9), p)):
+        rows.append(_mean_row(f"{q_lang}→{a_lang}", pairs[(q_lang, a_lang)]))
+    return EvaluationReport(rows, outcomes, k, seconds=time.perf_counter() - started)
+
+
+# ---- against a knowledge base --------------------------------------------------------------------------------
+
+
+def available_judgements(queries: Iterable[EvalQuery], doc_ids: set[str],
+                         file_names: Iterable[str]) -> tuple[list[EvalQuery], int, list[str]]:
+    """Keep the judgements whose item or seed file is indexed; returns (queries left, judgements dropped,
+    ids of queries left without any judgement)."""
+    names = list(file_names)
+    kept: list[EvalQuery] = []
+    dropped, emptied = 0, []
+    for query in queries:
+        present = tuple(j for j in query.judgements if (j.item in doc_ids if j.item is not None
+                                                        else any(n.startswith(j.seed or "") for n in names)))
+        dropped += len(query.judgements) - len(present)
+        if present:
+            kept.append(EvalQuery(query.id, query.text, query.lang, present))
+        else:
+            emptied.append(query.id)
+    return kept, dropped, emptied
+
+
+def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10,
+                   mode: str | None = None) -> EvaluationReport:
+    """Evaluate `kb.search` on a qrels file; judgements naming items or seeds absent from the index are left
+    out (and counted in the report), so a partial knowledge base can still be measured."""
+    queries = load_queries(qrels_path)
+    documents = kb.documents()
+    kept, dropped, emptied = available_judgements(
+        queries, {d.doc_id for d in documents}, {file_name(d.source) for d in documents})
+    if dropped:
+        log.warning("%d judgement(s) name items or files that are not indexed; %d query(ies) left out",
+                    dropped, len(emptied))
+    if not kept:
+        raise ValidationError(str(qrels_path), "no judgement names an item or a file of this knowledge base")
+    options: dict[str, Any] = {"k": k} if mode is None else {"k": k, "mode": mode}
+
+    def search(text: str, limit: int) -> list[SearchResult]:
+        return [result_from_hit(hit) for hit in kb.search(text, **{**options, "k": limit})]
+
+    report = evaluate(kept, search, k=k)
+    report.mode, report.skipped_judgements, report.skipped_queries = mode, dropped, emptied
+    return report

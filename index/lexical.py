@@ -1,0 +1,126 @@
+"""Lexical analysis for a BM25 / full-text index over Kazakh, Kyrgyz and Russian text.
+
+`normalise` puts text in one canonical form (NFC, case-folded, Latin ə → ә, ё → е, Latin lookalikes inside
+Cyrillic words made Cyrillic, punctuation gone); `analyse(text, lang)` turns it into index terms with one of
+three schemes, compared on our queries by `bench/eval_bench.py`:
+
+- "plain": the normalised words;
+- "stem": a light stemmer per language: Snowball for Russian; for Kazakh and Kyrgyz, case, possessive and plural
+  endings (and the -лық/-лык noun/adjective ending) are stripped iteratively, longest first, while at least
+  MIN_STEM letters with a vowel remain, and a final б/г/ғ is devoiced (мектебі → мектеп, педагог → педагок);
+- "prefix": the first PREFIX_LEN letters of every word, a language-blind stand-in for a stemmer.
+
+Words in other languages (English names, "und") keep their normalised form under "stem".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+from ingest.script import fix_mixed_script
+
+SCHEMES: tuple[str, ...] = ("plain", "stem", "prefix")
+DEFAULT_SCHEME = "stem"
+MIN_STEM = 4
+MIN_RUSSIAN_STEM = 3  # Snowball cuts опыт to оп; shorter stems keep the word
+PREFIX_LEN = 5
+MAX_STRIPS = 4
+
+_FOLD = str.maketrans({"ə": "ә", "ё": "е", "\u00ad": None, "\u0301": None})
+_NON_WORD = re.compile(r"[\W_]+")
+_VOWELS = set("аәеиоөуұүыіэюя")
+
+
+def _variants(*groups: str) -> tuple[str, ...]:
+    """All suffixes of space-separated groups, longest first (so stripping is greedy)."""
+    items = {suffix for group in groups for suffix in group.split()}
+    return tuple(sorted(items, key=lambda s: (-len(s), s)))
+
+
+# Kazakh: plural; possessive (1sg/2sg/3sg/1pl/2pl and 3sg + accusative -ын/-ін); genitive; dative; accusative;
+# locative and its attributive form -дағы; ablative; instrumental; the -лық noun/adjective ending.
+KAZAKH_SUFFIXES = _variants(
+    "лар лер дар дер тар тер",
+    "ым ім ың ің ы і сы сі ымыз іміз мыз міз ыңыз іңіз ңыз ңіз ын ін сын сін",
+    "ның нің дың дің тың тің",
+    "ға ге қа ке на не",
+    "ны ні ды ді ты ті",
+    "да де та те нда нде дағы дегі тағы тегі ндағы ндегі",
+    "дан ден тан тен нан нен ндан нден",
+    "мен бен пен менен бенен пенен",
+    "лық лік дық дік тық тік",
+)
+
+# Kyrgyz: the same cases with four-way vowel harmony (ы/и/у/ү, а/е/о/ө).
+KYRGYZ_SUFFIXES = _variants(
+    "лар лер лор лөр дар дер дор дөр тар тер тор төр",
+    "ым им ум үм ың иң уң үң ы и у ү сы си су сү ыбыз ибиз убуз үбүз быз биз буз бүз ыңыз иңиз уңуз үңүз",
+    "ын ин ун үн сын син сун сүн",
+    "нын нин нун нүн дын дин дун дүн тын тин тун түн",
+    "га ге го гө ка ке ко кө на не но нө",
+    "ны ни ну нү ды ди ду дү ты ти ту тү",
+    "да де до дө та те то тө нда нде ндо ндө дагы деги догу дөгү тагы теги тогу төгү ндагы ндеги",
+    "дан ден дон дөн тан тен тон төн нан нен нон нөн ндан нден ндон ндөн",
+    "лык лик лук лүк дык дик дук дүк тык тик тук түк",
+)
+
+_SUFFIXES = {"kk": KAZAKH_SUFFIXES, "ky": KYRGYZ_SUFFIXES}
+_DEVOICE = {"б": "п", "г": "к", "ғ": "қ"}
+_RUSSIAN = snowballstemmer.stemmer("russian")
+
+
+def normalise(text: str) -> str:
+    """Canonical text for indexing: NFC, Latin lookalikes fixed, case-folded, ə→ә, ё→е, words split by spaces."""
+    text = fix_mixed_script(unicodedata.normalize("NFC", text))
+    text = text.casefold().translate(_FOLD)
+    return " ".join(_NON_WORD.split(text)).strip()
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of `text`; one-letter words other than digits are dropped."""
+    return [w for w in normalise(text).split() if len(w) > 1 or w.isdigit()]
+
+
+def _strip_turkic(word: str, suffixes: tuple[str, ...]) -> str:
+    """Strip case, possessive and plural endings from a Kazakh or Kyrgyz word, longest first."""
+    stem = word
+    for _ in range(MAX_STRIPS):
+        for suffix in suffixes:
+            if stem.endswith(suffix):
+                rest = stem[: -len(suffix)]
+                if len(rest) >= MIN_STEM and any(ch in _VOWELS for ch in rest):
+                    stem = rest
+                    break
+        else:
+            break
+    if stem[-1] in _DEVOICE:
+        stem = stem[:-1] + _DEVOICE[stem[-1]]
+    return stem
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str, lang: str) -> str:
+    """The stem of one normalised word in `lang` (kk, ky, ru); other languages and numbers are left as they are."""
+    if word.isdigit() or not any("\u0400" <= ch <= "\u04ff" for ch in word):
+        return word
+    if lang == "ru":
+        stemmed = str(_RUSSIAN.stemWord(word))
+        return stemmed if len(stemmed) >= MIN_RUSSIAN_STEM else word
+    suffixes = _SUFFIXES.get(lang)
+    return _strip_turkic(word, suffixes) if suffixes else word
+
+
+def analyse(text: str, lang: str, *, scheme: str = DEFAULT_SCHEME, prefix_len: int = PREFIX_LEN) -> list[str]:
+    """Index terms of `text` in language `lang` under an analysis scheme ("plain", "stem" or "prefix")."""
+    tokens = words(text)
+    if scheme == "plain":
+        return tokens
+    if scheme == "stem":
+        return [stem(token, lang) for token in tokens]
+    if scheme == "prefix":
+        return [token[:prefix_len] for token in tokens]
+    raise ValueError(f"unknown analysis scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")

@@ -1,0 +1,221 @@
+"""Knowledge-base commands of `pedkb`: load the corpus, manage experiences, technologies, classify, similar."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from index.records import SearchFilters
+from pedkb.errors import InputError
+
+
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `search` and `exp list`."""
+    parser.add_argument("--technology", action="append", help="technology id (repeatable)")
+    parser.add_argument("--group", action="append", help="technology group id (repeatable)")
+    parser.add_argument("--region", action="append")
+    parser.add_argument("--subject", action="append")
+    parser.add_argument("--grade", action="append", type=int)
+    parser.add_argument("--experience-kind", action="append", dest="experience_kind")
+    parser.add_argument("--stage", action="append")
+    parser.add_argument("--year-from", type=int, dest="year_from")
+    parser.add_argument("--year-to", type=int, dest="year_to")
+
+
+def filters_from(args: argparse.Namespace) -> SearchFilters:
+    """SearchFilters from parsed options."""
+    def tup(name: str) -> tuple[Any, ...] | None:
+        values = getattr(args, name, None)
+        return tuple(values) if values else None
+
+    lang = getattr(args, "lang", None)
+    kinds = getattr(args, "type", None)
+    return SearchFilters(
+        langs=(lang,) if lang else None, kinds=tuple(kinds) if kinds else None,
+        technologies=tup("technology"), groups=tup("group"), regions=tup("region"), subjects=tup("subject"),
+        grades=tup("grade"), experience_kinds=tup("experience_kind"), stages=tup("stage"),
+        year_min=getattr(args, "year_from", None), year_max=getattr(args, "year_to", None),
+    )
+
+
+def _print_json(payload: object) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+def _read_record(path: str) -> dict[str, Any]:
+    try:
+        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        record = json.loads(raw)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: expected one JSON object (an experience record)")
+    return record
+
+
+def cmd_kb_load(args: argparse.Namespace, kb: Any) -> int:
+    """Index the technology classification and sample experiences of a corpus folder."""
+    corpus = Path(args.corpus) if args.corpus else kb.settings.corpus
+    counts = kb.bank.load_corpus(corpus)
+    for name, by_status in counts.items():
+        print(f"{name}: " + ", ".join(f"{n} {status}" for status, n in by_status.items()))
+    return 0
+
+
+def cmd_exp(args: argparse.Namespace, kb: Any) -> int:
+    """Experiences: list, show, add, edit, delete, import, export."""
+    bank = kb.bank
+    action = args.action
+    if action == "list":
+        filters = filters_from(args)
+        records = bank.list(filters, offset=args.offset, limit=args.limit)
+        if args.json:
+            _print_json({"total": bank.count(filters), "items": [r.model_dump(mode="json") for r in records]})
+        else:
+            for r in records:
+                print(f"{r.id:<14} [{r.language}] {r.year} {r.region:<18} {r.title}")
+            print(f"{len(records)} of {bank.count(filters)} experiences")
+    elif action == "show":
+        record = bank.get(args.id).model_dump(mode="json")
+        record["suggested_technologies"] = bank.suggested(args.id)
+        _print_json(record)
+    elif action == "add":
+        print(f"added {bank.create(_read_record(args.file)).id}")
+    elif action == "edit":
+        print(f"updated {bank.update(args.id, _read_record(args.file)).id}")
+    elif action == "delete":
+        bank.delete(args.id)
+        print(f"deleted {args.id}")
+    elif action == "import":
+        counts = bank.import_file(Path(args.file))
+        print(", ".join(f"{n} {status}" for status, n in counts.items()))
+    elif action == "export":
+        print(f"exported {bank.export(Path(args.file))} experiences to {args.file}")
+    return 0
+
+
+def cmd_tech(args: argparse.Namespace, kb: Any) -> int:
+    """The technology classification as a tree, or one technology with its experiences."""
+    vocab = kb.vocabulary
+    lang = args.lang
+    if args.action == "tree":
+        tree = [{"id": g.id, "label": getattr(g.labels, lang),
+                 "technologies": [{"id": t.id, "label": getattr(t.labels, lang)} for t in vocab.technologies_in(g.id)]}
+                for g in vocab.groups.values()]
+        if args.json:
+            _print_json(tree)
+        else:
+            for group in tree:
+                print(f"{group['id']}: {group['label']}")
+                for tech in group["technologies"]:
+                    print(f"    {tech['id']}: {tech['label']}")
+        return 0
+    if args.id not in vocab.technologies:
+        from pedkb.errors import NotFoundError
+
+        raise NotFoundError(f"no technology with id {args.id!r}")
+    tech = vocab.technologies[args.id]
+    payload = tech.model_dump(mode="json")
+    payload["experiences"] = [e.id for e in kb.bank.for_technology(args.id)]
+    _print_json(payload)
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace, kb: Any) -> int:
+    """Suggest technologies for a text."""
+    suggestions = kb.classify(" ".join(args.text), k=args.k)
+    if args.json:
+        _print_json([s.to_dict() for s in suggestions])
+        return 0
+    for s in suggestions:
+        print(f"{s.score:.3f}  {s.technology_id:<32} group={s.group_id:<24} {s.labels.get(args.lang, '')}")
+    return 0
+
+
+def cmd_classify_eval(args: argparse.Namespace, kb: Any) -> int:
+    """Accuracy of the classifier on the experiences in the bank (their first technology is the label)."""
+    from index.classify import evaluate_classifier
+
+    experiences = kb.bank.list(limit=500)
+    if not experiences:
+        raise InputError("the bank has no experiences: run `pedkb kb load` first")
+    vectors = [kb.text_vector("\n".join(c.text for c in kb.backend.document_chunks(e.id))) for e in experiences]
+    report = evaluate_classifier(kb.classifier, experiences, vectors)
+    print(report.table())
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace, kb: Any) -> int:
+    """Experiences and documents similar to an experience or a description."""
+    text = " ".join(args.text) if args.text else None
+    items = kb.similar(exp_id=args.id, text=text, k=args.k, kinds=tuple(args.type or ("experience", "document")))
+    if args.json:
+        _print_json([i.to_dict() for i in items])
+        return 0
+    for rank, item in enumerate(items, 1):
+        print(f"{rank:>2}. [{item.lang}] {item.score:.3f} {item.kind:<10} {item.doc_id}  {item.title or ''}")
+        print(f"    {item.reason}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, run: Any) -> None:  # type: ignore[type-arg]
+    """Add the knowledge-base commands; `run` wraps a handler so it gets an open knowledge base."""
+    p = sub.add_parser("kb", help="load the technology classification and sample experiences")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("corpus", nargs="?", default=None, help="corpus folder (default: the shipped corpus/)")
+    p.set_defaults(func=run(cmd_kb_load))
+
+    p = sub.add_parser("exp", help="experiences: list, show, add, edit, delete, import, export")
+    p.add_argument("action", choices=["list", "show", "add", "edit", "delete", "import", "export"])
+    p.add_argument("id", nargs="?", help="experience id (show, edit, delete)")
+    p.add_argument("file", nargs="?", help="JSON record (add, edit; - for stdin) or .jsonl/.csv (import, export)")
+    p.add_argument("--lang", choices=["kk", "ru", "ky"])
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    add_filter_options(p)
+    p.set_defaults(func=run(_exp_args(cmd_exp)))
+
+    p = sub.add_parser("tech", help="the technology classification")
+    p.add_argument("action", choices=["tree", "show"])
+    p.add_argument("id", nargs="?")
+    p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default="ru")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run(cmd_tech))
+
+    p = sub.add_parser("classify", help="suggest technologies for a text")
+    p.add_argument("text", nargs="+")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default="ru", help="label language")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run(cmd_classify))
+
+    p = sub.add_parser("classify-eval", help="classification accuracy on the experiences in the bank")
+    p.set_defaults(func=run(cmd_classify_eval))
+
+    p = sub.add_parser("similar", help="similar experiences and documents")
+    p.add_argument("text", nargs="*", help="a project description (or use --id)")
+    p.add_argument("--id", help="an experience id")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--type", action="append", choices=["experience", "document", "technology"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run(cmd_similar))
+
+
+def _exp_args(handler: Any) -> Any:
+    """Let `exp add FILE`, `exp import FILE` and `exp export FILE` take the file as their first argument."""
+    def wrapped(args: argparse.Namespace, kb: Any) -> int:
+        if args.action in ("add", "import", "export") and args.file is None:
+            args.file = args.id
+        if args.action in ("show", "edit", "delete") and not args.id:
+            raise InputError(f"exp {args.action}: an experience id is required")
+        if args.action in ("add", "edit", "import", "export") and not args.file:
+            raise InputError(f"exp {args.action}: a file is required")
+        return int(handler(args, kb))
+
+    return wrapped

@@ -1,0 +1,149 @@
+"""Every error the API answers with is one JSON shape, {"error", "detail", "field"?}, with `detail` localised."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pedkb import errors as pedkb_errors
+from search_api.i18n import message, pick_language
+
+log = logging.getLogger(__name__)
+
+_PYDANTIC_KINDS = {
+    "missing": "missing_field",
+    "extra_forbidden": "unknown_field",
+    "string_too_short": "empty_value",
+    "too_short": "empty_value",
+    "string_too_long": "too_long",
+    "too_long": "too_long",
+    "greater_than_equal": "too_small",
+    "greater_than": "too_small",
+    "less_than_equal": "too_large",
+    "less_than": "too_large",
+    "json_invalid": "invalid_json",
+}
+_HTTP_KINDS = {400: "bad_request", 404: "route_not_found", 405: "method_not_allowed", 413: "body_too_large",
+               415: "unsupported_media_type"}
+QUERY_FIELDS = ("q", "text")  # fields whose length limit is reported as "query too long"
+
+
+class ApiError(Exception):
+    """An answer other than success: HTTP status, error kind (a key of the message catalogue), values, field."""
+
+    def __init__(self, status: int, kind: str, *, field: str | None = None,
+                 headers: Mapping[str, str] | None = None, **values: object) -> None:
+        self.status = status
+        self.kind = kind
+        self.field = field
+        self.headers = dict(headers or {})
+        self.values = values
+        super().__init__(message(kind, **values))
+
+
+def error_response(request: Request, error: ApiError) -> JSONResponse:
+    """The JSON body of an error, in the language the client asked for."""
+    lang = pick_language(request.headers.get("accept-language"))
+    body: dict[str, object] = {"error": error.kind, "detail": message(error.kind, lang, **error.values)}
+    if error.field is not None:
+        body["field"] = error.field
+    headers = {"Content-Language": lang, "Vary": "Accept-Language", **error.headers}
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic location without its source (`query`, `body`) as `filters.lang[0]`."""
+    parts = list(loc[1:]) if loc and loc[0] in ("query", "body", "path", "header", "cookie") else list(loc)
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or (str(loc[0]) if loc else "request")
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def from_validation(first: Mapping[str, Any]) -> ApiError:
+    """The first problem pydantic found in a request, as an ApiError naming the field."""
+    field = field_path(first.get("loc", ()))
+    kind = _PYDANTIC_KINDS.get(str(first.get("type")), "invalid_value")
+    ctx = first.get("ctx") or {}
+    value = first.get("input")
+    if kind == "too_long":
+        limit = ctx.get("max_length")
+        if field in QUERY_FIELDS and isinstance(value, str):
+            return ApiError(422, "query_too_long", field=field, length=len(value), limit=limit)
+        return ApiError(422, "too_long", field=field, limit=limit)
+    if kind in ("too_small", "too_large"):
+        limit = next((ctx[key] for key in ("ge", "gt", "le", "lt") if key in ctx), "?")
+        return ApiError(422, kind, field=field, limit=limit, value=_short(value))
+    if kind == "invalid_json":
+        return ApiError(422, kind, field="body", reason=str(ctx.get("error") or first.get("msg")))
+    reason = str(first.get("msg", "invalid"))
+    if kind == "invalid_value" and value is not None and not isinstance(value, dict | list):
+        reason += f" (got {_short(value)!r})"
+    return ApiError(422, kind, field=field, reason=reason)
+
+
+def from_pedkb(exc: pedkb_errors.PedkbError) -> ApiError:
+    """A pedkb error as an ApiError: the English detail it carries is kept inside a translated sentence."""
+    conflict = getattr(pedkb_errors, "ConflictError", None)
+    if isinstance(exc, pedkb_errors.ValidationError):
+        field = exc.field.rsplit(": ", 1)[-1]
+        field = "q" if field == "query" else field
+        return ApiError(422, "invalid_value", field=field, reason=exc.reason)
+    if isinstance(exc, pedkb_errors.NotFoundError):
+        return ApiError(404, "not_found", reason=str(exc))
+    if conflict is not None and isinstance(exc, conflict):
+        return ApiError(409, "conflict", reason=str(exc))
+    if isinstance(exc, pedkb_errors.ReadError):
+        return ApiError(422, "input_error", reason=exc.reason)
+    if isinstance(exc, pedkb_errors.InputError):
+        return ApiError(422, "input_error", reason=str(exc))
+    if isinstance(exc, pedkb_errors.ModelError):
+        return ApiError(503, "model_unavailable", reason=str(exc))
+    if isinstance(exc, pedkb_errors.StoreError):
+        return ApiError(503, "store_unavailable", reason=str(exc))
+    return ApiError(500, "internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map ApiError, pedkb errors, request validation, HTTP errors and anything unexpected to the one shape."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(pedkb_errors.PedkbError)
+    async def pedkb_error(request: Request, exc: pedkb_errors.PedkbError) -> JSONResponse:
+        error = from_pedkb(exc)
+        if error.status >= 500:
+            log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return error_response(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = exc.errors()
+        first = problems[0] if problems else {"loc": ("request",), "msg": "invalid request"}
+        return error_response(request, from_validation(first))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = _HTTP_KINDS.get(exc.status_code, "http_error")
+        values: dict[str, object] = {"reason": exc.detail, "path": request.url.path, "method": request.method,
+                                     "limit": getattr(exc, "limit", "?"), "got": "?", "expected": "?"}
+        error = ApiError(exc.status_code, kind, headers=exc.headers, **values)
+        return error_response(request, error)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(request, ApiError(500, "internal_error"))

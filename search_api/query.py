@@ -1,0 +1,79 @@
+"""From request models to knowledge-base calls: configured limits, filters checked against the vocabulary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from index.knowledge_base import KnowledgeBase
+from index.records import SearchFilters
+from pedkb.settings import Settings
+from search_api.errors import ApiError
+from search_api.schemas import Filters
+
+# request filter -> (SearchFilters attribute, vocabulary part it must name)
+_FILTERS = {
+    "technology": ("technologies", "technologies"),
+    "group": ("groups", "groups"),
+    "region": ("regions", "regions"),
+    "subject": ("subjects", "subjects"),
+    "experience_kind": ("experience_kinds", "experience_kind"),
+    "stage": ("stages", "stage"),
+}
+
+
+def clean_text(text: str) -> str:
+    """Text safe to embed, store and echo: unpaired surrogates (from JSON escapes) become U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def check_text(text: str, settings: Settings, field: str = "q") -> str:
+    """The text, cleaned, or ApiError when it is blank or longer than the configured limit."""
+    if len(text) > settings.max_query_chars:
+        raise ApiError(422, "query_too_long", field=field, length=len(text), limit=settings.max_query_chars)
+    text = clean_text(text)
+    if not text.strip():
+        raise ApiError(422, "empty_value", field=field)
+    return text
+
+
+def check_page(k: int, offset: int, settings: Settings, *, k_field: str = "k") -> None:
+    """ApiError when k or offset pass the configured limits (the schema holds only the hard ceilings)."""
+    if k > settings.max_k:
+        raise ApiError(422, "too_large", field=k_field, limit=settings.max_k, value=k)
+    if offset > settings.max_offset:
+        raise ApiError(422, "too_large", field="offset", limit=settings.max_offset, value=offset)
+
+
+def _known(kb: KnowledgeBase, part: str) -> set[str] | None:
+    """The ids the vocabulary knows for one filter, or None when there is no vocabulary to check against."""
+    vocabulary: Any = getattr(kb, "vocabulary", None)
+    if vocabulary is None:
+        return None
+    if part in ("experience_kind", "stage"):
+        return set(vocabulary.classifications.get(part).ids())
+    return set(getattr(vocabulary, part))
+
+
+def build_filters(kb: KnowledgeBase, filters: Filters, kinds: list[str] | None = None) -> SearchFilters | None:
+    """SearchFilters from the request's filters; a value the vocabulary does not know is a 422 naming it."""
+    values: dict[str, Any] = {}
+    for name, (attr, part) in _FILTERS.items():
+        chosen = getattr(filters, name)
+        if not chosen:
+            continue
+        known = _known(kb, part)
+        for i, value in enumerate(chosen):
+            if known is not None and value not in known:
+                raise ApiError(422, "unknown_value", field=f"{name}[{i}]" if len(chosen) > 1 else name, value=value)
+        values[attr] = tuple(dict.fromkeys(chosen))
+    if filters.lang:
+        values["langs"] = tuple(dict.fromkeys(filters.lang))
+    if filters.grade:
+        values["grades"] = tuple(dict.fromkeys(filters.grade))
+    if kinds:
+        values["kinds"] = tuple(dict.fromkeys(kinds))
+    if filters.year_min is not None:
+        values["year_min"] = filters.year_min
+    if filters.year_max is not None:
+        values["year_max"] = filters.year_max
+    return SearchFilters(**values) if values else None

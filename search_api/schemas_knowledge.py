@@ -1,0 +1,90 @@
+"""Response models of the vocabulary (technologies and their groups) and experience listings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from ingest.knowledge import Experience
+
+
+class Labels(BaseModel):
+    """A name in kk, ru, ky and en."""
+
+    kk: str
+    ru: str
+    ky: str
+    en: str
+
+
+class TechnologyOut(BaseModel):
+    """A teaching technology with its names, descriptions and other names."""
+
+    id: str
+    group: str
+    labels: Labels
+    descriptions: dict[str, str]
+    aliases: dict[str, list[str]]
+
+
+class GroupOut(BaseModel):
+    """A group of technologies with the technologies in it."""
+
+    id: str
+    order: int
+    labels: Labels
+    descriptions: dict[str, str]
+    technologies: list[TechnologyOut]
+
+
+class TechnologyTree(BaseModel):
+    """The classification of teaching technologies: seven groups, each with its technologies."""
+
+    groups: list[GroupOut]
+
+
+class ExperienceSummary(BaseModel):
+    """An experience in a list: enough to show a line and link to it."""
+
+    id: str
+    language: str
+    title: str
+    summary: str
+    region: str
+    subject: str
+    year: int
+    experience_kind: str
+    stage: str
+    technologies: list[str]
+
+
+class TechnologyDetail(BaseModel):
+    """One technology, its group and the experiences that use it."""
+
+    technology: TechnologyOut
+    group: GroupOut
+    experiences: list[ExperienceSummary]
+
+
+class ExperiencePage(BaseModel):
+    """A page of experiences matching the filters."""
+
+    total: int = Field(description="experiences matching the filters")
+    offset: int
+    limit: int
+    items: list[Experience]
+
+
+def summarise(exp: Experience) -> ExperienceSummary:
+    """The list view of an experience."""
+    return ExperienceSummary(id=exp.id, language=exp.language, title=exp.title, summary=exp.summary,
+                             region=exp.region, subject=exp.subject, year=exp.year,
+                             experience_kind=exp.experience_kind, stage=exp.stage,
+                             technologies=list(exp.technologies))
+
+
+class ExperienceUpdate(Experience):
+    """An experience's new content; `id` may be left out, the address names the experience."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")] | None = None  # type: ignore[assignment]

@@ -1,0 +1,149 @@
+"""Uploaded files: safe names under DATA/uploads/, ingested by the CLI's pipeline, nothing half-written.
+
+A file is copied to `DATA/uploads/.incoming/<random>/<name>`, ingested from there (the document's source is
+`upload/<name>`, so re-uploading a name replaces that document), and renamed to `DATA/uploads/<name>` only after
+the ingest committed; a failed file is removed. Ingests run one at a time in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from index.knowledge_base import KnowledgeBase
+from pedkb.errors import PedkbError
+from pedkb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SOURCE_PREFIX = "upload/"
+INCOMING = ".incoming"
+MAX_NAME_BYTES = 150
+_UNSAFE = re.compile(r"[^\w.\-() ]+", re.UNICODE)
+_RUNS = re.compile(r"[ _]{2,}")
+
+
+@dataclass
+class StoredFile:
+    """The outcome of one uploaded file (status as the CLI reports it)."""
+
+    filename: str
+    source: str | None
+    status: str  # added | updated | unchanged | failed
+    doc_id: str | None = None
+    chunks: int = 0
+    reason: str | None = None
+    kind: str | None = None  # an i18n kind for failures the API itself detects
+    values: dict[str, object] | None = None
+
+
+def sanitise_filename(name: str | None) -> str:
+    """A name that is one plain path component: no folders, no leading dots, no control characters."""
+    text = (name or "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    text = unicodedata.normalize("NFC", text).replace("\\", "/").rsplit("/", 1)[-1]
+    text = _RUNS.sub("_", _UNSAFE.sub("_", text)).strip(" ._-")
+    stem, dot, suffix = text.rpartition(".")
+    if not dot:
+        stem, suffix = text, ""
+    suffix = suffix[:16]
+    stem = stem.rstrip(" .") or "upload"
+    budget = MAX_NAME_BYTES - len(suffix.encode()) - 1
+    while len(stem.encode("utf-8")) > budget:
+        stem = stem[:-1]
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def upload_folder(settings: Settings) -> Path:
+    """DATA/uploads."""
+    return Path(settings.data) / "uploads"
+
+
+def stored_path(settings: Settings, safe_name: str) -> Path:
+    """Where a sanitised name is kept; refuses anything that would land outside DATA/uploads."""
+    folder = upload_folder(settings).resolve()
+    path = (folder / safe_name).resolve()
+    if path.parent != folder:
+        raise ValueError(f"{safe_name!r} is not a plain file name")
+    return path
+
+
+class Uploader:
+    """Stores and ingests uploaded files one at a time."""
+
+    def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
+        self.kb = kb
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.folder = upload_folder(settings)
+        shutil.rmtree(self.folder / INCOMING, ignore_errors=True)  # left by a killed server
+
+    def store(self, filename: str | None, data: BinaryIO, size: int | None) -> StoredFile:
+        """Copy, ingest and keep one file, or remove every trace of it when it fails."""
+        safe = sanitise_filename(filename)
+        shown = filename or safe
+        source = SOURCE_PREFIX + safe
+        limit = self.settings.max_file_bytes
+        if size is not None and size > limit:
+            return self._too_large(shown, source, size)
+        final = stored_path(self.settings, safe)
+        workdir = self.folder / INCOMING / uuid.uuid4().hex
+        workdir.mkdir(parents=True, exist_ok=True)
+        incoming = workdir / safe
+        try:
+            copied = _copy_limited(data, incoming, limit)
+            if copied > limit:
+                return self._too_large(shown, source, copied)
+            with self.lock:
+                outcome = self._ingest(shown, source, incoming)
+                if outcome.status != "failed":
+                    incoming.replace(final)
+            return outcome
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _ingest(self, shown: str, source: str, path: Path) -> StoredFile:
+        try:
+            self.kb._claim_space()  # ingest_file alone does not record the model in a fresh store
+            result = self.kb.ingest_file(path, source=source)
+        except PedkbError as exc:
+            return StoredFile(shown, source, "failed", reason=str(exc).replace(str(path), shown))
+        except Exception as exc:  # noqa: BLE001 - one broken file must not fail the request
+            log.exception("unexpected error while ingesting upload %s", shown)
+            return StoredFile(shown, source, "failed", reason=f"internal error: {type(exc).__name__}")
+        reason = result.reason.replace(str(path), shown) if result.reason else None
+        return StoredFile(shown, source, result.status, result.doc_id, result.chunks, reason)
+
+    def _too_large(self, shown: str, source: str, size: int) -> StoredFile:
+        limit_mb = f"{self.settings.max_file_mb:g} MB"
+        return StoredFile(shown, source, "failed", reason=(
+            f"file is {size / 2**20:.1f} MB, over the {limit_mb} limit (PEDKB_MAX_FILE_MB)"),
+            kind="file_too_large", values={"size": f"{size / 2**20:.1f} MB", "limit": limit_mb})
+
+    def delete(self, doc_id: str, source: str) -> None:
+        """Delete a document and, for an uploaded one, its kept copy (NotFoundError when it is gone)."""
+        with self.lock:
+            self.kb.delete(doc_id)
+            if source.startswith(SOURCE_PREFIX):
+                try:
+                    stored_path(self.settings, source.removeprefix(SOURCE_PREFIX)).unlink(missing_ok=True)
+                except ValueError:
+                    pass
+
+
+def _copy_limited(data: BinaryIO, target: Path, limit: int) -> int:
+    """Copy a stream to a file, stopping once it passes `limit` bytes; the number of bytes seen."""
+    copied = 0
+    with open(target, "wb") as out:
+        while block := data.read(1 << 20):
+            copied += len(block)
+            if copied > limit:
+                break
+            out.write(block)
+    return copied
