@@ -2,9 +2,10 @@
 
 Each technology is represented by its label, aliases and description in kk, ru and ky, embedded as queries
 (they describe what to look for); a text is embedded as passages. A technology's score is its best cosine over
-the three languages, so a Kyrgyz text is not pulled towards whatever was written in Kyrgyz. Measured on the
-sample experiences this beat averaging over languages and any mix with nearest labelled experiences
-(see docs/knowledge_base.md).
+the three languages, less half its similarity to a typical pedagogical text (the mean of the sample experiences),
+because some descriptions ("debates", "case method") are close to everything and would otherwise win by default.
+Measured on the sample experiences this beat averaging over languages, no hubness correction, and any mix with
+the nearest labelled experiences (see docs/knowledge_base.md).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from ingest.knowledge import LANGUAGES, Experience, Vocabulary, technology_text
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
+HUBNESS = 0.5  # share of a technology's similarity to a typical text taken off its score
 
 
 @dataclass
@@ -37,19 +39,22 @@ class TechnologySuggestion:
 class TechnologyClassifier:
     """Nearest-description classifier over the technology vocabulary."""
 
-    def __init__(self, vocabulary: Vocabulary, embed_queries: EmbedFn) -> None:
+    def __init__(self, vocabulary: Vocabulary, embed_queries: EmbedFn, background: np.ndarray | None = None) -> None:
         self.vocabulary = vocabulary
         self.ids = list(vocabulary.technologies)
         texts = [technology_text(vocabulary.technologies[tid], lang) for lang in LANGUAGES for tid in self.ids]
         vectors = embed_queries(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         # shape (languages, technologies, dim)
         self.prototypes = vectors.reshape(len(LANGUAGES), len(self.ids), -1) if texts else vectors
+        # how close each prototype is to a typical text, whatever it says (languages, technologies)
+        self.hubness = (HUBNESS * (self.prototypes @ background) if background is not None and texts
+                        else np.zeros(self.prototypes.shape[:2], dtype=np.float32))
 
     def scores(self, vector: np.ndarray) -> np.ndarray:
         """One score per technology (in `self.ids` order) for a normalised text vector."""
         if not self.ids:
             return np.zeros(0, dtype=np.float32)
-        return (self.prototypes @ np.asarray(vector, dtype=np.float32)).max(axis=0)
+        return (self.prototypes @ np.asarray(vector, dtype=np.float32) - self.hubness).max(axis=0)
 
     def suggest(self, vector: np.ndarray, k: int = 5) -> list[TechnologySuggestion]:
         """The k best technologies for a normalised text vector."""

@@ -87,16 +87,14 @@ def result_from_hit(hit: SearchHit) -> SearchResult:
 
 _FOLD = str.maketrans({"ə": "ә", "ё": "е", "\u00ad": None, "\u2010": "-", "\u2011": "-", "\u2012": "-",
                        "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2500": "-", "\u2212": "-"})
-_SPACE = re.compile(r"\s+")
 _HYPHEN_SPACE = re.compile(r"(?<=\w)(?:-\s*|\s+-)(?=\w)")
 
 
 def normalise_passage(text: str) -> str:
     """Text as phrases are matched: NFC, case-folded, ə→ә, ё→е, dashes unified, whitespace collapsed, and
     hyphens inside words dropped together with the spaces that extraction leaves beside them."""
-    text = unicodedata.normalize("NFC", text).casefold().translate(_FOLD)
-    text = _SPACE.sub(" ", text)
-    return _HYPHEN_SPACE.sub("", text).strip()
+    text = " ".join(unicodedata.normalize("NFC", text).casefold().translate(_FOLD).split())
+    return _HYPHEN_SPACE.sub("", text)
 
 
 def file_name(source: str) -> str:
@@ -152,12 +150,11 @@ class EvalQuery:
 
 
 def _item_lang(item: str) -> str | None:
-    match = _EXPERIENCE_ID.match(item)
-    if match:
+    if match := _EXPERIENCE_ID.match(item):
         return match.group(1)
-    if item.startswith(TECH_PREFIX):
-        return None
-    raise ValueError(f"unknown item id {item!r} (expected exp-<lang>-NNN or tech:<id>)")
+    if not item.startswith(TECH_PREFIX):
+        raise ValueError(f"unknown item id {item!r} (expected exp-<lang>-NNN or tech:<id>)")
+    return None
 
 
 def _parse_judgement(raw: Any) -> Judgement:
@@ -311,7 +308,7 @@ class EvaluationReport:
     @property
     def overall(self) -> dict[str, float]:
         """The overall metrics."""
-        return self.row("overall").metrics
+        return self.rows[0].metrics
 
     def table(self) -> str:
         """A markdown table: one row per group, columns MRR@10 nDCG@10 R@1 R@5 R@10 and n."""

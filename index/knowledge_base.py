@@ -268,9 +268,22 @@ class KnowledgeBase:
         """The technology classifier (its prototype vectors are cached in the store)."""
         from index.classify import TechnologyClassifier
 
-        return TechnologyClassifier(self.vocabulary, lambda texts: self.embed_cached(texts, "query", True)[1])
+        return TechnologyClassifier(self.vocabulary, lambda texts: self.embed_cached(texts, "query", True)[1],
+                                    self._typical_text_vector())
 
-    def text_vector(self, text: str, field: str = "text") -> np.ndarray:
+    def _typical_text_vector(self) -> np.ndarray | None:
+        """The mean vector of the corpus's sample experiences (cached in the store after the first time)."""
+        from ingest.knowledge import experience_text, load_corpus_experiences
+
+        if not self.vocabulary.technologies or not (self.settings.corpus / "experiences").is_dir():
+            return None
+        experiences = load_corpus_experiences(self.settings.corpus, self.vocabulary)
+        if not experiences:
+            return None
+        vectors = [self.text_vector(experience_text(e), persist=True) for e in experiences]
+        return _mean_vector(np.stack(vectors))
+
+    def text_vector(self, text: str, field: str = "text", persist: bool = False) -> np.ndarray:
         """One normalised vector for a text of any length: the mean of its chunks' passage vectors."""
         text = text.strip()
         if not text:
@@ -281,7 +294,7 @@ class KnowledgeBase:
                              max_tokens=self.settings.chunk_tokens, overlap_tokens=self.settings.chunk_overlap)
         if not chunks:
             raise ValidationError(field, "has no words")
-        return _mean_vector(self.embed_cached([c.text for c in chunks])[1])
+        return _mean_vector(self.embed_cached([c.text for c in chunks], persist=persist)[1])
 
     def suggest_for_vectors(self, vectors: np.ndarray, k: int = 5) -> list[TechnologySuggestion]:
         """Technologies suggested for an item given its chunk vectors."""

@@ -8,7 +8,8 @@ three schemes, compared on our queries by `bench/eval_bench.py`:
 - "stem": a light stemmer per language: Snowball for Russian; for Kazakh and Kyrgyz, case, possessive and plural
   endings (and the -лық/-лык noun/adjective ending) are stripped iteratively, longest first, while at least
   MIN_STEM letters with a vowel remain, and a final б/г/ғ is devoiced (мектебі → мектеп, педагог → педагок);
-- "prefix": the first PREFIX_LEN letters of every word, a language-blind stand-in for a stemmer.
+- "prefix": the first PREFIX_LEN letters of every word, a language-blind stand-in for a stemmer. It is the
+  default: on corpus/eval it beat plain words and longer prefixes and tied with "stem" (corpus/eval/README.md).
 
 Words in other languages (English names, "und") keep their normalised form under "stem".
 """
@@ -16,6 +17,7 @@ Words in other languages (English names, "und") keep their normalised form under
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -24,10 +26,10 @@ import snowballstemmer
 from ingest.script import fix_mixed_script
 
 SCHEMES: tuple[str, ...] = ("plain", "stem", "prefix")
-DEFAULT_SCHEME = "stem"
+DEFAULT_SCHEME = "prefix"
 MIN_STEM = 4
 MIN_RUSSIAN_STEM = 3  # Snowball cuts опыт to оп; shorter stems keep the word
-PREFIX_LEN = 5
+PREFIX_LEN = 4
 MAX_STRIPS = 4
 
 _FOLD = str.maketrans({"ə": "ә", "ё": "е", "\u00ad": None, "\u0301": None})
@@ -70,7 +72,7 @@ KYRGYZ_SUFFIXES = _variants(
 
 _SUFFIXES = {"kk": KAZAKH_SUFFIXES, "ky": KYRGYZ_SUFFIXES}
 _DEVOICE = {"б": "п", "г": "к", "ғ": "қ"}
-_RUSSIAN = snowballstemmer.stemmer("russian")
+_LOCAL = threading.local()  # Snowball stemmers keep state between calls: one per thread
 
 
 def normalise(text: str) -> str:
@@ -85,20 +87,23 @@ def words(text: str) -> list[str]:
     return [w for w in normalise(text).split() if len(w) > 1 or w.isdigit()]
 
 
+def _devoice(stem: str) -> str:
+    """Undo the voicing of a final consonant before a vowel-initial ending (мектебі → мектеп)."""
+    return stem[:-1] + _DEVOICE[stem[-1]] if stem[-1] in _DEVOICE else stem
+
+
 def _strip_turkic(word: str, suffixes: tuple[str, ...]) -> str:
     """Strip case, possessive and plural endings from a Kazakh or Kyrgyz word, longest first."""
-    stem = word
+    stem = _devoice(word)
     for _ in range(MAX_STRIPS):
         for suffix in suffixes:
             if stem.endswith(suffix):
                 rest = stem[: -len(suffix)]
                 if len(rest) >= MIN_STEM and any(ch in _VOWELS for ch in rest):
-                    stem = rest
+                    stem = _devoice(rest)
                     break
         else:
             break
-    if stem[-1] in _DEVOICE:
-        stem = stem[:-1] + _DEVOICE[stem[-1]]
     return stem
 
 
@@ -108,7 +113,10 @@ def stem(word: str, lang: str) -> str:
     if word.isdigit() or not any("\u0400" <= ch <= "\u04ff" for ch in word):
         return word
     if lang == "ru":
-        stemmed = str(_RUSSIAN.stemWord(word))
+        russian = getattr(_LOCAL, "russian", None)
+        if russian is None:
+            russian = _LOCAL.russian = snowballstemmer.stemmer("russian")
+        stemmed = str(russian.stemWord(word))
         return stemmed if len(stemmed) >= MIN_RUSSIAN_STEM else word
     suffixes = _SUFFIXES.get(lang)
     return _strip_turkic(word, suffixes) if suffixes else word

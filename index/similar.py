@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from index.knowledge_base import KnowledgeBase
 
 DEPTH = 300
+CANDIDATE_ITEMS = 50  # items re-scored by shared technologies
+TECH_BONUS = 0.02  # added per shared technology, weighted 1, 1/2, 1/3 by its rank in the asker's list
 
 
 @dataclass
@@ -43,7 +45,11 @@ def _snippet(text: str, limit: int = 240) -> str:
 
 def find_similar(kb: KnowledgeBase, vector: np.ndarray, own_technologies: list[str], *, exclude: str | None,
                  k: int, kinds: tuple[str, ...]) -> list[SimilarItem]:
-    """Items of the given kinds ranked by their best passage against `vector`, one entry per item."""
+    """Items of the given kinds ranked by their best passage against `vector`, one entry per item.
+
+    The 50 best items are re-scored with a small bonus per technology they share with the asker (its own tags,
+    or for a free text the classifier's suggestions), so that projects built on the same method rise.
+    """
     ranked = dense_ranking(kb.backend, vector, DEPTH, SearchFilters(kinds=kinds), kb.settings.lang_centering)
     best: dict[str, tuple[int, float]] = {}
     chunk_doc = kb.backend.get_chunks([cid for cid, _, _ in ranked])
@@ -52,8 +58,15 @@ def find_similar(kb: KnowledgeBase, vector: np.ndarray, own_technologies: list[s
         if chunk is None or chunk.doc_id == exclude or chunk.doc_id in best:
             continue
         best[chunk.doc_id] = (cid, score)
-        if len(best) == k:
+        if len(best) == CANDIDATE_ITEMS:
             break
+    weights = {tech: 1.0 / (rank + 1) for rank, tech in enumerate(own_technologies)}
+    docs = kb.backend.get_documents(list(best))
+    rescored = {
+        doc_id: (cid, score + TECH_BONUS * sum(weights.get(t, 0.0) for t in docs[doc_id].facets.get("technology", [])))
+        for doc_id, (cid, score) in best.items() if doc_id in docs
+    }
+    best = dict(sorted(rescored.items(), key=lambda item: (-item[1][1], item[0]))[:k])
     docs = kb.backend.get_documents(list(best))
     items = []
     for doc_id, (cid, score) in best.items():

@@ -11,8 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 # Hard ceilings of the API's own limits: the configured limits may be lower, never higher.
 CEILING_K = 200
-CEILING_OFFSET = 10_000
+CEILING_OFFSET = 1000
 CEILING_QUERY_CHARS = 4000
+CEILING_TEXT_CHARS = 50_000
 
 
 def default_model_cache() -> Path:
@@ -61,7 +62,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["*"], description="Origins a browser may call the API from; comma-separated."
     )
     max_query_chars: int = Field(default=1000, ge=1, le=CEILING_QUERY_CHARS,
-                                 description="Longest query or text the API accepts, in characters.")
+                                 description="Longest search query the API accepts, in characters.")
+    max_text_chars: int = Field(default=20_000, ge=1, le=CEILING_TEXT_CHARS,
+                                description="Longest text /similar and /classify accept, in characters.")
     max_k: int = Field(default=100, ge=1, le=CEILING_K, description="Most results one API request may ask for.")
     max_offset: int = Field(default=1000, ge=0, le=CEILING_OFFSET,
                             description="Deepest result offset the API pages to.")

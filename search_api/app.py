@@ -1,64 +1,95 @@
-"""The FastAPI application factory: routers, CORS and the mapping of pedkb errors to JSON answers."""
+"""The FastAPI application factory: routers under /api/v1, CORS, body limits, errors and the OpenAPI schema."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.types import Scope
 
 from index.knowledge_base import KnowledgeBase
 from pedkb import __version__
-from pedkb.errors import InputError, ModelError, NotFoundError, PedkbError, ValidationError
 from pedkb.settings import Settings
-from search_api.routes import documents, health, search
+from search_api.errors import install_error_handlers
+from search_api.limits import BodyLimitMiddleware
+from search_api.openapi import build_openapi
+from search_api.routes import analysis, documents, experiences, health, search, technologies
+from search_api.uploads import Uploader
 
 log = logging.getLogger(__name__)
 
+UPLOAD_PATHS = ("/api/v1/documents", "/api/v1/documents/")
+DESCRIPTION = """Search and browse pedagogical innovation material in Kazakh, Russian and Kyrgyz.
+
+* **Reading is open.** Upload, create, update and delete need a key from `PEDKB_API_KEYS`, sent as
+  `X-API-Key: <key>` or `Authorization: Bearer <key>`: no key is 401, a wrong key 403, and nothing changes.
+* **Errors** are `{"error": kind, "detail": text, "field": name?}`; `detail` follows `Accept-Language`
+  (`en`, `ru`, `kk`; default `en`).
+* **Limits** (configurable): query length, `k`, `offset`, JSON body size, upload size and file count.
+"""
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON as UTF-8; text that cannot be UTF-8 (an unpaired surrogate) is escaped instead of failing."""
+
+    def render(self, content: Any) -> bytes:
+        """Compact UTF-8 JSON, falling back to ASCII escapes."""
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
-    """Build the app; `kb` may be given (tests), otherwise it is opened from the settings."""
+    """Build the app; `kb` may be given (tests), otherwise it is opened from the settings at start-up."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = kb is None
-        app.state.kb = kb if kb is not None else KnowledgeBase(settings)
-        app.state.settings = settings
+        if own:
+            _attach(app, KnowledgeBase(settings), settings)
         try:
             yield
         finally:
             if own:
                 app.state.kb.close()
 
-    app = FastAPI(title="pedkb", version=__version__, lifespan=lifespan,
-                  description="Search over pedagogical innovation material in Kazakh, Russian and Kyrgyz.")
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-                       allow_headers=["*"])
-    for router in (health.router, search.router, documents.router):
-        app.include_router(router)
+    app = FastAPI(title="pedkb", version=__version__, lifespan=lifespan, description=DESCRIPTION,
+                  default_response_class=SafeJSONResponse)
+    if kb is not None:
+        _attach(app, kb, settings)
 
-    @app.exception_handler(PedkbError)
-    async def pedkb_error(_: Request, exc: PedkbError) -> JSONResponse:
-        status = 500
-        if isinstance(exc, NotFoundError):
-            status = 404
-        elif isinstance(exc, InputError):
-            status = 422
-        elif isinstance(exc, ModelError):
-            status = 503
-        if status == 500:
-            log.error("store error: %s", exc)
-        body = {"error": type(exc).__name__, "detail": str(exc)}
-        if isinstance(exc, ValidationError):
-            body["field"] = exc.field
-        return JSONResponse(body, status_code=status)
+    def body_limit(scope: Scope) -> int:
+        if scope.get("method") == "POST" and scope.get("path") in UPLOAD_PATHS:
+            return settings.max_upload_bytes
+        return settings.max_request_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                       allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+                       allow_headers=["X-API-Key", "Authorization", "Content-Type", "Accept-Language"],
+                       expose_headers=["Content-Language", "Location"], max_age=600)
+    install_error_handlers(app)
+    for module in (health, search, documents, experiences, technologies, analysis):
+        app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
+    app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app
+
+
+def _attach(app: FastAPI, kb: KnowledgeBase, settings: Settings) -> None:
+    app.state.kb = kb
+    app.state.settings = settings
+    app.state.uploader = Uploader(kb, settings)

@@ -22,17 +22,17 @@ bearer = HTTPBearer(auto_error=False, description="The same key as `Authorizatio
 
 def get_kb(request: Request) -> KnowledgeBase:
     """The application's knowledge base."""
-    return request.app.state.kb  # type: ignore[no-any-return]
+    return request.app.state.kb
 
 
 def get_settings(request: Request) -> Settings:
     """The application's settings."""
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_uploader(request: Request) -> Uploader:
     """The application's upload store."""
-    return request.app.state.uploader  # type: ignore[no-any-return]
+    return request.app.state.uploader
 
 
 KbDep = Annotated[KnowledgeBase, Depends(get_kb)]

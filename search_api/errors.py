@@ -28,7 +28,9 @@ _PYDANTIC_KINDS = {
     "less_than_equal": "too_large",
     "less_than": "too_large",
     "json_invalid": "invalid_json",
+    "string_pattern_mismatch": "invalid_value",
 }
+NOT_BLANK = r"\S"  # the pattern of texts that must not be blank (schemas.NOT_BLANK)
 _HTTP_KINDS = {400: "bad_request", 404: "route_not_found", 405: "method_not_allowed", 413: "body_too_large",
                415: "unsupported_media_type"}
 QUERY_FIELDS = ("q", "text")  # fields whose length limit is reported as "query too long"
@@ -43,8 +45,8 @@ class ApiError(Exception):
         self.kind = kind
         self.field = field
         self.headers = dict(headers or {})
-        self.values = values
-        super().__init__(message(kind, **values))
+        self.values = {"field": field, **values}
+        super().__init__(message(kind, **self.values))
 
 
 def error_response(request: Request, error: ApiError) -> JSONResponse:
@@ -71,20 +73,28 @@ def _short(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def from_validation(first: Mapping[str, Any]) -> ApiError:
-    """The first problem pydantic found in a request, as an ApiError naming the field."""
+def from_validation(first: Mapping[str, Any], limits: Mapping[str, int] | None = None) -> ApiError:
+    """The first problem pydantic found in a request, as an ApiError naming the field.
+
+    `limits` are the configured limits of some fields, reported instead of the schema's hard ceilings.
+    """
     field = field_path(first.get("loc", ()))
     kind = _PYDANTIC_KINDS.get(str(first.get("type")), "invalid_value")
     ctx = first.get("ctx") or {}
     value = first.get("input")
+    configured = (limits or {}).get(field)
     if kind == "too_long":
-        limit = ctx.get("max_length")
+        limit = min(ctx.get("max_length") or configured or 0, configured or ctx.get("max_length") or 0)
         if field in QUERY_FIELDS and isinstance(value, str):
             return ApiError(422, "query_too_long", field=field, length=len(value), limit=limit)
         return ApiError(422, "too_long", field=field, limit=limit)
     if kind in ("too_small", "too_large"):
         limit = next((ctx[key] for key in ("ge", "gt", "le", "lt") if key in ctx), "?")
+        if kind == "too_large" and configured is not None and isinstance(limit, int | float):
+            limit = min(limit, configured)
         return ApiError(422, kind, field=field, limit=limit, value=_short(value))
+    if first.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
+        return ApiError(422, "empty_value", field=field)
     if kind == "invalid_json":
         return ApiError(422, kind, field="body", reason=str(ctx.get("error") or first.get("msg")))
     reason = str(first.get("msg", "invalid"))
@@ -95,14 +105,13 @@ def from_validation(first: Mapping[str, Any]) -> ApiError:
 
 def from_pedkb(exc: pedkb_errors.PedkbError) -> ApiError:
     """A pedkb error as an ApiError: the English detail it carries is kept inside a translated sentence."""
-    conflict = getattr(pedkb_errors, "ConflictError", None)
     if isinstance(exc, pedkb_errors.ValidationError):
         field = exc.field.rsplit(": ", 1)[-1]
         field = "q" if field == "query" else field
         return ApiError(422, "invalid_value", field=field, reason=exc.reason)
     if isinstance(exc, pedkb_errors.NotFoundError):
         return ApiError(404, "not_found", reason=str(exc))
-    if conflict is not None and isinstance(exc, conflict):
+    if isinstance(exc, pedkb_errors.ConflictError):
         return ApiError(409, "conflict", reason=str(exc))
     if isinstance(exc, pedkb_errors.ReadError):
         return ApiError(422, "input_error", reason=exc.reason)
@@ -113,6 +122,16 @@ def from_pedkb(exc: pedkb_errors.PedkbError) -> ApiError:
     if isinstance(exc, pedkb_errors.StoreError):
         return ApiError(503, "store_unavailable", reason=str(exc))
     return ApiError(500, "internal_error")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path (for the Allow header of a 405)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -133,14 +152,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = exc.errors()
         first = problems[0] if problems else {"loc": ("request",), "msg": "invalid request"}
-        return error_response(request, from_validation(first))
+        settings = request.app.state.settings
+        path = request.url.path
+        limited = path == "/api/v1/search" or path.endswith(("/similar", "/classify"))
+        limits = {"k": settings.max_k, "offset": settings.max_offset, "q": settings.max_query_chars,
+                  "text": settings.max_text_chars} if limited else None
+        return error_response(request, from_validation(first, limits))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = _HTTP_KINDS.get(exc.status_code, "http_error")
-        values: dict[str, object] = {"reason": exc.detail, "path": request.url.path, "method": request.method,
-                                     "limit": getattr(exc, "limit", "?"), "got": "?", "expected": "?"}
-        error = ApiError(exc.status_code, kind, headers=exc.headers, **values)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        error = ApiError(exc.status_code, kind, headers=headers, reason=exc.detail, path=request.url.path,
+                         method=request.method, limit=getattr(exc, "limit", "?"), got="?", expected="?")
         return error_response(request, error)
 
     @app.exception_handler(Exception)

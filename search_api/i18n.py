@@ -176,6 +176,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ru": "запрос не выполнен: {reason}",
         "kk": "сұрау орындалмады: {reason}",
     },
+    "nothing_ingested": {
+        "en": "no file was ingested: {reasons}",
+        "ru": "ни один файл не принят: {reasons}",
+        "kk": "бірде-бір файл қабылданбады: {reasons}",
+    },
     # per-file outcomes of an upload
     "file_added": {
         "en": "added: {chunks} chunks",
@@ -207,7 +212,7 @@ class _Keep(dict[str, object]):
         return "{" + key + "}"
 
 
-def message(kind: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
+def message(kind: str, lang: str = DEFAULT_LANGUAGE, /, **values: object) -> str:
     """The message of `kind` in `lang` (English when there is none), with the values filled in."""
     texts = MESSAGES.get(kind)
     if texts is None:

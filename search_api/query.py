@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from index.knowledge_base import KnowledgeBase
@@ -9,6 +10,8 @@ from index.records import SearchFilters
 from pedkb.settings import Settings
 from search_api.errors import ApiError
 from search_api.schemas import Filters
+
+NOTHING = SearchFilters(doc_ids=())  # matches no item
 
 # request filter -> (SearchFilters attribute, vocabulary part it must name)
 _FILTERS = {
@@ -26,14 +29,11 @@ def clean_text(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def check_text(text: str, settings: Settings, field: str = "q") -> str:
-    """The text, cleaned, or ApiError when it is blank or longer than the configured limit."""
-    if len(text) > settings.max_query_chars:
-        raise ApiError(422, "query_too_long", field=field, length=len(text), limit=settings.max_query_chars)
-    text = clean_text(text)
-    if not text.strip():
-        raise ApiError(422, "empty_value", field=field)
-    return text
+def check_text(text: str, limit: int, field: str = "q") -> str:
+    """The text, cleaned, or ApiError when it is longer than `limit` characters (the schema refuses blank ones)."""
+    if len(text) > limit:
+        raise ApiError(422, "query_too_long", field=field, length=len(text), limit=limit)
+    return clean_text(text)
 
 
 def check_page(k: int, offset: int, settings: Settings, *, k_field: str = "k") -> None:
@@ -54,8 +54,23 @@ def _known(kb: KnowledgeBase, part: str) -> set[str] | None:
     return set(getattr(vocabulary, part))
 
 
+def has_words(text: str) -> bool:
+    """True when a text has a letter or a digit to search for."""
+    return re.search(r"\w", text) is not None
+
+
+def has_letters(text: str) -> bool:
+    """True when a text has a letter (a text of digits and signs has nothing to compare by meaning)."""
+    return re.search(r"[^\W\d_]", text) is not None
+
+
 def build_filters(kb: KnowledgeBase, filters: Filters, kinds: list[str] | None = None) -> SearchFilters | None:
-    """SearchFilters from the request's filters; a value the vocabulary does not know is a 422 naming it."""
+    """SearchFilters from the request's filters; a value the vocabulary does not know is a 422 naming it.
+
+    Filters nothing can pass (a year range that ends before it starts) give NOTHING: the answer is empty.
+    """
+    if filters.year_min is not None and filters.year_max is not None and filters.year_min > filters.year_max:
+        return NOTHING
     values: dict[str, Any] = {}
     for name, (attr, part) in _FILTERS.items():
         chosen = getattr(filters, name)

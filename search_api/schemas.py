@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from index.knowledge_base import KnowledgeBase
-from pedkb.settings import CEILING_K, CEILING_OFFSET, CEILING_QUERY_CHARS
+from index import knowledge_base
+from pedkb.settings import CEILING_K, CEILING_OFFSET, CEILING_QUERY_CHARS, CEILING_TEXT_CHARS
 from search_api.examples import QUERIES
 
-SEARCH_MODES: tuple[str, ...] = tuple(getattr(KnowledgeBase, "SEARCH_MODES", ("dense",)))
+_CLASS_MODES: tuple[str, ...] | None = getattr(knowledge_base.KnowledgeBase, "SEARCH_MODES", None)
+_MODULE_MODES: tuple[str, ...] = getattr(knowledge_base, "SEARCH_MODES", ("dense",))
+SEARCH_MODES: tuple[str, ...] = tuple(_CLASS_MODES or _MODULE_MODES)
+
+
+class NoBooleanNumbers(BaseModel):
+    """Refuses true/false where a number (or a list of numbers) is expected; pydantic would read 1/0."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if field is None or field.annotation is bool or "bool" in str(field.annotation).lower():
+                    continue
+                if any(isinstance(v, bool) for v in (value if isinstance(value, list) else [value])):
+                    raise ValueError(f"{name}: expected a number, not true/false")
+        return data
 SearchMode = Literal[SEARCH_MODES]  # type: ignore[valid-type]
 Kind = Literal["document", "experience", "technology"]
 Lang = Literal["kk", "ru", "ky", "en"]
+SimilarKind = Literal["experience", "document"]
+SIMILAR_KINDS: tuple[SimilarKind, ...] = ("experience", "document")
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 Grade = Annotated[int, Field(ge=0, le=11)]
 Year = Annotated[int, Field(ge=1900, le=2100)]
 MAX_VALUES = 50  # values of one filter
-QueryText = Annotated[str, Field(min_length=1, max_length=CEILING_QUERY_CHARS)]
+CLASSIFY_MAX_K = 50
+NOT_BLANK = r"\S"  # a text with at least one character that is not a space
+QueryText = Annotated[str, Field(min_length=1, max_length=CEILING_QUERY_CHARS, pattern=NOT_BLANK)]
 
 
-class Filters(BaseModel):
+class Filters(NoBooleanNumbers):
     """Restrictions on a search or a listing: several values of one filter mean any of them."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,15 +59,9 @@ class Filters(BaseModel):
     year_min: Year | None = None
     year_max: Year | None = None
 
-    @model_validator(mode="after")
-    def _year_range(self) -> Filters:
-        if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
-            raise ValueError(f"year_min ({self.year_min}) is after year_max ({self.year_max})")
-        return self
 
-
-class SearchQuery(Filters):
-    """A search: the query, how many results from where, the mode and the filters."""
+class _SearchHead(NoBooleanNumbers):
+    """The query, how many results from where, and the mode (first in the documentation)."""
 
     q: QueryText = Field(description="the query, in kk, ru or ky (any language finds all three)",
                          examples=list(QUERIES.values()))
@@ -53,6 +69,10 @@ class SearchQuery(Filters):
     offset: int = Field(default=0, ge=0, le=CEILING_OFFSET, description="results to skip (pagination)")
     mode: SearchMode = Field(default="dense", description="dense = semantic search by embeddings")
     type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")
+
+
+class SearchQuery(Filters, _SearchHead):
+    """A search: the query, how many results from where, the mode and the filters."""
 
 
 class SearchResult(BaseModel):
@@ -180,33 +200,45 @@ class Stats(BaseModel):
     store_bytes: int | None
 
 
-class TextQuery(BaseModel):
+class TextQuery(NoBooleanNumbers):
     """A free text to compare with the knowledge base."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: QueryText
+    text: Annotated[str, Field(min_length=1, max_length=CEILING_TEXT_CHARS, pattern=NOT_BLANK)]
     k: int = Field(default=10, ge=1, le=CEILING_K)
+
+
+class ClassifyQuery(TextQuery):
+    """A free text and how many technology suggestions to return."""
+
+    k: int = Field(default=5, ge=1, le=CLASSIFY_MAX_K)
 
 
 class SimilarQuery(TextQuery):
     """A free text and which kinds of items to return."""
 
-    kinds: list[Literal["experience", "document"]] = Field(
-        default_factory=lambda: ["experience", "document"], min_length=1, max_length=2)
+    kinds: list[SimilarKind] = Field(default_factory=lambda: list(SIMILAR_KINDS), min_length=1, max_length=2)
 
 
 class SimilarItem(BaseModel):
     """An experience or document close to the given one, and why."""
 
-    doc_id: str
-    kind: str
+    doc_id: str = Field(description="the experience id, or the document id")
+    type: str = Field(description="experience | document")
     title: str | None
     lang: str | None
     score: float
     shared_technologies: list[str]
-    passage: str
+    passage: str = Field(description="the closest passage")
     reason: str
+
+    @classmethod
+    def of(cls, item: Any) -> SimilarItem:
+        """From the knowledge base's SimilarItem."""
+        return cls(doc_id=item.doc_id, type=item.kind, title=item.title, lang=item.lang,
+                   score=round(float(item.score), 6), shared_technologies=list(item.shared_technologies),
+                   passage=item.passage, reason=item.reason)
 
 
 class TechnologySuggestion(BaseModel):

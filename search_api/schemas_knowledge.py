@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from ingest.knowledge import Experience
+from search_api.schemas import NoBooleanNumbers
+
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+MAX_ID = 200
 
 
 class Labels(BaseModel):
@@ -84,7 +88,14 @@ def summarise(exp: Experience) -> ExperienceSummary:
                              technologies=list(exp.technologies))
 
 
-class ExperienceUpdate(Experience):
+class ExperienceIn(NoBooleanNumbers, Experience):
+    """An experience as a client sends it: numbers must be numbers and flags flags (no 1 for true)."""
+
+    id: Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)]
+    sample: StrictBool = False
+
+
+class ExperienceUpdate(ExperienceIn):
     """An experience's new content; `id` may be left out, the address names the experience."""
 
-    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")] | None = None  # type: ignore[assignment]
+    id: Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)] | None = None  # type: ignore[assignment]

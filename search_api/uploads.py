@@ -7,6 +7,7 @@ the ingest committed; a failed file is removed. Ingests run one at a time in a w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
@@ -94,7 +95,7 @@ class Uploader:
             return self._too_large(shown, source, size)
         final = stored_path(self.settings, safe)
         workdir = self.folder / INCOMING / uuid.uuid4().hex
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.mkdir(parents=True)
         incoming = workdir / safe
         try:
             copied = _copy_limited(data, incoming, limit)
@@ -107,10 +108,11 @@ class Uploader:
             return outcome
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            with contextlib.suppress(OSError):  # still in use by another upload
+                workdir.parent.rmdir()
 
     def _ingest(self, shown: str, source: str, path: Path) -> StoredFile:
         try:
-            self.kb._claim_space()  # ingest_file alone does not record the model in a fresh store
             result = self.kb.ingest_file(path, source=source)
         except PedkbError as exc:
             return StoredFile(shown, source, "failed", reason=str(exc).replace(str(path), shown))

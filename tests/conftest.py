@@ -90,3 +90,12 @@ def seeds_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterato
         report = base.ingest([seeds])
         assert report.count("failed") == 0, report.failed
         yield base
+
+
+@pytest.fixture(scope="session")
+def bank_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
+    """The shipped technology classification and sample experiences, indexed once with the real model."""
+    settings = Settings(data=tmp_path_factory.mktemp("bank") / "data")
+    with KnowledgeBase(settings, embedder=real_embedder) as base:
+        base.bank.load_corpus(settings.corpus)
+        yield base

@@ -66,6 +66,8 @@ def _outcome(stored: StoredFile, lang: str) -> FileOutcome:
 async def upload(request: Request, settings: SettingsDep, uploader: UploaderDep) -> UploadReport:
     """Upload files as multipart `files` fields; each is ingested like `pedkb ingest` and reported.
 
+    When every file fails the answer is 422 `nothing_ingested` naming each file and its reason.
+
     A file is stored as `DATA/uploads/<sanitised name>` with the source `upload/<sanitised name>`: uploading the
     same name again replaces that document. One failing file does not stop the others; ingesting runs in a
     worker thread, so searches are answered meanwhile.
@@ -93,6 +95,9 @@ async def upload(request: Request, settings: SettingsDep, uploader: UploaderDep)
         await form.close()
     counts = {status: sum(1 for o in outcomes if o.status == status)
               for status in ("added", "updated", "unchanged", "failed")}
+    if counts["failed"] == len(outcomes):
+        reasons = "; ".join(f"{o.filename}: {o.message}" for o in outcomes)
+        raise ApiError(422, "nothing_ingested", field="files", reasons=reasons)
     return UploadReport(**counts, files=outcomes)
 
 

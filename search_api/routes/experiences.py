@@ -13,14 +13,14 @@ from pedkb.settings import CEILING_K
 from search_api.deps import GuardedRoute, KbDep, SettingsDep, WriterDep
 from search_api.errors import ApiError
 from search_api.examples import EXPERIENCE_BODY
-from search_api.query import build_filters, check_page, clean_text
+from search_api.query import NOTHING, build_filters, check_page, clean_text
 from search_api.schemas import ErrorResponse, Filters, SimilarItem
-from search_api.schemas_knowledge import ExperiencePage, ExperienceUpdate
+from search_api.schemas_knowledge import MAX_ID, ExperienceIn, ExperiencePage, ExperienceUpdate
 
 router = APIRouter(prefix="/api/v1/experiences", tags=["experiences"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter or field is wrong"}})
 
-ExpId = Annotated[str, Path(min_length=1, max_length=64, description="experience id, e.g. exp-ru-001")]
+ExpId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="experience id, e.g. exp-ru-001")]
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no API key"},
     403: {"model": ErrorResponse, "description": "the API key is wrong"},
@@ -54,6 +54,8 @@ def _not_found(exp_id: str, exc: NotFoundError) -> ApiError:
 def list_experiences(kb: KbDep, query: Annotated[ExperienceQuery, Query()]) -> ExperiencePage:
     """Experiences matching every given filter (several values of one filter: any of them)."""
     filters = build_filters(kb, query)
+    if filters is NOTHING:
+        return ExperiencePage(total=0, offset=query.offset, limit=query.limit, items=[])
     items = kb.bank.list(filters, offset=query.offset, limit=query.limit)
     return ExperiencePage(total=kb.bank.count(filters), offset=query.offset, limit=query.limit, items=items)
 
@@ -70,7 +72,7 @@ def get_experience(kb: KbDep, exp_id: ExpId) -> Experience:
 @router.post("", response_model=Experience, status_code=201, dependencies=[WriterDep],
              responses={**WRITE_ERRORS, 409: {"model": ErrorResponse, "description": "the id exists"}})
 def create_experience(
-    kb: KbDep, response: Response, body: Annotated[Experience, Body(openapi_examples=EXPERIENCE_BODY)]
+    kb: KbDep, response: Response, body: Annotated[ExperienceIn, Body(openapi_examples=EXPERIENCE_BODY)]
 ) -> Experience:
     """Add an experience; its ids (region, technologies, ...) must be in the vocabulary."""
     created = kb.bank.create(_clean(body.model_dump(mode="json")))
@@ -79,13 +81,13 @@ def create_experience(
 
 
 @router.put("/{exp_id}", response_model=Experience, dependencies=[WriterDep],
-            responses={**WRITE_ERRORS, **NOT_FOUND})
+            responses={**WRITE_ERRORS, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "id differs"}})
 def update_experience(
     kb: KbDep, exp_id: ExpId, body: Annotated[ExperienceUpdate, Body(openapi_examples=EXPERIENCE_BODY)]
 ) -> Experience:
-    """Replace an experience's content; `id` in the body may be left out and must match the address if given."""
+    """Replace an experience's content; `id` in the body may be left out; another id than the address's is 409."""
     if body.id is not None and body.id != exp_id:
-        raise ApiError(422, "id_mismatch", field="id", body=body.id, path=exp_id)
+        raise ApiError(409, "id_mismatch", field="id", body=body.id, path=exp_id)
     record = _clean(body.model_dump(mode="json"))
     record["id"] = exp_id
     try:
@@ -118,4 +120,4 @@ def similar_to_experience(
         items = kb.similar(exp_id=exp_id, k=k, kinds=tuple(dict.fromkeys(kind)))
     except NotFoundError as exc:
         raise _not_found(exp_id, exc) from exc
-    return [SimilarItem(**item.to_dict()) for item in items]
+    return [SimilarItem.of(item) for item in items]

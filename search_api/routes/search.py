@@ -10,7 +10,7 @@ from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.deps import GuardedRoute, KbDep, SettingsDep
 from search_api.examples import SEARCH_BODY
-from search_api.query import build_filters, check_page, check_text
+from search_api.query import NOTHING, build_filters, check_page, check_text, has_words
 from search_api.schemas import ErrorResponse, SearchQuery, SearchResponse, SearchResult
 from search_api.snippets import make_snippet
 
@@ -20,20 +20,20 @@ router = APIRouter(prefix="/api/v1", tags=["search"], route_class=GuardedRoute,
 
 def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> SearchResponse:
     """Check the limits, search and shape the results with snippets."""
-    text = check_text(query.q, settings)
+    text = check_text(query.q, settings.max_query_chars)
     check_page(query.k, query.offset, settings)
     filters = build_filters(kb, query, list(query.type))
+    if filters is NOTHING or not has_words(text):
+        return SearchResponse(query=text, mode=query.mode, k=query.k, offset=query.offset, results=[],
+                              next_offset=None)
     hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
     results = []
     for hit in hits:
-        row = hit.to_dict()
-        snippet = make_snippet(str(row["text"]), text)
-        results.append(SearchResult(
-            type=row["type"], doc_id=row["doc_id"], chunk_id=row["chunk_id"], title=row["title"],
-            lang=row["lang"], page=row["page"], score=row["score"], technologies=row.get("technologies") or [],
-            source=row["source"], snippet=snippet.text, highlights=snippet.highlights,
-            snippet_html=snippet.html(), text=row["text"],
-        ))  # fmt: skip
+        snippet = make_snippet(hit.chunk.text, text)
+        results.append(SearchResult.model_validate({
+            "technologies": [], **hit.to_dict(),
+            "snippet": snippet.text, "highlights": snippet.highlights, "snippet_html": snippet.html(),
+        }))  # fmt: skip
     following = query.offset + query.k
     more = len(results) == query.k and following <= settings.max_offset
     return SearchResponse(query=text, mode=query.mode, k=query.k, offset=query.offset, results=results,

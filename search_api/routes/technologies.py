@@ -53,5 +53,6 @@ def technology(kb: KbDep, tech_id: TechId) -> TechnologyDetail:
     if tech is None:
         raise ApiError(404, "technology_not_found", id=tech_id)
     group = vocabulary.group_of(tech_id)
+    experiences: list[Any] = kb.bank.for_technology(tech_id)
     return TechnologyDetail(technology=technology_out(tech), group=group_out(group, []),
-                            experiences=[summarise(e) for e in kb.bank.for_technology(tech_id)])
+                            experiences=[summarise(e) for e in experiences])

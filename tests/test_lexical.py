@@ -1,0 +1,102 @@
+"""The lexical analyzer: normalisation, light stemming of kk/ky/ru word families, analysis schemes."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.lexical import DEFAULT_SCHEME, PREFIX_LEN, SCHEMES, analyse, normalise, stem, words
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Мұғалім, ЖӘНЕ оқушы!", "мұғалім және оқушы"),
+        ("жəне кəсіби", "және кәсіби"),  # Latin schwa of seed 004
+        ("бiрлесіп тiлдерді", "бірлесіп тілдерді"),  # Latin i inside Kazakh words (seed 003)
+        ("сүйенcек", "сүйенсек"),  # Latin c
+        ("Ёлка, ещё", "елка еще"),
+        ("«Педагог мəртебесі» туралы Заңы (№ 293-VI)", "педагог мәртебесі туралы заңы 293 vi"),
+        ("учи\u0301тель", "учитель"),  # stress mark
+        ("TALISтың нәтижелері — 94%", "talisтың нәтижелері 94"),  # a Latin name with a Kazakh ending stays
+        ("  іс-тәжірибе\n\n", "іс тәжірибе"),
+    ],
+)
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+def test_normalise_is_idempotent() -> None:
+    text = "Педагогтардың ІС-ТӘЖІРИБЕСІ, жəне «Lesson Study» (2012 ж.)"
+    assert normalise(normalise(text)) == normalise(text)
+
+
+def test_words_drop_one_letter_words_but_keep_numbers() -> None:
+    assert words("В 2013 г. и 5 курсов") == ["2013", "5", "курсов"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "family"),
+    [
+        ("kk", ["мұғалім", "мұғалімдер", "мұғалімдердің", "мұғалімге", "мұғалімнің", "мұғалімі"]),
+        ("kk", ["мектеп", "мектепке", "мектебі", "мектебіне", "мектептегі", "мектептің"]),
+        ("kk", ["тәжірибе", "тәжірибесі", "тәжірибені", "тәжірибелер", "тәжірибесін"]),
+        ("kk", ["бағдарлама", "бағдарламасын", "бағдарламалар", "бағдарламаның"]),
+        ("kk", ["сабақ", "сабағы", "сабақтар", "сабақтың"]),
+        ("kk", ["инновация", "инновациялық", "инновацияны"]),
+        ("kk", ["біліктілік", "біліктілігі", "біліктілігін"]),
+        ("ky", ["мугалим", "мугалимдер", "мугалимдердин", "мугалимге", "мугалимдин", "мугалими"]),
+        ("ky", ["мектеп", "мектепке", "мектеби", "мектептеги"]),
+        ("ky", ["тажрыйба", "тажрыйбасы", "тажрыйбаны", "тажрыйбалар"]),
+        ("ky", ["инновация", "инновациялык", "инновацияны"]),
+        ("ru", ["учитель", "учителя", "учителями", "учителей"]),
+        ("ru", ["опыт", "опыта", "опытом", "опыты"]),
+        ("ru", ["методический", "методического", "методическими"]),
+    ],
+)
+def test_word_families_share_one_stem(lang: str, family: list[str]) -> None:
+    stems = {stem(word, lang) for word in family}
+    assert len(stems) == 1, {word: stem(word, lang) for word in family}
+
+
+@pytest.mark.parametrize(
+    ("lang", "word"),
+    [("kk", "заң"), ("kk", "бала"), ("kk", "қала"), ("kk", "және"), ("kk", "білім"), ("kk", "тіл"),
+     ("ky", "жана"), ("ky", "тил"), ("ru", "дом"), ("ru", "опыт"), ("ru", "мир")],
+)
+def test_short_words_are_not_over_stemmed(lang: str, word: str) -> None:
+    assert stem(word, lang) == word
+
+
+def test_stems_keep_at_least_four_letters_and_a_vowel() -> None:
+    for lang, word in (("kk", "мұғалімдердің"), ("kk", "тәжірибелерінің"), ("kk", "мектептерінде"),
+                       ("ky", "мугалимдердин"), ("kk", "ойларын"), ("ky", "ойлорун")):
+        result = stem(word, lang)
+        assert len(result) >= 4 and any(ch in "аәеиоөуұүыі" for ch in result), result
+
+
+def test_distinct_words_keep_distinct_stems() -> None:
+    assert stem("мұғалім", "kk") != stem("мектеп", "kk")
+    assert stem("білім", "kk") != stem("біліктілік", "kk")
+
+
+def test_other_languages_and_numbers_are_left_alone() -> None:
+    assert stem("study", "kk") == "study"
+    assert stem("2013", "ru") == "2013"
+    assert stem("тәжірибесі", "en") == "тәжірибесі"
+
+
+def test_analysis_schemes() -> None:
+    text = "Мұғалімдердің іс-тәжірибесі, 2013 ж."
+    assert analyse(text, "kk", scheme="plain") == ["мұғалімдердің", "іс", "тәжірибесі", "2013"]
+    assert analyse(text, "kk", scheme="stem") == ["мұғал", "іс", "тәжірибе", "2013"]
+    assert analyse(text, "kk", scheme="prefix", prefix_len=5) == ["мұғал", "іс", "тәжір", "2013"]
+    assert analyse(text, "kk") == analyse(text, "kk", scheme=DEFAULT_SCHEME, prefix_len=PREFIX_LEN)
+    assert DEFAULT_SCHEME in SCHEMES
+    with pytest.raises(ValueError, match="unknown analysis scheme"):
+        analyse(text, "kk", scheme="lemma")
+
+
+def test_a_query_and_a_passage_in_different_forms_share_terms() -> None:
+    query = set(analyse("мұғалімнің тәжірибесін тарату", "kk", scheme="stem"))
+    passage = set(analyse("Мұғалімдердің тәжірибелерін таратуда", "kk", scheme="stem"))
+    assert {"мұғал", "тәжірибе"} <= query & passage
