@@ -15,5 +15,7 @@ def open_backend(settings: Settings) -> Backend:
 
         return FaissBackend(settings.data)
     if name.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL backend is not available in this version; use backend=faiss")
+        from index.pg_backend import PgBackend
+
+        return PgBackend(name, read_url=settings.read_backend)
     raise StoreError(f"backend: unknown backend {name!r} (expected 'faiss' or a postgresql:// URL)")

@@ -6,5 +6,7 @@ import os
 # process or request thread uses a core: a 15 ms query embedding took ~1 s beside one busy core. Passive waiting
 # keeps it at ~30 ms. It must be set before torch is first imported, and every pedkb entry point imports this first.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Progress bars of the model loader would interleave with pedkb's own; pedkb reports its own progress.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 __version__ = "0.1.0"

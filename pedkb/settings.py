@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(default=50.0, gt=0, description="Files larger than this are refused.")
     backend: str = Field(default="faiss", description="Vector backend: faiss (embedded) or a postgresql:// URL.")
+    read_backend: str | None = Field(
+        default=None, description="A postgresql:// URL of a read replica for searches and listings (optional)."
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Keys that may write through the API (upload, create, update, delete); comma-separated in "

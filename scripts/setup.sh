@@ -35,7 +35,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing Python packages (torch is pinned to the local CPU build)"
   $PIP install -q --upgrade pip >/dev/null
   $PIP install -q "torch==2.13.0"
-  if [ "$DEV" = 1 ]; then $PIP install -q -e ".[model,dev]"; else $PIP install -q -e ".[model]"; fi
+  if [ "$DEV" = 1 ]; then $PIP install -q -e ".[model,pg,dev]"; else $PIP install -q -e ".[model,pg]"; fi
   echo "$want" > "$stamp"
 fi
 

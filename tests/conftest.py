@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from index.base import Backend
 from index.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
+from tests.support.pgserver import PgServer, start_primary
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -40,10 +42,48 @@ class CountingEmbedder(HashingEmbedder):
         return super().embed_passages(texts)
 
 
+BACKENDS = ["faiss", "postgres"]
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """A real PostgreSQL 16 + pgvector server for the whole test session."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="pedkb-pg-"))  # not under pytest's tmp: the server's user must reach it
+    server = start_primary(root)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def fresh_database(server: PgServer) -> str:
+    """A new empty database on the test server; returns its URL."""
+    import psycopg
+
+    name = f"pedkb_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.database_url(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """Every backend in turn: "faiss", or the URL of a fresh PostgreSQL database."""
+    if request.param == "faiss":
+        return "faiss"
+    return fresh_database(request.getfixturevalue("pg_server"))
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh data folder with the hashing embedder and small chunks."""
-    return Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8)
+def settings(tmp_path: Path, backend_url: str) -> Settings:
+    """Settings on a fresh data folder (and database) with the hashing embedder and small chunks."""
+    return Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8,
+                    backend=backend_url)
 
 
 @pytest.fixture
@@ -59,12 +99,12 @@ def kb(settings: Settings, embedder: CountingEmbedder) -> Iterator[KnowledgeBase
         yield base
 
 
-@pytest.fixture(params=["faiss"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+@pytest.fixture
+def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:
     """Every backend, so one suite checks them all."""
     from index.factory import open_backend
 
-    opened = open_backend(Settings(data=tmp_path / "store", backend=request.param))
+    opened = open_backend(Settings(data=tmp_path / "store", backend=backend_url))
     try:
         yield opened
     finally:

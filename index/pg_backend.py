@@ -1,0 +1,316 @@
+"""The PostgreSQL + pgvector backend: the same behaviour as the embedded one, on a server people already run.
+
+Vectors live in a pgvector column with an HNSW cosine index (built for the model's dimension), filters are the
+same SQL as the embedded store's (`filter_sql.py`), and each document write is one transaction serialised per
+document by an advisory lock, so two processes uploading the same file never create two copies. Searches and
+listings can go to a read replica (`read_url`); writes and the reads that decide a write go to the primary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from index.base import Backend
+from index.filter_sql import filter_clause
+from index.pg_schema import hnsw_index_sql, migrate
+from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.sqlite_store import document_facets
+from pedkb.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_DOC_COLUMNS = "doc_id, source, title, fmt, sha256, size, kind, languages, n_chunks, created, updated, meta"
+_CHUNK_COLUMNS = "chunk_id, doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens"
+
+
+def _safe_url(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+def _array(value: Any) -> np.ndarray:
+    """A pgvector value as a float32 array."""
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    return np.asarray(value, dtype=np.float32)
+
+
+def _doc(row: Sequence[Any]) -> DocumentRecord:
+    return DocumentRecord(doc_id=row[0], source=row[1], title=row[2], fmt=row[3], sha256=row[4], size=row[5],
+                          kind=row[6], languages=list(row[7]), n_chunks=row[8], created=row[9], updated=row[10],
+                          meta=dict(row[11]))
+
+
+def _chunk(row: Sequence[Any]) -> ChunkRecord:
+    return ChunkRecord(chunk_id=row[0], doc_id=row[1], ordinal=row[2], text=row[3], lang=row[4], page=row[5],
+                       start=row[6], end=row[7], n_tokens=row[8])
+
+
+class PgBackend(Backend):
+    """Documents, chunks and vectors in PostgreSQL with pgvector."""
+
+    def __init__(self, url: str, read_url: str | None = None, pool_size: int = 8) -> None:
+        try:
+            import psycopg
+            from pgvector.psycopg import register_vector
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise StoreError("the PostgreSQL backend needs the `pg` extra: pip install 'pedkb[pg]'") from exc
+        self.url = url
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                self.schema_version = migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"{_safe_url(url)}: cannot open the database ({exc})") from exc
+
+        def configure(conn: Any) -> None:
+            register_vector(conn)
+
+        def pool(target: str) -> Any:
+            return ConnectionPool(target, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
+                                  configure=configure, open=True, name=_safe_url(target))
+
+        self._pool = pool(url)
+        self._read_pool = pool(read_url) if read_url else self._pool
+        self._centroids: tuple[int, dict[str, tuple[np.ndarray, int]]] | None = None
+
+    # --- helpers -----------------------------------------------------------------------------------------------
+    def _write(self) -> Any:
+        return self._pool.connection()
+
+    def _read(self) -> Any:
+        return self._read_pool.connection()
+
+    @staticmethod
+    def _bump(conn: Any) -> None:
+        conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
+
+    def _with_facets(self, conn: Any, docs: list[DocumentRecord]) -> list[DocumentRecord]:
+        if not docs:
+            return docs
+        by_id = {d.doc_id: d for d in docs}
+        rows = conn.execute("SELECT doc_id, facet, value FROM facets WHERE doc_id = ANY(%s) AND facet <> 'lang' "
+                            "ORDER BY doc_id, facet, ctid", (list(by_id),))
+        for doc_id, facet, value in rows:
+            by_id[doc_id].facets.setdefault(facet, []).append(value)
+        return docs
+
+    def _dim(self, conn: Any) -> int | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+        return int(row[0]) if row else None
+
+    # --- metadata ------------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A metadata value."""
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a metadata value; recording the dimension builds the HNSW index for it."""
+        with self._write() as conn, conn.transaction():
+            conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
+                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+            if key == "dim":
+                for sql in hnsw_index_sql(int(value)):
+                    conn.execute(sql)
+
+    # --- documents -----------------------------------------------------------------------------------------------
+    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
+        """Insert or replace a document and its chunks in one transaction, one writer per document at a time."""
+        now = time.time()
+        with self._write() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (doc.doc_id,))
+            old = conn.execute("SELECT created FROM documents WHERE doc_id = %s", (doc.doc_id,)).fetchone()
+            doc.created = old[0] if old else now
+            doc.updated = now
+            doc.n_chunks = len(chunks)
+            conn.execute("DELETE FROM chunks WHERE doc_id = %s", (doc.doc_id,))
+            conn.execute(
+                f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                "ON CONFLICT (doc_id) DO UPDATE SET source = EXCLUDED.source, title = EXCLUDED.title, "
+                "fmt = EXCLUDED.fmt, sha256 = EXCLUDED.sha256, size = EXCLUDED.size, kind = EXCLUDED.kind, "
+                "languages = EXCLUDED.languages, n_chunks = EXCLUDED.n_chunks, updated = EXCLUDED.updated, "
+                "meta = EXCLUDED.meta",
+                (doc.doc_id, doc.source, doc.title, doc.fmt, doc.sha256, doc.size, doc.kind,
+                 json.dumps(doc.languages), doc.n_chunks, doc.created, doc.updated,
+                 json.dumps(doc.meta, ensure_ascii=False)),
+            )
+            conn.execute("DELETE FROM facets WHERE doc_id = %s", (doc.doc_id,))
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO facets (doc_id, facet, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                                [(doc.doc_id, f, str(v)) for f, values in document_facets(doc).items() for v in values])
+                cur.executemany("INSERT INTO vectors (key, vector) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                                [(c.vector_key, np.asarray(c.vector, dtype=np.float32)) for c in chunks])
+                cur.executemany(
+                    "INSERT INTO chunks (doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens, "
+                    "vector_key, embedding) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    [(doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key,
+                      np.asarray(c.vector, dtype=np.float32)) for c in chunks],
+                )
+            self._bump(conn)
+        return doc
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Delete a document with its chunks and facets."""
+        with self._write() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (doc_id,))
+            gone = conn.execute("DELETE FROM documents WHERE doc_id = %s", (doc_id,)).rowcount
+            if gone:
+                self._bump(conn)
+        return bool(gone)
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        """A document by id, read from the primary (callers decide writes on it)."""
+        with self._write() as conn:
+            row = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = %s", (doc_id,)).fetchone()
+            return None if row is None else self._with_facets(conn, [_doc(row)])[0]
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        """Documents by id."""
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ANY(%s)",
+                                (list(dict.fromkeys(doc_ids)),)).fetchall()
+            return {d.doc_id: d for d in self._with_facets(conn, [_doc(r) for r in rows])}
+
+    def list_documents(self, kind: str | None = None) -> list[DocumentRecord]:
+        """All documents in insertion order."""
+        with self._read() as conn:
+            if kind is None:
+                rows = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY seq").fetchall()
+            else:
+                rows = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE kind = %s ORDER BY seq",
+                                    (kind,)).fetchall()
+            return self._with_facets(conn, [_doc(r) for r in rows])
+
+    def filter_documents(self, filters: SearchFilters, offset: int = 0,
+                         limit: int | None = None) -> tuple[list[DocumentRecord], int]:
+        """Documents passing the filters: (one page, total)."""
+        where, params = filter_clause(filters, chunk_level=False, mark="%s")
+        clause = f" WHERE {where}" if where else ""
+        with self._read() as conn:
+            total = conn.execute(f"SELECT count(*) FROM documents d{clause}", params).fetchone()[0]
+            rows = conn.execute(f"SELECT {', '.join('d.' + c.strip() for c in _DOC_COLUMNS.split(','))} "
+                                f"FROM documents d{clause} ORDER BY d.seq LIMIT %s OFFSET %s",
+                                [*params, limit, offset]).fetchall()
+            return self._with_facets(conn, [_doc(r) for r in rows]), int(total)
+
+    def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Chunks by id."""
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id = ANY(%s)",
+                                ([int(i) for i in chunk_ids],)).fetchall()
+        return {r[0]: _chunk(r) for r in rows}
+
+    def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
+        """A document's chunks in order."""
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = %s ORDER BY ordinal",
+                                (doc_id,)).fetchall()
+        return [_chunk(r) for r in rows]
+
+    # --- vectors -------------------------------------------------------------------------------------------------
+    def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached vectors by content key."""
+        with self._write() as conn:
+            rows = conn.execute("SELECT key, vector FROM vectors WHERE key = ANY(%s)",
+                                (list(dict.fromkeys(keys)),)).fetchall()
+        return {key: _array(vec) for key, vec in rows}
+
+    def search(self, query: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """Approximate nearest chunks by cosine through the HNSW index (iterative scan when filtered)."""
+        if k <= 0:
+            return []
+        with self._read() as conn, conn.transaction():
+            dim = self._dim(conn)
+            if dim is None:
+                return []
+            if len(query) != dim:
+                raise StoreError(f"query has {len(query)} dimensions, the index {dim}")
+            conn.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(2 * k, 100))}")
+            where, params = ("", [])
+            if filters is not None and not filters.is_empty():
+                conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                where, params = filter_clause(filters, chunk_level=True, mark="%s")
+            vec = np.asarray(query, dtype=np.float32)
+            sql = (f"SELECT c.chunk_id, c.embedding::vector({dim}) <=> %s::vector({dim}) AS distance FROM chunks c "
+                   "JOIN documents d ON d.doc_id = c.doc_id" + (f" WHERE {where}" if where else "") +
+                   " ORDER BY distance LIMIT %s")
+            rows = conn.execute(sql, [vec, *params, k]).fetchall()
+        return sorted(((int(cid), 1.0 - float(dist)) for cid, dist in rows), key=lambda r: (-r[1], r[0]))
+
+    def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Mean chunk vector per language, recomputed when the store changed."""
+        with self._read() as conn:
+            gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            if self._centroids is not None and self._centroids[0] == gen:
+                return self._centroids[1]
+            rows = conn.execute("SELECT lang, avg(embedding), count(*) FROM chunks GROUP BY lang").fetchall()
+        means = {lang: (_array(mean), int(n)) for lang, mean, n in rows}
+        self._centroids = (gen, means)
+        return means
+
+    def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
+        """Every chunk in id order, in batches."""
+        last = -1
+        while True:
+            with self._write() as conn:
+                rows = conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id > %s ORDER BY chunk_id "
+                                    "LIMIT %s", (last, batch)).fetchall()
+            if not rows:
+                return
+            yield [_chunk(r) for r in rows]
+            last = rows[-1][0]
+
+    def store_vectors(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
+        """Add vectors to the cache."""
+        with self._write() as conn, conn.cursor() as cur:
+            cur.executemany("INSERT INTO vectors (key, vector) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                            [(key, np.asarray(vec, dtype=np.float32)) for key, vec in items])
+
+    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]]) -> None:
+        """Point every chunk at its new vector and record the model, in one transaction; rebuild the index."""
+        with self._write() as conn, conn.transaction():
+            conn.execute("CREATE TEMP TABLE reassign (chunk_id bigint, key text) ON COMMIT DROP")
+            with conn.cursor().copy("COPY reassign (chunk_id, key) FROM STDIN") as copy:
+                for cid, key in assignments:
+                    copy.write_row((cid, key))
+            conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw")
+            conn.execute("UPDATE chunks c SET vector_key = r.key, embedding = v.vector FROM reassign r "
+                         "JOIN vectors v ON v.key = r.key WHERE c.chunk_id = r.chunk_id")
+            for key, value in (("model", model), ("dim", str(dim))):
+                conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+            for sql in hnsw_index_sql(dim):
+                conn.execute(sql)
+            self._bump(conn)
+
+    # --- upkeep --------------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, object]:
+        """Counts and sizes."""
+        with self._read() as conn:
+            kinds = dict(conn.execute("SELECT kind, count(*) FROM documents GROUP BY kind").fetchall())
+            langs = dict(conn.execute("SELECT lang, count(*) FROM chunks GROUP BY lang").fetchall())
+            n_chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            sizes = conn.execute("SELECT pg_total_relation_size('chunks') + pg_total_relation_size('documents') "
+                                 "+ pg_total_relation_size('vectors') + pg_total_relation_size('facets'), "
+                                 "coalesce(pg_relation_size(to_regclass('chunks_embedding_hnsw')), 0)").fetchone()
+        return {"documents": kinds, "chunks": int(n_chunks), "chunk_languages": langs, "vectors": int(n_chunks),
+                "backend": "postgresql", "store_bytes": int(sizes[0]), "index_bytes": int(sizes[1])}
+
+    def flush(self) -> None:
+        """Nothing to flush: every write is committed."""
+
+    def close(self) -> None:
+        """Close the connection pools."""
+        if self._read_pool is not self._pool:
+            self._read_pool.close()
+        self._pool.close()

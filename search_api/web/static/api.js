@@ -1,0 +1,131 @@
+// A small client of the pedkb REST API (/api/v1), usable from the page and from a widget on another origin.
+
+import { t } from "./strings.js";
+
+/** An API error: HTTP status, the API's error kind, its localised detail and the field at fault. */
+export class ApiError extends Error {
+  constructor(status, kind, detail, field = null) {
+    super(detail);
+    this.status = status;
+    this.kind = kind;
+    this.detail = detail;
+    this.field = field;
+  }
+}
+
+/** Query parameters with repeated keys for lists, leaving out empty values. */
+export function queryString(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== null && item !== undefined && item !== "") search.append(name, String(item));
+    }
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+async function errorOf(response, lang) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  const detail = body && typeof body.detail === "string" ? body.detail : `${t(lang, "error")} ${response.status}`;
+  return new ApiError(response.status, body?.error || "http_error", detail, body?.field ?? null);
+}
+
+export class Api {
+  /** `base`: where pedkb is ("" for the same origin); `lang`: the interface language; `key`: a function. */
+  constructor(base = "", lang = "ru", key = () => null) {
+    this.base = String(base || "").replace(/\/+$/, "");
+    this.lang = lang;
+    this.key = key;
+    this.cache = new Map();
+  }
+
+  headers(write, json) {
+    const headers = { Accept: "application/json", "Accept-Language": this.lang };
+    if (json) headers["Content-Type"] = "application/json";
+    const key = write ? this.key() : null;
+    if (key) headers["X-API-Key"] = key;
+    return headers;
+  }
+
+  async request(method, path, { params = {}, body = undefined, write = false } = {}) {
+    let response;
+    try {
+      response = await fetch(this.base + path + queryString(params), {
+        method,
+        headers: this.headers(write, body !== undefined),
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+      });
+    } catch {
+      throw new ApiError(0, "network", t(this.lang, "error_network"));
+    }
+    if (!response.ok) throw await errorOf(response, this.lang);
+    return response.status === 204 ? null : response.json();
+  }
+
+  /** A GET whose answer does not change while the page is open (the vocabulary). */
+  cached(path) {
+    if (!this.cache.has(path)) {
+      const promise = this.request("GET", path);
+      promise.catch(() => this.cache.delete(path));
+      this.cache.set(path, promise);
+    }
+    return this.cache.get(path);
+  }
+
+  search(q, filters = {}, offset = 0, k = 10) {
+    return this.request("GET", "/api/v1/search", { params: { q, k, offset, ...filters } });
+  }
+  stats() { return this.request("GET", "/api/v1/stats"); }
+  technologies() { return this.cached("/api/v1/technologies"); }
+  vocabulary() { return this.cached("/ui/vocabulary.json"); }
+  technology(id) { return this.request("GET", `/api/v1/technologies/${encodeURIComponent(id)}`); }
+  experience(id) { return this.request("GET", `/api/v1/experiences/${encodeURIComponent(id)}`); }
+  experiences(params = {}) { return this.request("GET", "/api/v1/experiences", { params }); }
+  similarTo(id, k = 6) {
+    return this.request("GET", `/api/v1/experiences/${encodeURIComponent(id)}/similar`, { params: { k } });
+  }
+  document(id) { return this.request("GET", `/api/v1/documents/${encodeURIComponent(id)}`); }
+  classify(text, k = 3) { return this.request("POST", "/api/v1/classify", { body: { text, k } }); }
+  createExperience(record) { return this.request("POST", "/api/v1/experiences", { body: record, write: true }); }
+  updateExperience(id, record) {
+    return this.request("PUT", `/api/v1/experiences/${encodeURIComponent(id)}`, { body: record, write: true });
+  }
+
+  /**
+   * Upload files with XMLHttpRequest so the sending can be followed: onProgress(fraction) while sending,
+   * then onProgress(null) once everything is sent and the server is ingesting.
+   */
+  upload(files, onProgress = () => {}) {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      for (const file of files) form.append("files", file, file.name);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", `${this.base}/api/v1/documents`);
+      for (const [name, value] of Object.entries(this.headers(true, false))) xhr.setRequestHeader(name, value);
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) onProgress(event.loaded / event.total);
+      });
+      xhr.upload.addEventListener("load", () => onProgress(null));
+      xhr.addEventListener("error", () => reject(new ApiError(0, "network", t(this.lang, "error_network"))));
+      xhr.addEventListener("load", () => {
+        let body = null;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          body = null;
+        }
+        if (xhr.status >= 200 && xhr.status < 300 && body) resolve(body);
+        else reject(new ApiError(xhr.status, body?.error || "http_error",
+          body?.detail || `${t(this.lang, "error")} ${xhr.status}`, body?.field ?? null));
+      });
+      xhr.send(form);
+    });
+  }
+}

@@ -1,0 +1,122 @@
+// Search results as cards, grouped by type (the page) or in one list (the widget). Shared by both.
+
+import { basename, h, marked } from "./dom.js";
+import { t } from "./strings.js";
+
+export const TYPES = ["experience", "technology", "document"];
+
+/** A language badge: the code for the eye, the language's name for a screen reader. */
+export function langBadge(code, lang) {
+  const known = ["kk", "ru", "ky", "en"].includes(code);
+  return h("span", { class: `badge lang-${known ? code : "other"}`, title: known ? t(lang, `lang_${code}`) : code },
+    h("span", { "aria-hidden": "true" }, String(code || "?").toUpperCase()),
+    h("span", { class: "vh" }, known ? t(lang, `lang_${code}`) : code));
+}
+
+/** The kind of a result as a coloured tag. */
+export function typeTag(type, lang) {
+  return h("span", { class: `tag tag-${type}` }, t(lang, `type_${type}`));
+}
+
+/** The address of a result's own page on pedkb (`base` is "" on the page itself). */
+export function resultHref(result, base = "") {
+  const id = encodeURIComponent(result.doc_id);
+  if (result.type === "experience") return `${base}#/experience/${id}`;
+  if (result.type === "technology") return `${base}#/technology/${encodeURIComponent(techId(result))}`;
+  return `${base}#/document/${id}?chunk=${encodeURIComponent(result.chunk_id)}`;
+}
+
+function techId(result) {
+  return String(result.doc_id).replace(/^tech:/, "");
+}
+
+function titleOf(result, catalog, lang) {
+  if (result.type === "technology" && catalog) return catalog.tech(techId(result), lang);
+  return result.title || basename(result.source) || result.doc_id;
+}
+
+/** One result: type, language, page, linked title, highlighted snippet, technologies and source. */
+export function resultCard(result, ctx) {
+  const { lang, catalog, linkBase = "", newTab = false, showType = true } = ctx;
+  const isTech = result.type === "technology";
+  const techs = (result.technologies || []).filter((id) => !isTech || id !== techId(result));
+  const extra = [];
+  if (techs.length && catalog) {
+    const label = result.type === "document" ? "suggested_technologies" : "technologies";
+    extra.push(h("span", { class: "card-techs" }, `${t(lang, label)}: `,
+      techs.map((id, i) => [i ? ", " : "", catalog.tech(id, lang)])));
+  }
+  if (result.type === "document" && result.source) {
+    extra.push(h("span", { class: "card-source" }, `${t(lang, "source")}: ${basename(result.source)}`));
+  }
+  const link = h("a", {
+    href: resultHref(result, linkBase), lang: isTech ? lang : result.lang,
+    target: newTab ? "_blank" : null, rel: newTab ? "noopener" : null,
+  }, titleOf(result, catalog, lang));
+  return h("li", { class: `card card-${result.type}`, dataset: { docId: result.doc_id, type: result.type } },
+    h("div", { class: "card-meta" },
+      showType ? typeTag(result.type, lang) : null,
+      h("span", { class: "card-langs" }, langBadge(result.lang, lang)),
+      result.page ? h("span", { class: "page" }, t(lang, "page_n", { n: result.page })) : null),
+    h("h3", { class: "card-title" }, link),
+    h("p", { class: "snippet", lang: result.lang }, marked(result.snippet, result.highlights)),
+    extra.length ? h("p", { class: "card-extra" }, extra.map((e, i) => [i ? " · " : "", e])) : null);
+}
+
+/** Cards added page after page; a technology found again in another language adds a badge, not a card. */
+export class ResultList {
+  constructor(container, ctx, { grouped = true } = {}) {
+    this.container = container;
+    this.ctx = ctx;
+    this.grouped = grouped;
+    this.clear();
+  }
+
+  clear() {
+    this.seen = new Map();
+    this.size = 0;
+    this.lists = new Map();
+    this.container.replaceChildren();
+    if (!this.grouped) {
+      this.flat = h("ol", { class: "results" });
+      this.container.append(this.flat);
+    }
+  }
+
+  listFor(type) {
+    if (!this.grouped) return this.flat;
+    if (!this.lists.has(type)) {
+      const id = `group-${type}`;
+      const count = h("span", { class: "group-count" });
+      const list = h("ol", { class: "results" });
+      const section = h("section", { class: `result-group group-${type}`, "aria-labelledby": id },
+        h("h2", { id }, t(this.ctx.lang, `group_${type}`), " ", count), list);
+      list.count = count;
+      const order = TYPES.indexOf(type);
+      const after = [...this.lists.entries()].find(([other]) => TYPES.indexOf(other) > order);
+      this.container.insertBefore(section, after ? after[1].closest("section") : null);
+      this.lists.set(type, list);
+    }
+    return this.lists.get(type);
+  }
+
+  add(results) {
+    for (const result of results) {
+      const key = result.type === "technology" ? result.doc_id : `${result.doc_id}#${result.chunk_id}`;
+      const card = this.seen.get(key);
+      if (card) {
+        if (!card.querySelector(`.lang-${result.lang}`)) {
+          card.querySelector(".card-langs").append(" ", langBadge(result.lang, this.ctx.lang));
+        }
+        continue;
+      }
+      const made = resultCard(result, { ...this.ctx, showType: this.ctx.showType ?? !this.grouped });
+      this.seen.set(key, made);
+      this.listFor(result.type).append(made);
+      this.size += 1;
+    }
+    if (this.grouped) {
+      for (const list of this.lists.values()) list.count.textContent = `(${list.children.length})`;
+    }
+  }
+}
