@@ -51,6 +51,10 @@ class Backend(ABC):
         """All documents, optionally of one kind, in insertion order."""
 
     @abstractmethod
+    def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
+        """A document with its chunks and their vectors, as `put_document` takes them (for copying stores)."""
+
+    @abstractmethod
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:
         """Documents passing the filters, in insertion order: (one page, total count)."""

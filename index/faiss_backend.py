@@ -200,6 +200,11 @@ class FaissBackend(Backend):
         with self._mutex:
             return self.store.list_documents(kind)
 
+    def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
+        """A document with its chunks and vectors."""
+        with self._mutex:
+            return self.store.export_document(doc_id)
+
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:
         """Documents passing the filters."""

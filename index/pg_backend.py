@@ -191,6 +191,16 @@ class PgBackend(Backend):
                                     (kind,)).fetchall()
             return self._with_facets(conn, [_doc(r) for r in rows])
 
+    def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
+        """A document with its chunks and vectors."""
+        doc = self.get_document(doc_id)
+        if doc is None:
+            return None
+        with self._write() as conn:
+            rows = conn.execute("SELECT ordinal, text, lang, page, start_offset, end_offset, n_tokens, vector_key, "
+                                "embedding FROM chunks WHERE doc_id = %s ORDER BY ordinal", (doc_id,)).fetchall()
+        return doc, [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _array(r[8])) for r in rows]
+
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:
         """Documents passing the filters: (one page, total)."""

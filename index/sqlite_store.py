@@ -297,6 +297,18 @@ class SqliteStore:
                 out[row["chunk_id"]] = _chunk_from_row(row)
         return out
 
+    def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
+        """A document with its chunks and vectors."""
+        doc = self.get_document(doc_id)
+        if doc is None:
+            return None
+        rows = self.db.execute(
+            'SELECT c.ordinal, c.text, c.lang, c.page, c.start, c."end", c.n_tokens, c.vector_key, v.vector '
+            "FROM chunks c JOIN vectors v ON v.key = c.vector_key WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))
+        chunks = [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], np.frombuffer(r[8], dtype=np.float32))
+                  for r in rows]
+        return doc, chunks
+
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """A document's chunks in order."""
         rows = self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))

@@ -141,6 +141,25 @@ def cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Copy an embedded installation (a data folder) into PostgreSQL without re-embedding."""
+    from tqdm import tqdm
+
+    from index.factory import open_backend
+    from index.transfer import copy_store
+
+    source_settings = Settings(data=Path(args.source), backend="faiss")
+    if not (Path(args.source) / "pedkb.sqlite3").exists():
+        raise PedkbError(f"{args.source}: no pedkb store here (expected pedkb.sqlite3)")
+    target_settings = Settings(backend=args.target)
+    with open_backend(source_settings) as source, open_backend(target_settings) as target:
+        total = len(source.list_documents())
+        with tqdm(total=total, unit="doc", desc="migrate", file=sys.stderr, disable=args.quiet) as bar:
+            counts = copy_store(source, target, on_document=lambda _: bar.update(1))
+    print(f"copied {counts['documents']} documents and {counts['chunks']} chunks")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP API and web page."""
     import uvicorn
@@ -210,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["install", "info"])
     p.add_argument("--force", action="store_true", help="rebuild even if already installed")
     p.set_defaults(func=cmd_model)
+
+    p = sub.add_parser("migrate", help="copy a data folder into PostgreSQL without re-embedding")
+    p.add_argument("--from", dest="source", required=True, help="the data folder of an embedded installation")
+    p.add_argument("--to", dest="target", required=True, help="postgresql://user@host:port/database")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("serve", help="run the API and web page")
     p.add_argument("--host", default=None)

@@ -17,7 +17,6 @@ export const STRINGS = {
     interface_language: "Интерфейс тілі",
     key_active: "Кілт енгізілді",
     footer_api: "Әзірлеушілерге арналған API",
-    footer_widget: "Сайтқа іздеу виджетін қою",
 
     search_title: "Тәжірибе мен әдістемелік материалдардан іздеу",
     search_label: "Сұрауды қазақ, орыс немесе қырғыз тілінде жазыңыз",
@@ -161,7 +160,6 @@ export const STRINGS = {
     interface_language: "Язык интерфейса",
     key_active: "Ключ введён",
     footer_api: "API для разработчиков",
-    footer_widget: "Виджет поиска для вашего сайта",
 
     search_title: "Поиск по опыту и методическим материалам",
     search_label: "Запрос на казахском, русском или кыргызском языке",
@@ -305,7 +303,6 @@ export const STRINGS = {
     interface_language: "Интерфейс тили",
     key_active: "Ачкыч киргизилди",
     footer_api: "Иштеп чыгуучулар үчүн API",
-    footer_widget: "Сайтыңызга издөө виджети",
 
     search_title: "Тажрыйбадан жана методикалык материалдардан издөө",
     search_label: "Суроону казак, орус же кыргыз тилинде жазыңыз",

@@ -1,0 +1,40 @@
+"""Copy one store into another without re-embedding (e.g. an embedded installation into PostgreSQL)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from index.base import Backend
+from pedkb.errors import ModelMismatchError
+
+log = logging.getLogger(__name__)
+
+
+def copy_store(source: Backend, target: Backend, on_document: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Copy every document with its chunks, vectors and facets; returns document and chunk counts.
+
+    The target must be empty or built with the same model. Re-running is safe: documents are replaced by id.
+    """
+    model, dim = source.get_meta("model"), source.get_meta("dim")
+    target_model = target.get_meta("model")
+    if target_model is not None and (target_model, target.get_meta("dim")) != (model, dim):
+        raise ModelMismatchError(f"the target holds vectors of {target_model}, the source of {model}; "
+                                 "copy into an empty database or re-embed with `pedkb reindex`")
+    if model is not None and dim is not None:
+        target.set_meta("model", model)
+        target.set_meta("dim", dim)
+    documents = chunks = 0
+    with target.writing():
+        for doc in source.list_documents():
+            exported = source.export_document(doc.doc_id)
+            if exported is None:  # deleted while copying
+                continue
+            record, doc_chunks = exported
+            target.put_document(record, doc_chunks)
+            documents += 1
+            chunks += len(doc_chunks)
+            if on_document is not None:
+                on_document(doc.doc_id)
+    log.info("copied %d documents, %d chunks", documents, chunks)
+    return {"documents": documents, "chunks": chunks}

@@ -1,0 +1,27 @@
+// The styles of result cards, badges and tags, shared by the page (document) and the widget (shadow root).
+
+export const CARD_CSS = `
+.vh { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  clip-path: inset(50%); white-space: nowrap; border: 0; padding: 0; margin: -1px; }
+.results { list-style: none; margin: 0; padding: 0; display: grid; gap: 0.75rem; }
+.card { background: #fff; border: 1px solid #cfd6de; border-radius: 8px; padding: 0.8rem 1rem; min-width: 0; }
+.card-meta { display: flex; flex-wrap: wrap; gap: 0.4rem; align-items: center; font-size: 0.8rem; }
+.card-langs { display: inline-flex; gap: 0.25rem; }
+.card-title { font-size: 1.05rem; line-height: 1.35; margin: 0.35rem 0 0.25rem; overflow-wrap: anywhere; }
+.card-title a { color: #0b4f8a; text-decoration: underline; text-underline-offset: 2px; }
+.card-title a:hover { color: #07345c; }
+.snippet { margin: 0.25rem 0; color: #1b1f24; line-height: 1.5; overflow-wrap: anywhere; }
+.card-extra { margin: 0.35rem 0 0; font-size: 0.85rem; color: #46515c; overflow-wrap: anywhere; }
+mark { background: #ffe27a; color: #1b1f24; padding: 0 0.1em; border-radius: 2px; }
+.badge, .tag, .page { display: inline-block; border-radius: 4px; padding: 0.05rem 0.4rem; font-weight: 600;
+  line-height: 1.4; font-size: 0.75rem; }
+.badge { letter-spacing: 0.04em; border: 1px solid currentColor; }
+.lang-kk { background: #e7f0ff; color: #0a3d8f; }
+.lang-ru { background: #fdeceb; color: #8c1d13; }
+.lang-ky { background: #fff1dc; color: #784300; }
+.lang-en, .lang-other { background: #eef0f2; color: #333c45; }
+.tag-experience { background: #dff3e6; color: #125a30; }
+.tag-technology { background: #eee7fb; color: #4a2a8a; }
+.tag-document { background: #e8ecf1; color: #2c3947; }
+.page { background: #f3f4f6; color: #333c45; border: 1px dashed #7a858f; }
+`;

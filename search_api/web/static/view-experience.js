@@ -1,0 +1,89 @@
+// An experience: every field, its technologies, and similar projects in any language.
+
+import { h, replace } from "./dom.js";
+import { langBadge, typeTag } from "./results.js";
+
+const INNOVATION = ["scale", "significance", "origin", "novelty"];
+
+/** "5, 6, 7" with 0 named as preschool. */
+export function gradesText(app, grades) {
+  return grades.map((n) => (n === 0 ? app.t("grade_0") : String(n))).join(", ");
+}
+
+function fact(label, value, lang = null) {
+  return [h("dt", {}, label), h("dd", { lang }, value)];
+}
+
+function textSection(app, name, text, lang) {
+  return h("section", {}, h("h2", {}, app.t(name)), h("p", { lang }, text));
+}
+
+function similarCard(app, catalog, item) {
+  const href = item.type === "experience" ? `#/experience/${encodeURIComponent(item.doc_id)}`
+    : `#/document/${encodeURIComponent(item.doc_id)}`;
+  const shared = item.shared_technologies.map((id) => catalog.tech(id, app.lang));
+  return h("li", { class: `card card-${item.type}`, dataset: { docId: item.doc_id, type: item.type } },
+    h("div", { class: "card-meta" }, typeTag(item.type, app.lang), item.lang ? langBadge(item.lang, app.lang) : null),
+    h("h3", { class: "card-title" }, h("a", { href, lang: item.lang }, item.title || item.doc_id)),
+    shared.length ? h("p", { class: "reason" }, `${app.t("shared_technologies")}: ${shared.join(", ")}`) : null,
+    h("p", { class: "snippet", lang: item.lang },
+      h("span", { class: "vh" }, `${app.t("closest_passage")}: `), item.passage));
+}
+
+async function fillSimilar(app, catalog, id, box) {
+  try {
+    const items = await app.api.similarTo(id, 6);
+    if (!items.length) replace(box, h("p", { class: "notice" }, app.t("similar_none")));
+    else replace(box, h("ol", { class: "results" }, items.map((item) => similarCard(app, catalog, item))));
+  } catch (error) {
+    replace(box, h("div", { class: "error-box", role: "alert" }, error.detail || error.message));
+  }
+}
+
+/** The experience page; similar projects are filled in when they arrive. */
+export async function renderExperience(app, { id }) {
+  const [exp, catalog] = await Promise.all([app.api.experience(id), app.catalog()]);
+  const lang = exp.language;
+  const L = app.lang;
+  const technologies = h("ul", { class: "chips" }, exp.technologies.map((tech) =>
+    h("li", {}, h("a", { href: `#/technology/${encodeURIComponent(tech)}` }, catalog.tech(tech, L)))));
+  const innovation = h("dl", { class: "facts" },
+    INNOVATION.map((kind) => fact(catalog.kindName(kind, L), catalog.value(kind, exp.innovation[kind], L))));
+  const dissemination = exp.dissemination.length ? h("section", {},
+    h("h2", {}, catalog.kindName("dissemination", L)),
+    h("ul", { class: "chips" }, exp.dissemination.map((d) => h("li", {}, h("span", {}, catalog.value("dissemination", d, L))))))
+    : null;
+  const similar = h("div", { class: "similar-list", "aria-live": "polite" },
+    h("p", { class: "status" }, app.t("loading")));
+  const article = h("article", { class: "item experience" },
+    h("div", { class: "item-meta" }, typeTag("experience", L), langBadge(lang, L),
+      exp.sample ? h("span", { class: "tag tag-document" }, app.t("sample")) : null),
+    h("h1", { lang }, exp.title),
+    h("p", { class: "lead", lang }, exp.summary),
+    h("dl", { class: "facts" },
+      fact(app.t("author"), exp.author, lang),
+      fact(app.t("organisation"), exp.organisation, lang),
+      fact(app.t("region"), catalog.region(exp.region, L)),
+      fact(app.t("subject"), catalog.subject(exp.subject, L)),
+      fact(app.t("grades"), gradesText(app, exp.grades)),
+      fact(app.t("year"), String(exp.year)),
+      fact(catalog.kindName("experience_kind", L), catalog.value("experience_kind", exp.experience_kind, L)),
+      fact(catalog.kindName("stage", L), catalog.value("stage", exp.stage, L)),
+      fact(app.t("language"), app.t(`lang_${lang}`))),
+    h("section", {}, h("h2", {}, app.t("technologies")), technologies),
+    textSection(app, "problem", exp.problem, lang),
+    textSection(app, "goal", exp.goal, lang),
+    textSection(app, "method", exp.method, lang),
+    h("section", {}, h("h2", {}, app.t("stages")), h("ol", { lang }, exp.stages.map((s) => h("li", {}, s)))),
+    textSection(app, "results", exp.results, lang),
+    h("section", {}, h("h2", {}, app.t("innovation")), innovation),
+    dissemination,
+    app.key() ? h("p", { class: "actions" },
+      h("a", { class: "button", href: `#/experience/${encodeURIComponent(exp.id)}/edit` }, app.t("edit"))) : null);
+  fillSimilar(app, catalog, exp.id, similar);
+  return h("div", {},
+    h("a", { class: "back", href: app.lastSearch || "#/" }, app.t("back")),
+    h("div", { class: "two-col" }, article,
+      h("section", { class: "similar", "aria-labelledby": "similar-title" },
+        h("h2", { id: "similar-title" }, app.t("similar_projects")), similar)));
+}

@@ -1,0 +1,198 @@
+// The search view: a query in any of the three languages, filters, results grouped by type, more on demand.
+
+import { h, replace } from "./dom.js";
+import { nameOf } from "./catalog.js";
+import { ResultList } from "./results.js";
+import { LANGS } from "./strings.js";
+
+const PAGE = 10;
+const MULTI = ["type", "lang"];
+const SINGLE = ["group", "region", "subject", "grade"];
+const EXAMPLES = [
+  ["kk", "жас мұғалімдерге тәлімгерлік"],
+  ["ru", "проектный метод в сельской школе"],
+  ["ky", "сынчыл ой жүгүртүү стратегиялары"],
+];
+
+/** The query and filters an address holds (`#/search?q=...&type=experience&lang=kk`). */
+export function readParams(query) {
+  const params = { q: (query.get("q") || "").trim() };
+  for (const name of MULTI) params[name] = query.getAll(name).filter(Boolean);
+  for (const name of SINGLE) params[name] = query.get(name) || "";
+  return params;
+}
+
+function toHash(params) {
+  const search = new URLSearchParams();
+  if (params.q) search.set("q", params.q);
+  for (const name of MULTI) for (const value of params[name]) search.append(name, value);
+  for (const name of SINGLE) if (params[name]) search.set(name, params[name]);
+  return `#/search?${search}`;
+}
+
+function filtersOf(params) {
+  const filters = {};
+  for (const name of [...MULTI, ...SINGLE]) {
+    const value = params[name];
+    if (Array.isArray(value) ? value.length : value) filters[name] = value;
+  }
+  return filters;
+}
+
+function checks(app, name, values, chosen, label) {
+  return h("fieldset", {},
+    h("legend", {}, app.t(label)),
+    h("div", { class: "checks" }, values.map(([value, text, lang]) =>
+      h("label", {}, h("input", { type: "checkbox", name, value, form: "search-form", checked: chosen.includes(value) }),
+        h("span", { lang }, text)))));
+}
+
+function select(app, name, label, options, chosen) {
+  const id = `filter-${name}`;
+  const control = h("select", { id, name, form: "search-form" }, h("option", { value: "" }, app.t("filter_any")), options);
+  control.value = chosen;
+  return h("div", { class: "field" }, h("label", { for: id }, app.t(label)), control);
+}
+
+function option(value, text, chosen) {
+  return h("option", { value, selected: value === chosen }, text);
+}
+
+function filterPanel(app, catalog, params) {
+  const lang = app.lang;
+  const regions = ["KZ", "KG"].map((country) =>
+    h("optgroup", { label: app.t(country === "KZ" ? "country_kz" : "country_kg") },
+      catalog.regions.filter((r) => r.country === country)
+        .map((r) => option(r.id, nameOf(r.labels, lang, r.id), params.region))));
+  const subjects = [...catalog.subjects].sort((a, b) => nameOf(a.labels, lang).localeCompare(nameOf(b.labels, lang), lang))
+    .map((s) => option(s.id, nameOf(s.labels, lang, s.id), params.subject));
+  const groups = catalog.groups.map((g) => option(g.id, nameOf(g.labels, lang, g.id), params.group));
+  const grades = Array.from({ length: 12 }, (_, n) =>
+    option(String(n), n === 0 ? app.t("grade_0") : app.t("grade_n", { n }), params.grade));
+  const active = Object.keys(filtersOf(params)).length;
+  const details = h("details", { class: "filters", open: active > 0 || window.innerWidth >= 896 },
+    h("summary", {}, active ? app.t("filters_active", { n: active }) : app.t("filters")),
+    checks(app, "type", ["experience", "technology", "document"].map((v) => [v, app.t(`type_${v}`)]), params.type,
+      "filter_type"),
+    checks(app, "lang", LANGS.map((v) => [v, app.t(`lang_${v}`)]), params.lang, "filter_lang"),
+    select(app, "group", "filter_group", groups, params.group),
+    select(app, "region", "filter_region", regions, params.region),
+    select(app, "subject", "filter_subject", subjects, params.subject),
+    select(app, "grade", "filter_grade", grades, params.grade),
+    h("p", { class: "hint" }, app.t("filters_note")),
+    h("button", { type: "button", class: "link clear-filters" }, app.t("filters_clear")));
+  return h("aside", {}, details);
+}
+
+function readForm(form) {
+  const data = new FormData(form);
+  const params = { q: String(data.get("q") || "").trim() };
+  for (const name of MULTI) params[name] = data.getAll(name).map(String);
+  for (const name of SINGLE) params[name] = String(data.get(name) || "");
+  return params;
+}
+
+async function intro(app) {
+  const examples = h("p", { class: "examples" }, h("span", {}, app.t("examples")),
+    EXAMPLES.map(([lang, text]) => h("button", { type: "button", lang, dataset: { example: text } }, text)));
+  const box = h("div", { class: "intro" }, h("p", {}, app.t("search_intro")), examples);
+  try {
+    const stats = await app.api.stats();
+    const docs = stats.documents || {};
+    box.append(h("p", { class: "hint" }, app.t("stats_line", {
+      experiences: docs.experience ?? stats.experiences ?? 0, technologies: docs.technology ?? 0,
+      documents: docs.document ?? 0,
+    })));
+  } catch {
+    /* the counts are a nicety; the search works without them */
+  }
+  return box;
+}
+
+/** The search page for the address's query and filters (runs the search when there is a query). */
+export async function renderSearch(app, { query }) {
+  const catalog = await app.catalog();
+  const params = readParams(query);
+  app.lastSearch = params.q ? toHash(params) : null;
+  const input = h("input", { id: "q", name: "q", type: "search", value: params.q, autocomplete: "off",
+    placeholder: app.t("search_placeholder"), spellcheck: "false" });
+  const form = h("form", { id: "search-form", class: "search-form", role: "search" },
+    h("label", { for: "q" }, app.t("search_label")),
+    h("div", { class: "search-row" }, input, h("button", { type: "submit", class: "primary" }, app.t("search_button"))));
+  const status = h("p", { id: "result-status", class: "status", role: "status", "aria-live": "polite" });
+  const error = h("div", { class: "error-box", role: "alert" });
+  const groups = h("div", { class: "result-groups" });
+  const more = h("button", { type: "button", class: "secondary more", hidden: true }, app.t("results_more"));
+  const list = new ResultList(groups, { lang: app.lang, catalog }, { grouped: true });
+  const aside = filterPanel(app, catalog, params);
+  const start = params.q ? null : await intro(app);
+  let current = params;
+  let next = null;
+  let ticket = 0;
+
+  async function run(offset) {
+    const mine = ++ticket;
+    error.replaceChildren();
+    more.hidden = true;
+    if (!current.q) {
+      list.clear();
+      status.textContent = app.t("query_needed");
+      return;
+    }
+    status.textContent = app.t("searching");
+    status.dataset.state = "searching";
+    try {
+      const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
+      if (mine !== ticket) return;
+      if (offset === 0) list.clear();
+      list.add(page.results);
+      next = page.next_offset;
+      more.hidden = next === null || next === undefined;
+      status.textContent = list.size ? app.t("results_count", { n: list.size }) : app.t("no_results");
+      status.dataset.state = list.size ? "results" : "empty";
+    } catch (err) {
+      if (mine !== ticket) return;
+      status.textContent = "";
+      status.dataset.state = "error";
+      replace(error, h("strong", {}, `${app.t("error")}: `), err.detail || err.message,
+        err.field ? ` (${app.t("error_field", { field: err.field })})` : "");
+    }
+  }
+
+  function submit() {
+    current = readForm(form);
+    app.remember(toHash(current));
+    const summary = aside.querySelector("summary");
+    const active = Object.keys(filtersOf(current)).length;
+    summary.textContent = active ? app.t("filters_active", { n: active }) : app.t("filters");
+    start?.remove();
+    run(0);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  aside.addEventListener("change", () => {
+    if (input.value.trim()) submit();
+  });
+  aside.querySelector(".clear-filters").addEventListener("click", () => {
+    for (const box of aside.querySelectorAll("input[type=checkbox]")) box.checked = false;
+    for (const control of aside.querySelectorAll("select")) control.value = "";
+    submit();
+  });
+  more.addEventListener("click", () => run(next));
+  start?.addEventListener("click", (event) => {
+    const example = event.target.closest("[data-example]");
+    if (!example) return;
+    input.value = example.dataset.example;
+    submit();
+  });
+
+  const view = h("div", { class: "search-view" },
+    h("h1", {}, app.t("search_title")), form,
+    h("div", { class: "search-layout" }, aside,
+      h("div", { class: "search-results" }, start, status, error, groups, more)));
+  if (params.q) setTimeout(() => run(0), 0);
+  return view;
+}
