@@ -14,3 +14,6 @@ lint:
 
 bench:
 	.venv/bin/python bench/pipeline_bench.py
+
+fuzz:       ## schemathesis against a real server (installs schemathesis if missing)
+	bash bench/fuzz_api.sh

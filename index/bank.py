@@ -71,7 +71,7 @@ class ExperienceBank:
             raise NotFoundError(f"no experience with id {exp_id!r}")
         return list(doc.meta.get("suggested_technologies", []))  # type: ignore[call-overload]
 
-    def list(self, filters: SearchFilters | None = None, offset: int = 0, limit: int = 50) -> list[Experience]:
+    def select(self, filters: SearchFilters | None = None, offset: int = 0, limit: int = 50) -> list[Experience]:
         """Experiences passing the filters, oldest first."""
         if not 0 <= limit <= MAX_LIST:
             raise ValidationError("limit", f"must be between 0 and {MAX_LIST}")
@@ -88,7 +88,7 @@ class ExperienceBank:
         """Experiences tagged with a technology."""
         if tech_id not in self.kb.vocabulary.technologies:
             raise NotFoundError(f"no technology with id {tech_id!r}")
-        return self.list(SearchFilters(technologies=(tech_id,)), limit=MAX_LIST)
+        return self.select(SearchFilters(technologies=(tech_id,)), limit=MAX_LIST)
 
     @staticmethod
     def _only_experiences(filters: SearchFilters | None) -> SearchFilters:
@@ -191,10 +191,10 @@ class ExperienceBank:
 
     def export(self, path: Path) -> int:
         """Write every experience to JSON Lines or CSV (by suffix); returns how many."""
-        records = self.list(limit=MAX_LIST)
+        records = self.select(limit=MAX_LIST)
         offset = len(records)
         while True:
-            page = self.list(offset=offset, limit=MAX_LIST)
+            page = self.select(offset=offset, limit=MAX_LIST)
             if not page:
                 break
             records.extend(page)

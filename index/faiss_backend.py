@@ -43,7 +43,9 @@ class FaissBackend(Backend):
         except OSError as exc:
             raise StoreError(f"{self.data_dir}: cannot create the data folder ({exc.strerror})") from exc
         self.store = SqliteStore(self.data_dir / DB_NAME)
-        self._mutex = threading.RLock()
+        self._mutex = threading.RLock()  # the in-memory index and the SQLite connection
+        self._batch_guard = threading.RLock()  # the write-batch depth and the lock file
+        self._flush_guard = threading.Lock()
         self._index: faiss.IndexIDMap2 | None = None
         self._index_gen = -1
         self._index_space = ""
@@ -77,8 +79,11 @@ class FaissBackend(Backend):
     # --- write lock ----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the data folder's write lock for a batch of writes; the FAISS file is saved at the end."""
-        with self._mutex:
+        """Hold the data folder's write lock for a batch of writes; the FAISS file is saved at the end.
+
+        Only the file lock is held across the batch: searches in this process keep running between writes.
+        """
+        with self._batch_guard:
             if self._lock_depth == 0:
                 handle = open(self.data_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held across the batch
                 try:
@@ -88,9 +93,10 @@ class FaissBackend(Backend):
                     fcntl.flock(handle, fcntl.LOCK_EX)
                 self._lock_file = handle
             self._lock_depth += 1
-            try:
-                yield
-            finally:
+        try:
+            yield
+        finally:
+            with self._batch_guard:
                 try:
                     if self._lock_depth == 1:
                         self.flush()
@@ -154,21 +160,32 @@ class FaissBackend(Backend):
         return index
 
     def flush(self) -> None:
-        """Write the in-memory index to `vectors-<space>-<generation>.faiss` by atomic rename."""
-        with self._mutex:
-            index = self._sync()
-            if index is None or not self._dirty or self._lock_depth == 0:
-                return
-            target = self.data_dir / f"vectors-{self._index_space}-{self._index_gen}.faiss"
+        """Write the in-memory index to `vectors-<space>-<generation>.faiss` by atomic rename.
+
+        The index is serialised under the lock (a memory copy) and written outside it, so searches are not held
+        up by the disk.
+        """
+        with self._flush_guard:
+            with self._mutex:
+                index = self._sync()
+                if index is None or not self._dirty or self._lock_depth == 0:
+                    return
+                blob = faiss.serialize_index(index)
+                target = self.data_dir / f"vectors-{self._index_space}-{self._index_gen}.faiss"
+                self._dirty = False
             tmp = target.with_suffix(".faiss.tmp")
-            faiss.write_index(index, str(tmp))
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
+            try:
+                with open(tmp, "wb") as handle:
+                    blob.tofile(handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+            except OSError:
+                self._dirty = True
+                raise
             for path in self.data_dir.glob("vectors-*.faiss*"):
                 if path != target:
                     path.unlink(missing_ok=True)
-            self._dirty = False
 
     # --- documents -------------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:

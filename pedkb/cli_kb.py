@@ -73,7 +73,7 @@ def cmd_exp(args: argparse.Namespace, kb: Any) -> int:
     action = args.action
     if action == "list":
         filters = filters_from(args)
-        records = bank.list(filters, offset=args.offset, limit=args.limit)
+        records = bank.select(filters, offset=args.offset, limit=args.limit)
         if args.json:
             _print_json({"total": bank.count(filters), "items": [r.model_dump(mode="json") for r in records]})
         else:
@@ -141,7 +141,7 @@ def cmd_classify_eval(args: argparse.Namespace, kb: Any) -> int:
     """Accuracy of the classifier on the experiences in the bank (their first technology is the label)."""
     from index.classify import evaluate_classifier
 
-    experiences = kb.bank.list(limit=500)
+    experiences = kb.bank.select(limit=500)
     if not experiences:
         raise InputError("the bank has no experiences: run `pedkb kb load` first")
     vectors = [kb.text_vector("\n".join(c.text for c in kb.backend.document_chunks(e.id))) for e in experiences]

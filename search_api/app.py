@@ -21,6 +21,7 @@ from search_api.limits import BodyLimitMiddleware
 from search_api.openapi import build_openapi
 from search_api.routes import analysis, documents, experiences, health, search, technologies
 from search_api.uploads import Uploader
+from search_api.web import router as web_router
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     install_error_handlers(app)
     for module in (health, search, documents, experiences, technologies, analysis):
         app.include_router(module.router)
+    app.include_router(web_router)  # the page at /, /embed, /widget.js (before the /docs redirect)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -65,7 +65,7 @@ def test_filters_select_exactly_the_matching_records(loaded: KnowledgeBase, reco
                                                      filters: SearchFilters, predicate) -> None:  # type: ignore[no-untyped-def]
     expected = {r["id"] for r in records if predicate(r)}
     assert expected, "the sample data should contain matches for this filter"
-    got = {e.id for e in loaded.bank.list(filters, limit=500)}
+    got = {e.id for e in loaded.bank.select(filters, limit=500)}
     assert got == expected
     assert loaded.bank.count(filters) == len(expected)
 
@@ -73,7 +73,7 @@ def test_filters_select_exactly_the_matching_records(loaded: KnowledgeBase, reco
 def test_group_filter_uses_the_classification(loaded: KnowledgeBase, records: list[dict]) -> None:
     vocab = loaded.vocabulary
     expected = {r["id"] for r in records if any(vocab.group_of(t).id == "interactive" for t in r["technologies"])}
-    assert {e.id for e in loaded.bank.list(SearchFilters(groups=("interactive",)), limit=500)} == expected
+    assert {e.id for e in loaded.bank.select(SearchFilters(groups=("interactive",)), limit=500)} == expected
 
 
 def test_search_returns_typed_results_and_filters_by_type(loaded: KnowledgeBase, records: list[dict]) -> None:
@@ -102,7 +102,7 @@ def test_create_update_delete_keep_the_index_consistent(loaded: KnowledgeBase, r
 
     loaded.bank.update("exp-ru-900", {**new, "title": "Переименованный проект", "region": "kg-osh-city"})
     assert loaded.bank.get("exp-ru-900").region == "kg-osh-city"
-    assert "exp-ru-900" in {e.id for e in loaded.bank.list(SearchFilters(regions=("kg-osh-city",)))}
+    assert "exp-ru-900" in {e.id for e in loaded.bank.select(SearchFilters(regions=("kg-osh-city",)))}
     assert all(h.document.doc_id != "exp-ru-900" or "Переименованный" in h.document.title
                for h in loaded.search("Квазиуникальный зеленоватого", k=3))
     with pytest.raises(ValidationError, match="id"):
@@ -136,8 +136,8 @@ def test_export_then_import_into_another_bank(loaded: KnowledgeBase, tmp_path: P
                           embedder=CountingEmbedder(256))
     with other:
         assert other.bank.import_file(path)["added"] == loaded.bank.count()
-        assert [e.model_dump() for e in other.bank.list(limit=500)] == \
-            [e.model_dump() for e in loaded.bank.list(limit=500)]
+        assert [e.model_dump() for e in other.bank.select(limit=500)] == \
+            [e.model_dump() for e in loaded.bank.select(limit=500)]
 
 
 def test_import_is_all_or_nothing(loaded: KnowledgeBase, records: list[dict], tmp_path: Path) -> None:

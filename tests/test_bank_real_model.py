@@ -17,7 +17,7 @@ PAIRS = [("exp-ru-001", "exp-ky-001"), ("exp-kk-002", "exp-ru-002"), ("exp-kk-00
 
 
 def test_classification_accuracy_on_sample_experiences(bank_kb: KnowledgeBase) -> None:
-    experiences = bank_kb.bank.list(limit=500)
+    experiences = bank_kb.bank.select(limit=500)
     vectors = [bank_kb.text_vector("\n".join(c.text for c in bank_kb.backend.document_chunks(e.id)))
                for e in experiences]
     report = evaluate_classifier(bank_kb.classifier, experiences, vectors)

@@ -56,7 +56,7 @@ def list_experiences(kb: KbDep, query: Annotated[ExperienceQuery, Query()]) -> E
     filters = build_filters(kb, query)
     if filters is NOTHING:
         return ExperiencePage(total=0, offset=query.offset, limit=query.limit, items=[])
-    items = kb.bank.list(filters, offset=query.offset, limit=query.limit)
+    items = kb.bank.select(filters, offset=query.offset, limit=query.limit)
     return ExperiencePage(total=kb.bank.count(filters), offset=query.offset, limit=query.limit, items=items)
 
 

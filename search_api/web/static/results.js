@@ -35,6 +35,18 @@ function titleOf(result, catalog, lang) {
   return result.title || basename(result.source) || result.doc_id;
 }
 
+/** The snippet without a leading copy of the title (experience passages start with it), spans shifted. */
+export function withoutTitle(snippet, highlights, title) {
+  const chars = Array.from(snippet || "");
+  const head = Array.from(title || "");
+  if (!head.length || chars.slice(0, head.length).join("") !== title) return [snippet, highlights];
+  let cut = head.length;
+  while (cut < chars.length && /\s/.test(chars[cut])) cut += 1;
+  if (cut >= chars.length) return [snippet, highlights];
+  const spans = (highlights || []).filter(([start]) => start >= cut).map(([start, end]) => [start - cut, end - cut]);
+  return [chars.slice(cut).join(""), spans];
+}
+
 /** One result: type, language, page, linked title, highlighted snippet, technologies and source. */
 export function resultCard(result, ctx) {
   const { lang, catalog, linkBase = "", newTab = false, showType = true } = ctx;
@@ -49,6 +61,8 @@ export function resultCard(result, ctx) {
   if (result.type === "document" && result.source) {
     extra.push(h("span", { class: "card-source" }, `${t(lang, "source")}: ${basename(result.source)}`));
   }
+  const [snippet, spans] = result.type === "experience" ? withoutTitle(result.snippet, result.highlights, result.title)
+    : [result.snippet, result.highlights];
   const link = h("a", {
     href: resultHref(result, linkBase), lang: isTech ? lang : result.lang,
     target: newTab ? "_blank" : null, rel: newTab ? "noopener" : null,
@@ -59,7 +73,7 @@ export function resultCard(result, ctx) {
       h("span", { class: "card-langs" }, langBadge(result.lang, lang)),
       result.page ? h("span", { class: "page" }, t(lang, "page_n", { n: result.page })) : null),
     h("h3", { class: "card-title" }, link),
-    h("p", { class: "snippet", lang: result.lang }, marked(result.snippet, result.highlights)),
+    h("p", { class: "snippet", lang: result.lang }, marked(snippet, spans)),
     extra.length ? h("p", { class: "card-extra" }, extra.map((e, i) => [i ? " · " : "", e])) : null);
 }
 

@@ -1,6 +1,6 @@
 // An experience: every field, its technologies, and similar projects in any language.
 
-import { h, replace } from "./dom.js";
+import { basename, h, replace } from "./dom.js";
 import { langBadge, typeTag } from "./results.js";
 
 const INNOVATION = ["scale", "significance", "origin", "novelty"];
@@ -30,9 +30,21 @@ function similarCard(app, catalog, item) {
       h("span", { class: "vh" }, `${app.t("closest_passage")}: `), item.passage));
 }
 
+/** Documents have no title of their own: name them by their file. */
+async function nameDocuments(app, items) {
+  await Promise.all(items.filter((item) => item.type === "document" && !item.title).map(async (item) => {
+    try {
+      item.title = basename((await app.api.document(item.doc_id)).source);
+    } catch {
+      /* keep the id */
+    }
+  }));
+  return items;
+}
+
 async function fillSimilar(app, catalog, id, box) {
   try {
-    const items = await app.api.similarTo(id, 6);
+    const items = await nameDocuments(app, await app.api.similarTo(id, 6));
     if (!items.length) replace(box, h("p", { class: "notice" }, app.t("similar_none")));
     else replace(box, h("ol", { class: "results" }, items.map((item) => similarCard(app, catalog, item))));
   } catch (error) {

@@ -70,7 +70,7 @@ function filterPanel(app, catalog, params) {
   const grades = Array.from({ length: 12 }, (_, n) =>
     option(String(n), n === 0 ? app.t("grade_0") : app.t("grade_n", { n }), params.grade));
   const active = Object.keys(filtersOf(params)).length;
-  const details = h("details", { class: "filters", open: active > 0 || window.innerWidth >= 896 },
+  const details = h("details", { class: "filters", open: window.innerWidth >= 896 },
     h("summary", {}, active ? app.t("filters_active", { n: active }) : app.t("filters")),
     checks(app, "type", ["experience", "technology", "document"].map((v) => [v, app.t(`type_${v}`)]), params.type,
       "filter_type"),

@@ -1,0 +1,126 @@
+// <pedkb-search>: the search box a portal embeds. It lives in a shadow root with its own styles, calls pedkb's
+// API across origins (CORS) and links results to pedkb's page. Attributes: api, lang, type, region, subject,
+// grade, group, technology, filter-lang (comma-separated for several values), k.
+
+import { Api } from "./api.js";
+import { CARD_CSS } from "./card-style.js";
+import { Catalog } from "./catalog.js";
+import { h, replace } from "./dom.js";
+import { ResultList } from "./results.js";
+import { DEFAULT_LANG, pickLang, t } from "./strings.js";
+import { WIDGET_CSS } from "./widget-style.js";
+
+export const FILTERS = ["type", "region", "subject", "grade", "group", "technology"];
+
+function styleSheets(shadow) {
+  try {
+    shadow.adoptedStyleSheets = [WIDGET_CSS, CARD_CSS].map((css) => {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      return sheet;
+    });
+  } catch {
+    shadow.append(h("style", {}, WIDGET_CSS + CARD_CSS)); // browsers without constructable style sheets
+  }
+}
+
+function list(value) {
+  return String(value || "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** Define <pedkb-search> once; `root` is where pedkb is (the widget script's own folder). */
+export function defineWidget(root) {
+  if (customElements.get("pedkb-search")) return;
+
+  class PedkbSearch extends HTMLElement {
+    static get observedAttributes() {
+      return ["lang", "api", ...FILTERS, "filter-lang", "k"];
+    }
+
+    connectedCallback() {
+      if (!this.shadowRoot) this.build();
+    }
+
+    attributeChangedCallback() {
+      if (this.shadowRoot) this.build();
+    }
+
+    get uiLang() {
+      return pickLang(this.getAttribute("lang")) || pickLang(document.documentElement.lang) || DEFAULT_LANG;
+    }
+
+    get apiBase() {
+      return (this.getAttribute("api") || root).replace(/\/+$/, "");
+    }
+
+    /** The fixed filters the portal set. */
+    filters() {
+      const filters = {};
+      for (const name of FILTERS) if (list(this.getAttribute(name)).length) filters[name] = list(this.getAttribute(name));
+      const langs = list(this.getAttribute("filter-lang"));
+      if (langs.length) filters.lang = langs;
+      return filters;
+    }
+
+    build() {
+      const shadow = this.shadowRoot || this.attachShadow({ mode: "open" });
+      shadow.replaceChildren();
+      styleSheets(shadow);
+      const lang = this.uiLang;
+      const api = new Api(this.apiBase, lang);
+      const k = Math.min(Math.max(Number(this.getAttribute("k")) || 5, 1), 50);
+      const input = h("input", { id: "q", type: "search", autocomplete: "off", placeholder: t(lang, "search_placeholder") });
+      const form = h("form", { role: "search", "aria-label": t(lang, "widget_label") },
+        h("label", { for: "q" }, t(lang, "search_label")),
+        h("div", { class: "row" }, input, h("button", { type: "submit", class: "go" }, t(lang, "search_button"))));
+      const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
+      const error = h("div", { class: "error", role: "alert" });
+      const box = h("div", { class: "list" });
+      const more = h("button", { type: "button", class: "more", hidden: true }, t(lang, "results_more"));
+      const home = `${this.apiBase}/`;
+      shadow.append(h("div", { class: "pk", lang, part: "box" }, form, status, error, box, more,
+        h("p", { class: "foot" }, h("a", { href: home, target: "_blank", rel: "noopener" }, "pedkb"))));
+      let results = null;
+      let next = null;
+      let query = "";
+      let ticket = 0;
+      const catalog = Catalog.load(api).catch(() => null);
+
+      const run = async (offset) => {
+        const mine = ++ticket;
+        error.replaceChildren();
+        more.hidden = true;
+        status.textContent = t(lang, "searching");
+        status.dataset.state = "searching";
+        try {
+          const [page, names] = await Promise.all([api.search(query, this.filters(), offset, k), catalog]);
+          if (mine !== ticket) return;
+          if (!results) results = new ResultList(box, { lang, catalog: names, linkBase: home, newTab: true }, { grouped: false });
+          if (offset === 0) results.clear();
+          results.add(page.results);
+          next = page.next_offset;
+          more.hidden = next === null || next === undefined;
+          status.textContent = results.size ? t(lang, "results_count", { n: results.size }) : t(lang, "no_results");
+          status.dataset.state = results.size ? "results" : "empty";
+        } catch (err) {
+          if (mine !== ticket) return;
+          status.textContent = "";
+          status.dataset.state = "error";
+          replace(error, `${t(lang, "error")}: ${err.detail || err.message}`);
+        }
+      };
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        query = input.value.trim();
+        if (!query) {
+          status.textContent = t(lang, "query_needed");
+          return;
+        }
+        run(0);
+      });
+      more.addEventListener("click", () => run(next));
+    }
+  }
+
+  customElements.define("pedkb-search", PedkbSearch);
+}
