@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from starlette.types import Scope
 
 from index.knowledge_base import KnowledgeBase
@@ -82,10 +82,6 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     for module in (health, search, documents, experiences, technologies, analysis):
         app.include_router(module.router)
     app.include_router(web_router)  # the page at /, /embed, /widget.js (before the /docs redirect)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from index.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.app import create_app
@@ -19,11 +20,12 @@ LANGS = ("kk", "ru", "ky")
 PLACEHOLDER_URLS = {"http://www.w3.org/2000/svg"}  # an XML namespace name, never fetched
 
 
-@pytest.fixture
-def client(settings: Settings, kb: KnowledgeBase) -> Iterator[TestClient]:
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The app on a fresh knowledge base (the hashing embedder)."""
-    with TestClient(create_app(settings, kb=kb)) as test_client:
-        yield test_client
+    settings = Settings(data=tmp_path_factory.mktemp("web") / "data", model="hashing:256")
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb, TestClient(create_app(settings, kb=kb)) as app:
+        yield app
 
 
 def strings_by_language() -> dict[str, dict[str, str]]:

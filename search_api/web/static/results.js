@@ -77,7 +77,7 @@ export function resultCard(result, ctx) {
     extra.length ? h("p", { class: "card-extra" }, extra.map((e, i) => [i ? " · " : "", e])) : null);
 }
 
-/** Cards added page after page; a technology found again in another language adds a badge, not a card. */
+/** Cards added page after page; an item found again (a technology in another language) adds a badge, not a card. */
 export class ResultList {
   constructor(container, ctx, { grouped = true } = {}) {
     this.container = container;
@@ -88,6 +88,7 @@ export class ResultList {
 
   clear() {
     this.seen = new Map();
+    this.cards = [];
     this.size = 0;
     this.lists = new Map();
     this.container.replaceChildren();
@@ -114,9 +115,12 @@ export class ResultList {
     return this.lists.get(type);
   }
 
+  /** Add a page of results; returns the first new card (to move the focus there after "more"). */
   add(results) {
+    const first = this.cards.length;
     for (const result of results) {
-      const key = result.type === "technology" ? result.doc_id : `${result.doc_id}#${result.chunk_id}`;
+      // one card per experience or technology (their page shows it all); each document passage is its own card
+      const key = result.type === "document" ? `${result.doc_id}#${result.chunk_id}` : result.doc_id;
       const card = this.seen.get(key);
       if (card) {
         if (!card.querySelector(`.lang-${result.lang}`)) {
@@ -126,11 +130,13 @@ export class ResultList {
       }
       const made = resultCard(result, { ...this.ctx, showType: this.ctx.showType ?? !this.grouped });
       this.seen.set(key, made);
+      this.cards.push(made);
       this.listFor(result.type).append(made);
       this.size += 1;
     }
     if (this.grouped) {
       for (const list of this.lists.values()) list.count.textContent = `(${list.children.length})`;
     }
+    return this.cards[first] || null;
   }
 }

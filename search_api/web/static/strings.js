@@ -45,7 +45,7 @@ export const STRINGS = {
     filters_clear: "Сүзгілерді тазарту",
     country_kz: "Қазақстан",
     country_kg: "Қырғызстан",
-    grade_0: "Мектепке дейінгі",
+    grade_0: "Мектепке дейінгі білім беру",
     grade_n: "{n}-сынып",
 
     type_experience: "Тәжірибе",
@@ -62,7 +62,6 @@ export const STRINGS = {
     technologies: "Технологиялар",
     suggested_technologies: "Болжалды технологиялар",
     source: "Дереккөз",
-    open_in_pedkb: "Толығырақ",
 
     back: "← Іздеуге оралу",
     experience: "Тәжірибе",
@@ -103,7 +102,7 @@ export const STRINGS = {
     passages: "{n} үзінді",
 
     manage_intro: "Бұл бөлімде әдіскерлер құжаттарды жүктеп, тәжірибе қосып, оны өңдей алады. Ол үшін API кілті қажет.",
-    key_title: "API кілті",
+    key_title: "Жазуға рұқсат",
     key_label: "API кілті",
     key_hint: "Кілт осы браузер қойындысы жабылғанша ғана сақталады.",
     key_save: "Кілтті сақтау",
@@ -141,7 +140,6 @@ export const STRINGS = {
     saving: "Сақталуда…",
     saved: "Сақталды.",
     cancel: "Бас тарту",
-    required: "міндетті",
 
     error: "Қате",
     error_network: "Серверге қосылу мүмкін болмады. Желіні тексеріп, қайталап көріңіз.",
@@ -205,7 +203,6 @@ export const STRINGS = {
     technologies: "Технологии",
     suggested_technologies: "Предполагаемые технологии",
     source: "Источник",
-    open_in_pedkb: "Подробнее",
 
     back: "← К поиску",
     experience: "Опыт",
@@ -246,7 +243,7 @@ export const STRINGS = {
     passages: "фрагментов: {n}",
 
     manage_intro: "Здесь методисты загружают документы, добавляют и редактируют опыт. Для этого нужен API-ключ.",
-    key_title: "API-ключ",
+    key_title: "Доступ для записи",
     key_label: "API-ключ",
     key_hint: "Ключ хранится только до закрытия этой вкладки браузера.",
     key_save: "Сохранить ключ",
@@ -284,7 +281,6 @@ export const STRINGS = {
     saving: "Сохранение…",
     saved: "Сохранено.",
     cancel: "Отмена",
-    required: "обязательно",
 
     error: "Ошибка",
     error_network: "Не удалось связаться с сервером. Проверьте подключение и повторите попытку.",
@@ -348,7 +344,6 @@ export const STRINGS = {
     technologies: "Технологиялар",
     suggested_technologies: "Болжолдуу технологиялар",
     source: "Булак",
-    open_in_pedkb: "Толугураак",
 
     back: "← Издөөгө кайтуу",
     experience: "Тажрыйба",
@@ -369,7 +364,7 @@ export const STRINGS = {
     innovation: "Инновациянын мүнөздөмөсү",
     similar_projects: "Окшош долбоорлор",
     similar_none: "Окшош долбоорлор табылган жок.",
-    shared_technologies: "Жалпы технологиялар",
+    shared_technologies: "Ортоқ технологиялар",
     closest_passage: "Эң жакын үзүндү",
     edit: "Оңдоо",
 
@@ -389,7 +384,7 @@ export const STRINGS = {
     passages: "{n} үзүндү",
 
     manage_intro: "Бул бөлүмдө методисттер документтерди жүктөп, тажрыйба кошуп, аны оңдой алышат. Бул үчүн API ачкычы керек.",
-    key_title: "API ачкычы",
+    key_title: "Жазууга уруксат",
     key_label: "API ачкычы",
     key_hint: "Ачкыч ушул браузер өтмөгү жабылганга чейин гана сакталат.",
     key_save: "Ачкычты сактоо",
@@ -427,7 +422,6 @@ export const STRINGS = {
     saving: "Сакталууда…",
     saved: "Сакталды.",
     cancel: "Жокко чыгаруу",
-    required: "милдеттүү",
 
     error: "Ката",
     error_network: "Сервер менен байланышуу мүмкүн болгон жок. Тармакты текшерип, кайра аракет кылыңыз.",

@@ -1,7 +1,7 @@
 // An experience: every field, its technologies, and similar projects in any language.
 
 import { basename, h, replace } from "./dom.js";
-import { langBadge, typeTag } from "./results.js";
+import { langBadge, typeTag, withoutTitle } from "./results.js";
 
 const INNOVATION = ["scale", "significance", "origin", "novelty"];
 
@@ -22,12 +22,13 @@ function similarCard(app, catalog, item) {
   const href = item.type === "experience" ? `#/experience/${encodeURIComponent(item.doc_id)}`
     : `#/document/${encodeURIComponent(item.doc_id)}`;
   const shared = item.shared_technologies.map((id) => catalog.tech(id, app.lang));
+  const [passage] = withoutTitle(item.passage, [], item.title);
   return h("li", { class: `card card-${item.type}`, dataset: { docId: item.doc_id, type: item.type } },
     h("div", { class: "card-meta" }, typeTag(item.type, app.lang), item.lang ? langBadge(item.lang, app.lang) : null),
     h("h3", { class: "card-title" }, h("a", { href, lang: item.lang }, item.title || item.doc_id)),
     shared.length ? h("p", { class: "reason" }, `${app.t("shared_technologies")}: ${shared.join(", ")}`) : null,
     h("p", { class: "snippet", lang: item.lang },
-      h("span", { class: "vh" }, `${app.t("closest_passage")}: `), item.passage));
+      h("span", { class: "vh" }, `${app.t("closest_passage")}: `), passage));
 }
 
 /** Documents have no title of their own: name them by their file. */

@@ -145,7 +145,8 @@ export async function renderSearch(app, { query }) {
       const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
       if (mine !== ticket) return;
       if (offset === 0) list.clear();
-      list.add(page.results);
+      const added = list.add(page.results);
+      if (offset > 0) added?.querySelector("a")?.focus();
       next = page.next_offset;
       more.hidden = next === null || next === undefined;
       status.textContent = list.size ? app.t("results_count", { n: list.size }) : app.t("no_results");

@@ -84,7 +84,7 @@ export function defineWidget(root) {
       let next = null;
       let query = "";
       let ticket = 0;
-      const catalog = Catalog.load(api).catch(() => null);
+      let catalog = null; // names of technologies, fetched with the first search
 
       const run = async (offset) => {
         const mine = ++ticket;
@@ -92,12 +92,14 @@ export function defineWidget(root) {
         more.hidden = true;
         status.textContent = t(lang, "searching");
         status.dataset.state = "searching";
+        catalog ||= Catalog.load(api).catch(() => null);
         try {
           const [page, names] = await Promise.all([api.search(query, this.filters(), offset, k), catalog]);
           if (mine !== ticket) return;
           if (!results) results = new ResultList(box, { lang, catalog: names, linkBase: home, newTab: true }, { grouped: false });
           if (offset === 0) results.clear();
-          results.add(page.results);
+          const added = results.add(page.results);
+          if (offset > 0) added?.querySelector("a")?.focus();
           next = page.next_offset;
           more.hidden = next === null || next === undefined;
           status.textContent = results.size ? t(lang, "results_count", { n: results.size }) : t(lang, "no_results");
