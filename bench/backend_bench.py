@@ -32,12 +32,17 @@ DIM = 384
 PER_DOC = 100
 
 
-def corpus(n: int, seed: int = 0) -> np.ndarray:
-    """Clustered unit vectors (topics plus noise), closer to real embeddings than uniform noise."""
+def corpus(n: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Clustered unit vectors (topics plus noise) and queries drawn from the same topics."""
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((max(n // 500, 8), DIM)).astype(np.float32)
-    vecs = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.standard_normal((n, DIM)).astype(np.float32)
-    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    def draw(count: int) -> np.ndarray:
+        vecs = centers[rng.integers(0, len(centers), count)] + 0.6 * rng.standard_normal((count, DIM))
+        vecs = vecs.astype(np.float32)
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    return draw(n), draw(n_queries)
 
 
 def load(backend: Backend, vecs: np.ndarray) -> float:
@@ -91,8 +96,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    vecs = corpus(args.chunks)
-    queries = corpus(args.queries, seed=1)
+    vecs, queries = corpus(args.chunks, args.queries)
     rows = []
     root = Path(tempfile.mkdtemp(prefix="pedkb-bench-"))
     os.chmod(root, 0o755)

@@ -3,8 +3,10 @@
 The corpus is the five seed documents (chunked as pedkb chunks them), the sample experiences (one item each) and
 the technologies (one item per language), with the doc ids the knowledge base gives them, so every judgement of
 corpus/eval/queries.jsonl can be found. Each analyzer indexes the corpus with `index.lexical.analyse` and ranks
-by Okapi BM25; "dense" ranks by the embedding model's cosine (query:/passage: prompts, no language correction);
-"rrf" fuses dense with the stemmed BM25 by reciprocal rank. Prints MRR@10 and Recall@5 per language pair.
+by Okapi BM25 ("+fold": Kazakh/Kyrgyz letters folded, `lexical.fold_turkic`; "prefix4+fold" is what the
+knowledge base's lexical index uses); "dense" ranks by the embedding model's cosine (query:/passage: prompts, no
+language correction); "rrf" fuses dense with the best BM25 by reciprocal rank. Prints MRR@10 and Recall@5 per
+language pair. The knowledge base's own modes are compared by `pedkb eval QRELS --mode all` (docs/retrieval.md).
 
     .venv/bin/python bench/eval_bench.py [--qrels corpus/eval/queries.jsonl] [--seeds DIR] [--no-dense]
 """
@@ -58,6 +60,8 @@ ANALYZERS: dict[str, dict[str, Any]] = {  # name -> keyword arguments of analyse
     "prefix4": {"scheme": "prefix", "prefix_len": 4},
     "prefix5": {"scheme": "prefix", "prefix_len": 5},
     "prefix6": {"scheme": "prefix", "prefix_len": 6},
+    "stem+fold": {"scheme": "stem", "fold": True},
+    "prefix4+fold": {"scheme": "prefix", "prefix_len": 4, "fold": True},
 }
 Search = Callable[[str, int], list[SearchResult]]
 

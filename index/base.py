@@ -9,11 +9,48 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+
+
+@dataclass(frozen=True)
+class LanguageStatistics:
+    """The chunk vectors of one language: how many, their mean and their covariance (dim x dim)."""
+
+    count: int
+    mean: np.ndarray
+    covariance: np.ndarray
+
+    @classmethod
+    def from_moments(cls, count: int, total: np.ndarray, outer: np.ndarray) -> LanguageStatistics:
+        """From the sum of the vectors and the sum of their outer products."""
+        mean = total / count
+        covariance = outer / count - np.outer(mean, mean)
+        return cls(count, mean.astype(np.float32), covariance.astype(np.float32))
+
+    @classmethod
+    def per_language(cls, rows: Iterable[tuple[str, np.ndarray]], block: int = 4096) -> dict[str, LanguageStatistics]:
+        """Statistics per language of (language, vector) rows, summed in float64 a block at a time."""
+        moments: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        pending: dict[str, list[np.ndarray]] = {}
+
+        def add(lang: str) -> None:
+            vectors = np.stack(pending.pop(lang)).astype(np.float64)
+            dim = vectors.shape[1]
+            count, total, outer = moments.get(lang, (0, np.zeros(dim), np.zeros((dim, dim))))
+            moments[lang] = (count + len(vectors), total + vectors.sum(axis=0), outer + vectors.T @ vectors)
+
+        for lang, vector in rows:
+            pending.setdefault(lang, []).append(vector)
+            if len(pending[lang]) >= block:
+                add(lang)
+        for lang in list(pending):
+            add(lang)
+        return {lang: cls.from_moments(*values) for lang, values in moments.items()}
 
 
 class Backend(ABC):
@@ -79,6 +116,25 @@ class Backend(ABC):
     @abstractmethod
     def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
         """Per chunk language: the mean vector of its chunks and their count (for language-bias correction)."""
+
+    def language_statistics(self) -> dict[str, LanguageStatistics]:
+        """Per chunk language: count, mean and covariance of the chunk vectors, computed once per store state.
+
+        Search uses them to put each language's scores on one scale (`ranking.py`); a backend that returns {}
+        (the default) gets the correction by the language means alone.
+        """
+        return {}
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """The k chunks best matching analysed query terms (`lexical.index_terms`) by BM25, as (chunk_id, score)
+        best first, higher is better; only chunks sharing a term with the query.
+
+        Every backend should index `lexical.index_terms(chunk.text, chunk.lang)` of each chunk in the same
+        transaction as the chunk. The default raises NotImplementedError: search then falls back to dense
+        ranking and logs a warning.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no lexical index")
 
     @abstractmethod
     def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:

@@ -15,7 +15,10 @@ judgement on its own rank, highest grade first, so nDCG stays within [0, 1].
 Language pairs: the answer language is the language of the relevant item (a seed passage's language, an
 experience's language; a technology exists in every language, so it answers in the query's language). The row
 "kk→ru" averages, over the Kazakh queries that have Russian judgements, the metrics computed on those Russian
-judgements alone: it tells how well the Russian answers surface, whatever else is ranked above them.
+judgements alone: it tells how well the Russian answers surface, whatever else is ranked above them. When a query
+has equally good answers in two languages, one of them ranks second at best, so these rows cannot all reach 1.
+The "within the answer language" rows (`within_language`) search again restricted to the answer language (the
+`langs` filter) and measure the same judgements there: how well the Russian answer is found among Russian passages.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class Result(Protocol):
 
 
 SearchFunction = Callable[[str, int], Sequence[Result]]
+LanguageSearchFunction = Callable[[str, int, str], Sequence[Result]]  # (text, k, only this passage language)
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,7 @@ class EvaluationReport:
     seconds: float = 0.0
     skipped_judgements: int = 0
     skipped_queries: list[str] = field(default_factory=list)
+    within_language: list[MetricRow] = field(default_factory=list)  # pairs, searched within the answer language
 
     def row(self, name: str) -> MetricRow:
         """The row called `name` ("overall", "same language", "cross-lingual", "kk→ru"...)."""
@@ -310,11 +315,11 @@ class EvaluationReport:
         """The overall metrics."""
         return self.rows[0].metrics
 
-    def table(self) -> str:
+    def table(self, rows: Sequence[MetricRow] | None = None) -> str:
         """A markdown table: one row per group, columns MRR@10 nDCG@10 R@1 R@5 R@10 and n."""
         lines = ["| queries | " + " | ".join(METRICS) + " | n |",
                  "|---|" + "---:|" * (len(METRICS) + 1)]
-        for row in self.rows:
+        for row in self.rows if rows is None else rows:
             cells = " | ".join(f"{row.metrics[m]:.3f}" for m in METRICS)
             lines.append(f"| {row.name} | {cells} | {row.n} |")
         return "\n".join(lines)
@@ -324,35 +329,53 @@ class EvaluationReport:
         return {
             "k": self.k, "mode": self.mode, "seconds": round(self.seconds, 3),
             "skipped_judgements": self.skipped_judgements, "skipped_queries": self.skipped_queries,
-            "rows": [{"name": r.name, "n": r.n, **{m: round(v, 4) for m, v in r.metrics.items()}}
-                     for r in self.rows],
+            "rows": [_row_dict(r) for r in self.rows],
+            "within_language": [_row_dict(r) for r in self.within_language],
             "queries": [q.to_dict() for q in self.queries],
         }
 
 
-def evaluate(queries: Sequence[EvalQuery], search: SearchFunction, *, k: int = 10) -> EvaluationReport:
-    """Run every query through `search(text, k)` and score the results against the judgements."""
+def _row_dict(row: MetricRow) -> dict[str, object]:
+    return {"name": row.name, "n": row.n, **{m: round(v, 4) for m, v in row.metrics.items()}}
+
+
+def _pair_rows(pairs: dict[tuple[str, str], list[dict[str, float]]], summaries: bool) -> list[MetricRow]:
+    rows = []
+    if summaries:
+        rows.append(_mean_row("same language", [u for (q, a), us in pairs.items() if q == a for u in us]))
+        rows.append(_mean_row("cross-lingual", [u for (q, a), us in pairs.items() if q != a for u in us]))
+    order = {lang: i for i, lang in enumerate(LANGUAGES)}
+    for q_lang, a_lang in sorted(pairs, key=lambda p: (order.get(p[0], 9), order.get(p[1], 9), p)):
+        rows.append(_mean_row(f"{q_lang}→{a_lang}", pairs[(q_lang, a_lang)]))
+    return rows
+
+
+def evaluate(queries: Sequence[EvalQuery], search: SearchFunction, *, k: int = 10,
+             within_language: LanguageSearchFunction | None = None) -> EvaluationReport:
+    """Run every query through `search(text, k)` and score the results against the judgements; with
+    `within_language(text, k, lang)` also per pair with the search restricted to the answer language."""
     if k < 1:
         raise ValidationError("k", "must be at least 1")
     started = time.perf_counter()
     outcomes: list[QueryOutcome] = []
     pairs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    within: dict[tuple[str, str], list[dict[str, float]]] = {}
     for query in queries:
         results = list(search(query.text, k))[:k]
         ranks = best_ranks(query.judgements, results)
         outcomes.append(QueryOutcome(query, ranks, metrics_from_ranks([j.grade for j in query.judgements], ranks)))
         for answer_lang in sorted({query.answer_lang(j) for j in query.judgements}):
-            subset = [(j.grade, r) for j, r in zip(query.judgements, ranks, strict=True)
+            subset = [(j, r) for j, r in zip(query.judgements, ranks, strict=True)
                       if query.answer_lang(j) == answer_lang]
-            pairs.setdefault((query.lang, answer_lang), []).append(
-                metrics_from_ranks([g for g, _ in subset], [r for _, r in subset]))
-    rows = [_mean_row("overall", [o.metrics for o in outcomes])]
-    rows.append(_mean_row("same language", [u for (q, a), us in pairs.items() if q == a for u in us]))
-    rows.append(_mean_row("cross-lingual", [u for (q, a), us in pairs.items() if q != a for u in us]))
-    order = {lang: i for i, lang in enumerate(LANGUAGES)}
-    for q_lang, a_lang in sorted(pairs, key=lambda p: (order.get(p[0], 9), order.get(p[1], 9), p)):
-        rows.append(_mean_row(f"{q_lang}→{a_lang}", pairs[(q_lang, a_lang)]))
-    return EvaluationReport(rows, outcomes, k, seconds=time.perf_counter() - started)
+            grades = [j.grade for j, _ in subset]
+            pairs.setdefault((query.lang, answer_lang), []).append(metrics_from_ranks(grades, [r for _, r in subset]))
+            if within_language is not None:
+                only = list(within_language(query.text, k, answer_lang))[:k]
+                within.setdefault((query.lang, answer_lang), []).append(
+                    metrics_from_ranks(grades, best_ranks([j for j, _ in subset], only)))
+    rows = [_mean_row("overall", [o.metrics for o in outcomes]), *_pair_rows(pairs, summaries=True)]
+    return EvaluationReport(rows, outcomes, k, seconds=time.perf_counter() - started,
+                            within_language=_pair_rows(within, summaries=True) if within else [])
 
 
 # ---- against a knowledge base --------------------------------------------------------------------------------
@@ -376,10 +399,11 @@ def available_judgements(queries: Iterable[EvalQuery], doc_ids: set[str],
     return kept, dropped, emptied
 
 
-def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10,
-                   mode: str | None = None) -> EvaluationReport:
+def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10, mode: str | None = None,
+                   within_language: bool = False) -> EvaluationReport:
     """Evaluate `kb.search` on a qrels file; judgements naming items or seeds absent from the index are left
-    out (and counted in the report), so a partial knowledge base can still be measured."""
+    out (and counted in the report), so a partial knowledge base can still be measured. `within_language` adds
+    the pair rows searched within the answer language (`EvaluationReport.within_language`)."""
     queries = load_queries(qrels_path)
     documents = kb.documents()
     kept, dropped, emptied = available_judgements(
@@ -394,6 +418,9 @@ def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10,
     def search(text: str, limit: int) -> list[SearchResult]:
         return [result_from_hit(hit) for hit in kb.search(text, **{**options, "k": limit})]
 
-    report = evaluate(kept, search, k=k)
+    def search_within(text: str, limit: int, lang: str) -> list[SearchResult]:
+        return [result_from_hit(hit) for hit in kb.search(text, **{**options, "k": limit, "langs": [lang]})]
+
+    report = evaluate(kept, search, k=k, within_language=search_within if within_language else None)
     report.mode, report.skipped_judgements, report.skipped_queries = mode, dropped, emptied
     return report

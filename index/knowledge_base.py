@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index import ranking
 from index.base import Backend
 from index.embedder import Embedder, load_embedder
 from index.factory import open_backend
 from index.files import FileResult, IngestReport, collect_files, document_id, file_sha256
-from index.ranking import dense_ranking
+from index.lexical import index_terms
 from index.records import DocumentRecord, NewChunk, SearchFilters, SearchHit
 from ingest import prepare_document
 from ingest.chunker import chunk_pages
 from ingest.document import Page, PreparedDocument
 from ingest.knowledge import Vocabulary, load_vocabulary
+from ingest.language import detect_language
 from pedkb.errors import ModelMismatchError, NotFoundError, PedkbError, ReadError, ValidationError
 from pedkb.settings import Settings
 
@@ -42,7 +44,8 @@ MAX_QUERY_CHARS = 4000
 MAX_TEXT_CHARS = 50_000
 MAX_K = 200
 MAX_OFFSET = 1000
-SEARCH_MODES = ("dense",)
+SEARCH_MODES = ("hybrid", "dense", "lexical")  # the first is the default (docs/retrieval.md: why)
+DEFAULT_SEARCH_MODE = SEARCH_MODES[0]
 SUGGESTED_TAGS = 3
 
 
@@ -210,9 +213,14 @@ class KnowledgeBase:
 
     # --- reading ------------------------------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 10, offset: int = 0, filters: SearchFilters | None = None,
-               mode: str = "dense", langs: Sequence[str] | None = None,
+               mode: str = DEFAULT_SEARCH_MODE, langs: Sequence[str] | None = None,
                kinds: Sequence[str] | None = None) -> list[SearchHit]:
-        """Passages most similar to the query, in any language unless filtered; `offset` pages through them."""
+        """Passages best answering the query, in any language unless filtered; `offset` pages through them.
+
+        `mode`: "hybrid" (dense and BM25 fused), "dense" (embeddings only) or "lexical" (BM25 only); every mode
+        drops near-duplicate passages and keeps at most three passages of one document and language per page
+        of ten (`ranking.present`).
+        """
         query = " ".join(query.split())
         if not query:
             raise ValidationError("query", "must not be empty")
@@ -230,20 +238,25 @@ class KnowledgeBase:
         if self.backend.get_meta("model") is None:
             return []
         self.check_model()
-        vector = self.embedder.embed_queries([query])[0]
-        ranked = dense_ranking(self.backend, vector, offset + k, filters, self.settings.lang_centering)
-        return self._hits([(cid, score) for cid, score, _ in ranked[offset:offset + k]])
-
-    def _hits(self, pairs: Sequence[tuple[int, float]]) -> list[SearchHit]:
-        chunks = self.backend.get_chunks([cid for cid, _ in pairs])
-        docs = self.backend.get_documents([c.doc_id for c in chunks.values()])
-        hits = []
-        for cid, score in pairs:
-            chunk = chunks.get(cid)
-            doc = docs.get(chunk.doc_id) if chunk is not None else None
-            if chunk is not None and doc is not None:
-                hits.append(SearchHit(chunk, doc, score))
-        return hits
+        depth = max(ranking.CANDIDATES, offset + k)
+        alpha = self.settings.lang_centering
+        vector = self.embedder.embed_queries([query])[0] if mode != "lexical" else None
+        ranked: list[ranking.Ranked] | None = None
+        try:
+            if mode == "lexical":
+                ranked = ranking.lexical_ranking(self.backend, index_terms(query), depth, filters)
+            elif mode == "hybrid" and vector is not None:
+                ranked = ranking.hybrid_ranking(self.backend, vector, index_terms(query), depth, filters, alpha,
+                                                detect_language(query))
+        except NotImplementedError:
+            log.warning("%s has no lexical index: %s search falls back to dense", type(self.backend).__name__, mode)
+        if ranked is None:
+            if vector is None:
+                vector = self.embedder.embed_queries([query])[0]
+            ranked = ranking.dense_ranked(self.backend, vector, depth, filters, alpha)
+        page = ranking.present(ranked, offset + k)[offset:]
+        docs = self.backend.get_documents([r.chunk.doc_id for r in page])
+        return [SearchHit(r.chunk, docs[r.chunk.doc_id], r.score) for r in page if r.chunk.doc_id in docs]
 
     # --- knowledge base: vocabulary, bank, classification, similar projects ------------------------------------
     @cached_property

@@ -8,10 +8,15 @@ three schemes, compared on our queries by `bench/eval_bench.py`:
 - "stem": a light stemmer per language: Snowball for Russian; for Kazakh and Kyrgyz, case, possessive and plural
   endings (and the -лық/-лык noun/adjective ending) are stripped iteratively, longest first, while at least
   MIN_STEM letters with a vowel remain, and a final б/г/ғ is devoiced (мектебі → мектеп, педагог → педагок);
-- "prefix": the first PREFIX_LEN letters of every word, a language-blind stand-in for a stemmer. It is the
-  default: on corpus/eval it beat plain words and longer prefixes and tied with "stem" (corpus/eval/README.md).
+- "prefix": the first PREFIX_LEN letters of every word, a language-blind stand-in for a stemmer (a word with a
+  digit, a number or "тақырып3", is kept whole). It is the default: on corpus/eval it beat plain words and longer
+  prefixes and tied with "stem" (corpus/eval/README.md).
 
-Words in other languages (English names, "und") keep their normalised form under "stem".
+Words in other languages (English names, "und") keep their normalised form under "stem". `fold=True` first maps
+the Kazakh and Kyrgyz letters to their nearest Russian ones (ә→а, ғ→г, қ→к, ң→н, ө→о, ұ→у, ү→у, і→и, һ→х), so
+cognates spelled differently in the two languages meet (мұғалім and мугалим → мугалим). `index_terms` is what the
+lexical index stores and searches: folded 4-letter prefixes (docs/retrieval.md has the comparison); `ANALYZER`
+names it, so a store built with another analysis is rebuilt.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ingest.script import fix_mixed_script
 
 SCHEMES: tuple[str, ...] = ("plain", "stem", "prefix")
 DEFAULT_SCHEME = "prefix"
+ANALYZER = "prefix4-fold/1"  # the analysis of index_terms; a store whose lexical index used another is rebuilt
 MIN_STEM = 4
 MIN_RUSSIAN_STEM = 3  # Snowball cuts опыт to оп; shorter stems keep the word
 PREFIX_LEN = 4
@@ -35,6 +41,8 @@ MAX_STRIPS = 4
 _FOLD = str.maketrans({"ə": "ә", "ё": "е", "\u00ad": None, "\u0301": None})
 _NON_WORD = re.compile(r"[\W_]+")
 _VOWELS = set("аәеиоөуұүыіэюя")
+_TURKIC_FOLD = str.maketrans({"ә": "а", "ғ": "г", "қ": "к", "ң": "н", "ө": "о", "ұ": "у", "ү": "у", "і": "и",
+                              "һ": "х"})
 
 
 def _variants(*groups: str) -> tuple[str, ...]:
@@ -122,13 +130,26 @@ def stem(word: str, lang: str) -> str:
     return _strip_turkic(word, suffixes) if suffixes else word
 
 
-def analyse(text: str, lang: str, *, scheme: str = DEFAULT_SCHEME, prefix_len: int = PREFIX_LEN) -> list[str]:
+def fold_turkic(word: str) -> str:
+    """A normalised word with the Kazakh/Kyrgyz letters replaced by their nearest Russian ones."""
+    return word.translate(_TURKIC_FOLD)
+
+
+def analyse(text: str, lang: str, *, scheme: str = DEFAULT_SCHEME, prefix_len: int = PREFIX_LEN,
+            fold: bool = False) -> list[str]:
     """Index terms of `text` in language `lang` under an analysis scheme ("plain", "stem" or "prefix")."""
     tokens = words(text)
     if scheme == "plain":
-        return tokens
-    if scheme == "stem":
-        return [stem(token, lang) for token in tokens]
-    if scheme == "prefix":
-        return [token[:prefix_len] for token in tokens]
-    raise ValueError(f"unknown analysis scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")
+        terms = tokens
+    elif scheme == "stem":
+        terms = [stem(token, lang) for token in tokens]
+    elif scheme == "prefix":
+        terms = [token if any(ch.isdigit() for ch in token) else token[:prefix_len] for token in tokens]
+    else:
+        raise ValueError(f"unknown analysis scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")
+    return [fold_turkic(term) for term in terms] if fold else terms
+
+
+def index_terms(text: str, lang: str = "") -> list[str]:
+    """The terms the lexical index stores for a passage and searches for a query (see ANALYZER)."""
+    return analyse(text, lang, scheme="prefix", prefix_len=PREFIX_LEN, fold=True)

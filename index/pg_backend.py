@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from index.base import Backend
+from index import pg_search
+from index.base import Backend, LanguageStatistics
 from index.filter_sql import filter_clause
 from index.pg_schema import hnsw_index_sql, migrate
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
@@ -68,6 +69,7 @@ class PgBackend(Backend):
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 self.schema_version = migrate(conn)
+                pg_search.ensure_lexical_index(conn)
         except psycopg.Error as exc:
             raise StoreError(f"{_safe_url(url)}: cannot open the database ({exc})") from exc
 
@@ -81,6 +83,7 @@ class PgBackend(Backend):
         self._pool = pool(url)
         self._read_pool = pool(read_url) if read_url else self._pool
         self._centroids: tuple[int, dict[str, tuple[np.ndarray, int]]] | None = None
+        self._statistics: tuple[int, dict[str, LanguageStatistics]] | None = None
 
     # --- helpers -----------------------------------------------------------------------------------------------
     def _write(self) -> Any:
@@ -156,6 +159,7 @@ class PgBackend(Backend):
                     [(doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key,
                       np.asarray(c.vector, dtype=np.float32)) for c in chunks],
                 )
+            pg_search.index_document(conn, doc.doc_id)
             self._bump(conn)
         return doc
 
@@ -267,6 +271,20 @@ class PgBackend(Backend):
         means = {lang: (_array(mean), int(n)) for lang, mean, n in rows}
         self._centroids = (gen, means)
         return means
+
+    def language_statistics(self) -> dict[str, LanguageStatistics]:
+        """Count, mean and covariance of the chunk vectors per language, recomputed when the store changed."""
+        with self._read() as conn:
+            gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            if self._statistics is None or self._statistics[0] != gen:
+                self._statistics = (gen, pg_search.language_statistics(conn))
+        return self._statistics[1]
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """BM25 over the analysed chunk terms, scored like the embedded store's FTS5 (pg_search.py)."""
+        with self._read() as conn:
+            return pg_search.lexical_search(conn, terms, k, filters)
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
         """Every chunk in id order, in batches."""

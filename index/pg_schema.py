@@ -49,6 +49,16 @@ CREATE TABLE facets (
 CREATE INDEX facets_lookup ON facets (facet, value);
 INSERT INTO meta (key, value) VALUES ('generation', '0');
 """),
+    (2, """
+ALTER TABLE chunks ADD COLUMN n_terms integer;
+CREATE TABLE chunk_terms (
+    chunk_id bigint NOT NULL REFERENCES chunks (chunk_id) ON DELETE CASCADE,
+    term text NOT NULL,
+    tf integer NOT NULL,
+    PRIMARY KEY (term, chunk_id)
+);
+CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id);
+"""),  # the lexical index (pg_search.py); existing chunks are indexed when the backend opens the database
 ]
 
 LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serialising migrations across processes

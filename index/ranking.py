@@ -1,45 +1,242 @@
-"""Dense ranking with the correction of the encoder's preference for passages in the query's own language."""
+"""Ranking: dense scores on one scale across languages, BM25 over analysed terms, their fusion, and the page rules.
+
+- **Dense** (`dense_ranking`): the CANDIDATES nearest chunks by cosine, re-scored per language. A multilingual
+  encoder scores passages in the query's own language higher across the board; each language's scores are moved
+  onto the corpus-wide mean and their spread corrected half-way towards the corpus-wide spread, both *for this
+  query* (the query against the language's mean vector and covariance, precomputed per store state by the
+  backend), so scores stay on the cosine scale. `alpha` (PEDKB_LANG_CENTERING) blends raw (0) and corrected (1).
+- **Lexical** (`lexical_ranking`): BM25 over `lexical.index_terms` (folded 4-letter prefixes) in the backend.
+- **Hybrid** (`hybrid_ranking`): within each language, reciprocal-rank fusion of the dense and the lexical lists
+  decides *which* passages come first; across languages, the slot a passage takes keeps the dense score of that
+  rank in its language, so the dense model alone decides *how many* passages of each language the page gets.
+  Lexical matches barely cross languages; fusing them across languages would push every other-language answer
+  down, fused this way they reorder only within their language (docs/retrieval.md has the comparison). In a
+  language outside the query's family a lexical match is a name, a number or a loanword (педагог), weaker
+  evidence: it counts OTHER_LANGUAGE_LEXICAL.
+- **Page rules** (`present`): a passage whose normalised text repeats one already ranked in the same language is
+  dropped (exact copies anywhere, near copies among the first NEAR_DUPLICATE_WINDOW); and every block of PAGE
+  results holds at most MAX_PER_SOURCE passages of one document in one language while others are left.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
-from index.base import Backend
-from index.records import SearchFilters
+from index.base import Backend, LanguageStatistics
+from index.records import ChunkRecord, SearchFilters
 
-CANDIDATES = 200  # raw nearest neighbours re-scored by the language-bias correction
-SHRINK = 20  # pseudo-count pulling the mean vector of a small language towards the overall mean
+CANDIDATES = 200  # nearest neighbours re-scored by the language correction; lexical hits fused with them
+SHRINK = 20  # pseudo-count pulling the statistics of a small language towards those of the whole corpus
+SPREAD_POWER = 0.5  # scores are divided by (spread ratio) ** this: 1 = full z-scores, 0 = means only
+RRF_K = 60  # reciprocal-rank fusion constant (the usual value; 10-100 measured within noise)
+OTHER_LANGUAGE_LEXICAL = 0.25  # weight of lexical matches in passages outside the query's language family
+LANGUAGE_FAMILIES = {"kk": ("kk", "ky"), "ky": ("ky", "kk"), "ru": ("ru",)}  # folded kk/ky words meet
+PAGE = 10  # the block the per-source cap applies to
+MAX_PER_SOURCE = 3  # passages of one document in one language per block of PAGE results
+NEAR_DUPLICATE = 0.8  # share of the smaller passage's word trigrams found in the other: a near copy
+NEAR_DUPLICATE_WINDOW = 50  # near copies are looked for among this many first results (exact copies everywhere)
+_MIN_VARIANCE = 1e-8
+_WORD = re.compile(r"[^\W_]+")
 
 
-def language_offsets(backend: Backend, query: np.ndarray, alpha: float) -> dict[str, float]:
-    """How much each passage language is favoured by this query regardless of content.
+@dataclass(frozen=True)
+class Ranked:
+    """One ranked chunk with its score (higher is better)."""
 
-    A multilingual encoder scores passages in the query's own language higher across the board. The query's
-    similarity to a language's mean passage vector measures that pull; subtracting it (times alpha) ranks
-    passages by what they say. Means of small languages shrink towards the overall mean; the offsets are centred
-    so that corrected scores stay on the familiar cosine scale.
+    chunk: ChunkRecord
+    score: float
+
+    @property
+    def chunk_id(self) -> int:
+        """The chunk's id."""
+        return self.chunk.chunk_id
+
+
+Scale = Callable[[float, str], float]
+
+
+def language_scale(backend: Backend, query: np.ndarray, alpha: float) -> Scale:
+    """score, language -> the score put on the corpus-wide scale for this query (identity when alpha is 0).
+
+    With per-language statistics: M + (S / s_L) ** SPREAD_POWER * (score - m_L), where m_L and s_L are the mean
+    and standard deviation of this query's cosine over the language's chunks (q·mean_L and sqrt(qᵀ cov_L q)) and
+    M, S the same over the whole corpus. Without them (a backend keeping only means) the means alone are corrected.
     """
-    centroids = backend.language_centroids()
-    if alpha <= 0 or len(centroids) < 2:
+    if alpha <= 0:
+        return lambda score, lang: score
+    stats = backend.language_statistics()
+    if len(stats) >= 2:
+        affine = _standardising(query, stats)
+    else:
+        affine = _centring(query, backend.language_centroids())
+    if not affine:
+        return lambda score, lang: score
+    blended = {lang: (alpha * intercept, 1.0 - alpha + alpha * slope) for lang, (intercept, slope) in affine.items()}
+    return lambda score, lang: (blended[lang][0] + blended[lang][1] * score) if lang in blended else score
+
+
+def _standardising(query: np.ndarray, stats: dict[str, LanguageStatistics],
+                   power: float = SPREAD_POWER) -> dict[str, tuple[float, float]]:
+    """lang -> (intercept, slope) mapping each language's score distribution onto the corpus-wide one."""
+    q = np.asarray(query, dtype=np.float64)
+    total = sum(s.count for s in stats.values())
+    means = {lang: float(q @ s.mean) for lang, s in stats.items()}
+    variances = {lang: float(q @ s.covariance.astype(np.float64) @ q) for lang, s in stats.items()}
+    overall_mean = sum(means[lang] * s.count for lang, s in stats.items()) / total
+    overall_var = sum((variances[lang] + means[lang] ** 2) * s.count for lang, s in stats.items()) / total
+    overall_var = max(overall_var - overall_mean**2, _MIN_VARIANCE)
+    overall_sd = math.sqrt(overall_var)
+    affine = {}
+    for lang, s in stats.items():
+        mean = (means[lang] * s.count + overall_mean * SHRINK) / (s.count + SHRINK)
+        var = (variances[lang] * s.count + overall_var * SHRINK) / (s.count + SHRINK)
+        slope = (overall_sd / math.sqrt(max(var, _MIN_VARIANCE))) ** power
+        affine[lang] = (overall_mean - slope * mean, slope)
+    return affine
+
+
+def _centring(query: np.ndarray, centroids: dict[str, tuple[np.ndarray, int]]) -> dict[str, tuple[float, float]]:
+    """lang -> (intercept, 1): subtract the query's similarity to the language's (shrunk) mean vector."""
+    if len(centroids) < 2:
         return {}
     total = sum(count for _, count in centroids.values())
     overall = sum(mean * count for mean, count in centroids.values()) / total
-    offsets = {}
-    for lang, (mean, count) in centroids.items():
-        shrunk = (mean * count + overall * SHRINK) / (count + SHRINK)
-        offsets[lang] = alpha * float(query @ shrunk)
-    centre = sum(offsets.values()) / len(offsets)
-    return {lang: offset - centre for lang, offset in offsets.items()}
+    offsets = {lang: float(query @ ((mean * count + overall * SHRINK) / (count + SHRINK)))
+               for lang, (mean, count) in centroids.items()}
+    centre = float(query @ overall)
+    return {lang: (centre - offset, 1.0) for lang, offset in offsets.items()}
+
+
+def dense_ranked(backend: Backend, query: np.ndarray, depth: int, filters: SearchFilters | None,
+                 alpha: float) -> list[Ranked]:
+    """The nearest chunks re-scored by `language_scale`, best first, ties by id (CANDIDATES at least)."""
+    fetch = max(CANDIDATES, depth) if alpha > 0 else depth
+    pairs = backend.search(query, fetch, filters)
+    chunks = backend.get_chunks([cid for cid, _ in pairs])
+    scale = language_scale(backend, query, alpha)
+    ranked = [Ranked(chunks[cid], scale(score, chunks[cid].lang)) for cid, score in pairs if cid in chunks]
+    ranked.sort(key=lambda r: (-r.score, r.chunk_id))
+    return ranked
 
 
 def dense_ranking(backend: Backend, query: np.ndarray, depth: int, filters: SearchFilters | None,
                   alpha: float) -> list[tuple[int, float, str]]:
     """(chunk_id, corrected score, chunk language) for the best `depth` chunks, best first, ties by id."""
-    fetch = max(CANDIDATES, depth) if alpha > 0 else depth
-    pairs = backend.search(query, fetch, filters)
+    return [(r.chunk_id, r.score, r.chunk.lang) for r in dense_ranked(backend, query, depth, filters, alpha)[:depth]]
+
+
+def lexical_ranking(backend: Backend, terms: Sequence[str], depth: int,
+                    filters: SearchFilters | None) -> list[Ranked]:
+    """Chunks sharing terms with the query, by BM25, best first."""
+    pairs = backend.lexical_search(terms, depth, filters)
     chunks = backend.get_chunks([cid for cid, _ in pairs])
-    offsets = language_offsets(backend, query, alpha)
-    ranked = [(cid, score - offsets.get(chunks[cid].lang, 0.0), chunks[cid].lang)
-              for cid, score in pairs if cid in chunks]
-    ranked.sort(key=lambda item: (-item[1], item[0]))
-    return ranked[:depth]
+    return [Ranked(chunks[cid], score) for cid, score in pairs if cid in chunks]
+
+
+def hybrid_ranking(backend: Backend, query: np.ndarray, terms: Sequence[str], depth: int,
+                   filters: SearchFilters | None, alpha: float, query_lang: str | None = None) -> list[Ranked]:
+    """Dense and lexical fused by rank within each language; languages interleaved by the dense scores."""
+    depth = max(CANDIDATES, depth)
+    dense = dense_ranked(backend, query, depth, filters, alpha)
+    lexical = lexical_ranking(backend, terms, depth, filters)
+    return fuse_by_language(dense, lexical, query_lang=query_lang)
+
+
+def fuse_by_language(dense: Sequence[Ranked], lexical: Sequence[Ranked], k: int = RRF_K,
+                     query_lang: str | None = None) -> list[Ranked]:
+    """Per language: order by RRF of the two lists, then give the i-th passage the i-th best dense score.
+
+    With the query's language (kk, ky or ru), lexical matches in languages outside its family count
+    OTHER_LANGUAGE_LEXICAL; without it (an English or undetermined query) every lexical match counts fully.
+    """
+    chunks = {r.chunk_id: r.chunk for r in (*dense, *lexical)}
+    dense_score = {r.chunk_id: r.score for r in dense}
+    family = LANGUAGE_FAMILIES.get(query_lang or "")
+    fused: dict[int, float] = defaultdict(float)
+    for ranking, is_lexical in ((dense, False), (lexical, True)):
+        seen: Counter[str] = Counter()
+        for r in ranking:
+            seen[r.chunk.lang] += 1
+            weight = OTHER_LANGUAGE_LEXICAL if is_lexical and family and r.chunk.lang not in family else 1.0
+            fused[r.chunk_id] += weight / (k + seen[r.chunk.lang])
+    floor = min(dense_score.values(), default=0.0)
+    by_lang: dict[str, list[int]] = {}
+    for cid in chunks:
+        by_lang.setdefault(chunks[cid].lang, []).append(cid)
+    out = []
+    for ids in by_lang.values():
+        ids.sort(key=lambda cid: (-fused[cid], -dense_score.get(cid, -math.inf), cid))
+        slots = sorted((dense_score[cid] for cid in ids if cid in dense_score), reverse=True)
+        for position, cid in enumerate(ids):
+            slot = slots[position] if position < len(slots) else (slots[-1] if slots else floor)
+            out.append((slot, fused[cid], cid))
+    out.sort(key=lambda item: (-item[0], -item[1], item[2]))
+    return [Ranked(chunks[cid], slot) for slot, _, cid in out]
+
+
+# ---- page rules ---------------------------------------------------------------------------------------------
+
+
+def present(ranked: Sequence[Ranked], limit: int, page: int = PAGE,
+            per_source: int = MAX_PER_SOURCE) -> list[Ranked]:
+    """The first `limit` results after the page rules: near-duplicates dropped, then every block of `page`
+    results filled in rank order with at most `per_source` passages of one document in one language, as long as
+    other passages can take the place. Pages do not depend on `limit`, so paging with offsets is consistent."""
+    stream = drop_duplicates(ranked)
+    pending: list[Ranked] = []
+    out: list[Ranked] = []
+    while len(out) < limit:
+        taken: list[int] = []
+        counts: Counter[tuple[str, str]] = Counter()
+        i = 0
+        while len(taken) < page:
+            if i == len(pending):
+                item = next(stream, None)
+                if item is None:
+                    break
+                pending.append(item)
+            source = (pending[i].chunk.doc_id, pending[i].chunk.lang)
+            if counts[source] < per_source:
+                counts[source] += 1
+                taken.append(i)
+            i += 1
+        if len(taken) < page:  # nothing else left: the deferred passages fill the page, in rank order
+            chosen = set(taken)
+            taken = sorted(taken + [j for j in range(len(pending)) if j not in chosen][: page - len(taken)])
+        if not taken:
+            break
+        out.extend(pending[j] for j in taken)
+        chosen = set(taken)
+        pending = [r for j, r in enumerate(pending) if j not in chosen]
+    return out[:limit]
+
+
+def drop_duplicates(ranked: Iterable[Ranked]) -> Iterator[Ranked]:
+    """The passages in order without repeats: the same normalised text in the same language again, or (among the
+    first NEAR_DUPLICATE_WINDOW) a near copy of one; a translation is a different passage."""
+    exact: set[tuple[str, str]] = set()
+    shingles: list[tuple[str, set[tuple[str, str, str]]]] = []
+    for r in ranked:
+        tokens = _WORD.findall(r.chunk.text.casefold())
+        key = (r.chunk.lang, hashlib.sha1(" ".join(tokens).encode()).hexdigest())
+        if key in exact:
+            continue
+        if len(exact) < NEAR_DUPLICATE_WINDOW:
+            grams = set(zip(tokens, tokens[1:], tokens[2:], strict=False))
+            if any(lang == r.chunk.lang and _near_copy(grams, other) for lang, other in shingles):
+                continue
+            shingles.append((r.chunk.lang, grams))
+        exact.add(key)
+        yield r
+
+
+def _near_copy(a: set[tuple[str, str, str]], b: set[tuple[str, str, str]]) -> bool:
+    smaller = min(len(a), len(b))
+    return smaller > 0 and len(a & b) >= NEAR_DUPLICATE * smaller

@@ -2,6 +2,8 @@
 
 SQLite is the source of truth. The FAISS file is derived from it and can always be rebuilt; every write bumps
 the `generation` counter in the same transaction, so a FAISS file knows which state of the store it reflects.
+The lexical index (`sqlite_lexical.py`, an FTS5 table) lives in the same file and is written in the same
+transactions as the chunks. Schema 2 added it; opening a schema-1 store fills it from the existing chunks.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from index import sqlite_lexical
+from index.base import LanguageStatistics
 from index.filter_sql import filter_clause
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from pedkb.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,10 +122,15 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a usable pedkb store ({exc})") from exc
         version = self.get_meta("schema_version")
-        if version is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) > SCHEMA_VERSION:
+        if version is not None and int(version) > SCHEMA_VERSION:
             raise StoreError(f"{path}: store schema {version} is newer than this pedkb ({SCHEMA_VERSION})")
+        try:
+            self.db.executescript(sqlite_lexical.LEXICAL_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{path}: this SQLite build has no FTS5, which the lexical index needs ({exc})") from exc
+        sqlite_lexical.ensure_current(self.db)
+        if version is None or int(version) < SCHEMA_VERSION:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     # --- metadata --------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -190,6 +199,8 @@ class SqliteStore:
                     (doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key),
                 )
                 added.append(int(cur.lastrowid or 0))
+            sqlite_lexical.remove_chunks(self.db, removed)
+            sqlite_lexical.add_chunks(self.db, [(cid, c.text, c.lang) for cid, c in zip(added, chunks, strict=True)])
             self._bump_generation()
             self.db.execute("COMMIT")
         except BaseException:
@@ -206,6 +217,7 @@ class SqliteStore:
                 return None
             removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            sqlite_lexical.remove_chunks(self.db, removed)
             self.db.execute("DELETE FROM facets WHERE doc_id = ?", (doc_id,))
             self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self._bump_generation()
@@ -360,19 +372,15 @@ class SqliteStore:
             np.zeros((0, dim), dtype=np.float32)
         return np.asarray(ids_out, dtype=np.int64), matrix
 
-    def language_vector_sums(self, dim: int) -> dict[str, tuple[np.ndarray, int]]:
-        """Per chunk language: the sum of its chunks' vectors and how many there are."""
-        sums: dict[str, np.ndarray] = {}
-        counts: dict[str, int] = {}
+    def language_statistics(self) -> dict[str, LanguageStatistics]:
+        """Count, mean and covariance of the chunk vectors per chunk language."""
         rows = self.db.execute("SELECT c.lang, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key")
-        for lang, blob in rows:
-            vec = np.frombuffer(blob, dtype=np.float32)
-            if lang not in sums:
-                sums[lang] = np.zeros(dim, dtype=np.float64)
-                counts[lang] = 0
-            sums[lang] += vec
-            counts[lang] += 1
-        return {lang: (sums[lang], counts[lang]) for lang in sums}
+        return LanguageStatistics.per_language((lang, np.frombuffer(blob, dtype=np.float32)) for lang, blob in rows)
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: SearchFilters | None = None) -> list[tuple[int, float]]:
+        """BM25 over the analysed chunk terms, as (chunk_id, score) best first."""
+        return sqlite_lexical.search(self.db, terms, k, filters)
 
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks that pass the filters."""

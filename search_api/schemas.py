@@ -67,7 +67,9 @@ class _SearchHead(NoBooleanNumbers):
                          examples=list(QUERIES.values()))
     k: int = Field(default=10, ge=1, le=CEILING_K, description="results per page")
     offset: int = Field(default=0, ge=0, le=CEILING_OFFSET, description="results to skip (pagination)")
-    mode: SearchMode = Field(default="dense", description="dense = semantic search by embeddings")
+    mode: SearchMode = Field(default=getattr(knowledge_base, "DEFAULT_SEARCH_MODE", "dense"),  # type: ignore[arg-type]
+                             description="hybrid = embeddings fused with word matches (the default), "
+                                         "dense = embeddings only, lexical = word matches only")
     type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")
 
 

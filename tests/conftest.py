@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def fresh_database(server: PgServer) -> str:
     """A new empty database on the test server; returns its URL."""
     import psycopg
 
-    name = f"pedkb_{os.getpid()}_{next(_databases)}"
+    name = f"pedkb_{os.getpid()}_{next(_databases)}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return server.database_url(name)

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.hashing import HashingEmbedder
-from index.knowledge_base import KnowledgeBase
+from index.knowledge_base import DEFAULT_SEARCH_MODE, KnowledgeBase
 from pedkb.settings import Settings
 from search_api.app import create_app
 from search_api.schemas import SEARCH_MODES
@@ -72,7 +72,8 @@ def search(client: TestClient, **params: object) -> dict:  # type: ignore[type-a
 # --- search ----------------------------------------------------------------------------------------------------
 def test_search_result_shape_and_marked_snippet(client: TestClient) -> None:
     body = search(client, q="дебаты в парах по истории", k=5)
-    assert body["query"] == "дебаты в парах по истории" and body["mode"] == "dense" and len(body["results"]) == 5
+    assert body["query"] == "дебаты в парах по истории" and body["mode"] == DEFAULT_SEARCH_MODE
+    assert len(body["results"]) == 5
     top = body["results"][0]
     assert set(top) >= {"type", "doc_id", "chunk_id", "title", "lang", "page", "score", "technologies", "source",
                         "snippet", "highlights", "snippet_html", "text"}

@@ -65,5 +65,6 @@ def test_russian_technique_description_finds_kazakh_and_kyrgyz_experiences(bank_
     assert {"kk", "ky"} <= {h.chunk.lang for h in hits}, [(h.document.doc_id, round(h.score, 3)) for h in hits]
     similar = bank_kb.similar(text=text, k=5, kinds=("experience",))
     ids = [i.doc_id for i in similar]
-    assert ids[0] == "exp-ru-005" and "exp-kk-005" in ids, ids
+    # the flipped-classroom projects; exp-ky-014 (video lessons at home) may rank first with 128-token chunks
+    assert "exp-ru-005" in ids[:2] and "exp-kk-005" in ids, ids
     assert {"kk", "ky"} <= {i.lang for i in similar}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from pedkb.errors import ValidationError
 
 REPO = Path(__file__).resolve().parents[1]
 QRELS = REPO / "corpus" / "eval" / "queries.jsonl"
+BASELINE = REPO / "corpus" / "eval" / "baseline.json"
 
 
 def chunk(text: str, source: str = "/seeds/002_guide.txt", doc_id: str = "d1", lang: str = "kk") -> SearchResult:
@@ -143,6 +147,22 @@ def test_metrics_are_grouped_by_query_and_answer_language() -> None:
         report.row("ky→ky")
 
 
+def test_pairs_can_be_searched_within_the_answer_language() -> None:
+    query = EvalQuery("q1", "өтінім", "kk", (phrase("өтінімде болу керек", lang="kk"),
+                                              phrase("заявка должна содержать", lang="ru")))
+    ranking = [chunk("Өтінімде болу керек:"), chunk("шум"), chunk("шум 2"), chunk("Заявка должна содержать", lang="ru")]
+
+    def within(text: str, k: int, lang: str) -> list[SearchResult]:
+        return [r for r in ranking if r.lang == lang][:k]
+
+    report = evaluate([query], fixed(ranking), within_language=within)
+    assert report.row("kk→ru").metrics["MRR@10"] == 0.25  # behind the Kazakh answer and two others
+    within_rows = {row.name: row for row in report.within_language}
+    assert within_rows["kk→ru"].metrics["MRR@10"] == 1.0 and within_rows["kk→kk"].metrics["MRR@10"] == 1.0
+    assert "| kk→ru | 1.000 |" in report.table(report.within_language)
+    assert evaluate([query], fixed(ranking)).within_language == []
+
+
 def test_report_table_and_json() -> None:
     query = EvalQuery("q", "x", "ru", (phrase("текст", lang="ru"),))
     report = evaluate([query], fixed([chunk("Текст", lang="ru")]))
@@ -243,6 +263,33 @@ def test_run_evaluation_on_a_knowledge_base(kb: KnowledgeBase, tmp_path: Path) -
     assert report.mode == "dense" and "| kk→kk |" in report.table()
 
 
+def test_eval_command_prints_metrics_per_mode(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "100_kk.txt").write_text("Әдістемелік кабинет озық педагогикалық тәжірибені жинақтайды.\n", "utf-8")
+    (docs / "101_ru.txt").write_text("Методический кабинет обобщает передовой педагогический опыт.\n", "utf-8")
+    qrels = write_qrels(tmp_path / "q.jsonl", [
+        {"id": "kk-1", "lang": "kk", "text": "кабинет тәжірибені жинақтайды", "judgements": [
+            {"seed": "100", "phrase": "озық педагогикалық тәжірибені", "lang": "kk", "grade": 3},
+            {"seed": "101", "phrase": "передовой педагогический опыт", "lang": "ru", "grade": 2}]}])
+
+    def pedkb(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PEDKB_MODEL": "hashing:256", "PEDKB_CHUNK_TOKENS": "64", "PEDKB_CHUNK_OVERLAP": "8"}
+        return subprocess.run([sys.executable, "-m", "pedkb", "--data", str(tmp_path / "data"), "-q", *args],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+
+    assert pedkb("ingest", str(docs)).returncode == 0
+    out = pedkb("eval", str(qrels), "--mode", "all", "--within-language")
+    assert out.returncode == 0, out.stderr
+    assert sum(line.startswith("| overall |") for line in out.stdout.splitlines()) == 3
+    assert "| kk→ru |" in out.stdout and "MRR@10 by mode" in out.stdout
+    assert "searched within the answer language" in out.stdout
+    default = json.loads(pedkb("eval", str(qrels), "--json").stdout)
+    assert [r["mode"] for r in default] == ["hybrid"] and default[0]["rows"][0]["name"] == "overall"
+    bad = pedkb("eval", str(tmp_path / "missing.jsonl"))
+    assert bad.returncode != 0
+
+
 def test_run_evaluation_needs_something_to_evaluate(kb: KnowledgeBase, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="no judgement"):
         run_evaluation(kb, write_qrels(tmp_path / "q.jsonl", [GOOD]))
@@ -268,3 +315,51 @@ def test_dense_search_on_the_seeds_stays_above_a_floor(seeds_kb: KnowledgeBase) 
     report = run_evaluation(seeds_kb, QRELS, k=10)
     assert report.overall["MRR@10"] >= 0.45, report.table()
     assert report.overall["R@10"] >= 0.6, report.table()
+
+
+@pytest.fixture(scope="module")
+def evaluation_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder):  # type: ignore[no-untyped-def]
+    """The knowledge base under evaluation: the seeds ingested and the shipped corpus loaded (default settings)."""
+    from pedkb.settings import Settings
+    from tests.conftest import seeds_dir
+
+    seeds = seeds_dir()
+    if seeds is None:
+        pytest.skip("the shared seed documents are not beside this checkout")
+    settings = Settings(data=tmp_path_factory.mktemp("evaluation") / "data")
+    with KnowledgeBase(settings, embedder=real_embedder) as base:
+        assert base.ingest([seeds]).count("failed") == 0
+        base.bank.load_corpus(settings.corpus)
+        yield base
+
+
+@pytest.mark.slow
+def test_search_quality_stays_at_the_recorded_baseline(evaluation_kb: KnowledgeBase) -> None:
+    """Overall MRR@10 of the default search may not fall more than 0.03 below corpus/eval/baseline.json."""
+    from index.knowledge_base import DEFAULT_SEARCH_MODE
+
+    baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
+    assert baseline["mode"] == DEFAULT_SEARCH_MODE, "the default mode changed: record a new baseline"
+    report = run_evaluation(evaluation_kb, QRELS, k=10, mode=baseline["mode"])
+    recorded, tolerance = baseline["overall"]["MRR@10"], baseline["tolerance"]
+    assert tolerance <= 0.03
+    assert report.overall["MRR@10"] >= recorded - tolerance, f"recorded {recorded}\n{report.table()}"
+
+
+@pytest.mark.slow
+def test_sib200_sentences_find_their_translation_in_every_direction(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    """Recall@1 >= 0.90 for kk/ky/ru sentence retrieval on (the first 300 sentences of) SIB-200."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sib200_bench", REPO / "bench" / "sib200_bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = bench.default_data()
+    if not data.is_dir():
+        pytest.skip("the shared SIB-200 data are not beside this checkout")
+    _, texts = bench.aligned(data, 300)
+    queries = {lang: real_embedder.embed_queries(texts[lang]) for lang in texts}
+    passages = {lang: real_embedder.embed_passages(texts[lang]) for lang in texts}
+    recall = {f"{s}→{t}": bench.retrieval_scores(queries[s], passages[t])[0] for s in texts for t in texts if s != t}
+    assert min(recall.values()) >= 0.90, recall

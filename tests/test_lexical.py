@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from index.lexical import DEFAULT_SCHEME, PREFIX_LEN, SCHEMES, analyse, normalise, stem, words
+from index.lexical import (
+    ANALYZER,
+    DEFAULT_SCHEME,
+    PREFIX_LEN,
+    SCHEMES,
+    analyse,
+    fold_turkic,
+    index_terms,
+    normalise,
+    stem,
+    words,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,3 +111,15 @@ def test_a_query_and_a_passage_in_different_forms_share_terms() -> None:
     query = set(analyse("мұғалімнің тәжірибесін тарату", "kk", scheme="stem"))
     passage = set(analyse("Мұғалімдердің тәжірибелерін таратуда", "kk", scheme="stem"))
     assert {"мұғал", "тәжірибе"} <= query & passage
+
+
+def test_folding_lets_kazakh_and_kyrgyz_spellings_meet() -> None:
+    assert fold_turkic("мұғалімдердің") == "мугалимдердин"
+    assert fold_turkic("мугалим") == "мугалим" and fold_turkic("учитель") == "учитель"
+    assert index_terms("Мұғалімнің білімі", "kk") == index_terms("мугалимдин билими", "ky") == ["муга", "били"]
+    assert analyse("тәжірибесі", "kk", scheme="stem", fold=True) == ["тажирибе"]  # folded after stemming
+
+
+def test_index_terms_keep_words_with_digits_whole() -> None:
+    assert index_terms("Тақырып3, № 583 бұйрық, 2016-2018 жж.") == ["такырып3", "583", "буйр", "2016", "2018", "жж"]
+    assert ANALYZER.startswith("prefix4-fold")
