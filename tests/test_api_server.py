@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.server import serve_pedkb
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,43 +20,14 @@ KEY = "server-test-key"
 ORIGIN = "https://school.example"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """uvicorn serving a fresh data folder with the real model; yields the base URL and the data folder."""
     data = tmp_path_factory.mktemp("server") / "data"
-    port = free_port()
-    env = {**os.environ, "PEDKB_DATA": str(data), "PEDKB_API_KEYS": KEY, "PEDKB_CORS_ORIGINS": ORIGIN}
+    env = {**os.environ, "PEDKB_API_KEYS": KEY, "PEDKB_CORS_ORIGINS": ORIGIN}
     env.pop("PEDKB_MODEL", None)
-    log = open(data.parent / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "search_api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (data.parent / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("the server did not start")
+    with serve_pedkb(data, env, timeout=120) as url:
         yield url, data
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_upload_then_search_across_languages(server: tuple[str, Path]) -> None:

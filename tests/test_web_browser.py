@@ -12,17 +12,18 @@ import http.server
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.support.pgserver import free_port
+from tests.support.server import serve_pedkb
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -117,49 +118,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # ---- the servers ----
 
-def free_port() -> int:
-    """A TCP port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def pedkb(data: Path, env: dict[str, str], *args: str) -> None:
     """Run the pedkb command line on a data folder."""
     done = subprocess.run([sys.executable, "-m", "pedkb", "-q", "--data", str(data), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def serve_pedkb(data: Path, env: dict[str, str]) -> Iterator[str]:
-    """uvicorn on a free port over `data`; yields the base URL and stops the server afterwards."""
-    port = free_port()
-    log_path = data.parent / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "search_api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            cwd=REPO, env={**env, "PEDKB_DATA": str(data), "PEDKB_API_KEYS": KEY}, stdout=log,
-            stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "pedkb did not start"
-                time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +142,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "Разметка в тексте документа должна показываться как текст.\n", encoding="utf-8")
     pedkb(data, env, "kb", "load")
     pedkb(data, env, "ingest", str(docs))
-    yield from serve_pedkb(data, env)
+    with serve_pedkb(data, {**env, "PEDKB_API_KEYS": KEY}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -562,7 +526,8 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     seeds = seeds_dir()
     if seeds is not None:
         pedkb(data, env, "ingest", str(seeds))
-    yield from serve_pedkb(data, env)
+    with serve_pedkb(data, {**env, "PEDKB_API_KEYS": KEY}) as url:
+        yield url
 
 
 def seeds_dir() -> Path | None:

@@ -1,0 +1,50 @@
+"""Start the real pedkb service (uvicorn in a subprocess) on a free port for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.support.pgserver import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def serve_pedkb(data: Path, env: dict[str, str], *, timeout: float = 300) -> Iterator[str]:
+    """uvicorn over `data` with `env`; yields the base URL once /health answers, and stops the server afterwards.
+
+    The server's output goes to `server.log` beside the data folder, shown if the server dies while starting.
+    """
+    port = free_port()
+    log_path = data.parent / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "search_api.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            cwd=REPO, env={**env, "PEDKB_DATA": str(data)}, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "pedkb did not start"
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
