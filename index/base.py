@@ -152,6 +152,12 @@ class Backend(ABC):
         """Group writes into one batch (the embedded backend holds its write lock and saves once at the end)."""
         return contextlib.nullcontext()
 
+    def bulk_loading(self) -> contextlib.AbstractContextManager[None]:
+        """Group a large load: the backend may defer index upkeep to the end of the block (PostgreSQL drops its
+        HNSW index and builds it once), searches keep working meanwhile. The default is `writing()`.
+        """
+        return self.writing()
+
     # --- upkeep ----------------------------------------------------------------------------------------------
     @abstractmethod
     def stats(self) -> dict[str, object]:

@@ -17,8 +17,12 @@ experience's language; a technology exists in every language, so it answers in t
 "kk→ru" averages, over the Kazakh queries that have Russian judgements, the metrics computed on those Russian
 judgements alone: it tells how well the Russian answers surface, whatever else is ranked above them. When a query
 has equally good answers in two languages, one of them ranks second at best, so these rows cannot all reach 1.
-The "within the answer language" rows (`within_language`) search again restricted to the answer language (the
-`langs` filter) and measure the same judgements there: how well the Russian answer is found among Russian passages.
+The "filtered" rows (`EvaluationReport.filtered`, no extra search) rank the same answers after removing the
+results that are relevant answers in *another* language, as link-prediction evaluation filters other true
+answers: a Kazakh answer ranked above the Russian one neither helps nor hurts the kk→ru row, an irrelevant
+passage of any language still does, and a perfect ranking scores 1 in every pair. The "within the answer
+language" rows (`within_language`) search again restricted to the answer language (the `langs` filter) and
+measure the same judgements there: how well the Russian answer is found among Russian passages.
 """
 
 from __future__ import annotations
@@ -302,6 +306,7 @@ class EvaluationReport:
     skipped_judgements: int = 0
     skipped_queries: list[str] = field(default_factory=list)
     within_language: list[MetricRow] = field(default_factory=list)  # pairs, searched within the answer language
+    filtered: list[MetricRow] = field(default_factory=list)  # pairs, other-language answers removed from the list
 
     def row(self, name: str) -> MetricRow:
         """The row called `name` ("overall", "same language", "cross-lingual", "kk→ru"...)."""
@@ -330,6 +335,7 @@ class EvaluationReport:
             "k": self.k, "mode": self.mode, "seconds": round(self.seconds, 3),
             "skipped_judgements": self.skipped_judgements, "skipped_queries": self.skipped_queries,
             "rows": [_row_dict(r) for r in self.rows],
+            "filtered": [_row_dict(r) for r in self.filtered],
             "within_language": [_row_dict(r) for r in self.within_language],
             "queries": [q.to_dict() for q in self.queries],
         }
@@ -359,6 +365,7 @@ def evaluate(queries: Sequence[EvalQuery], search: SearchFunction, *, k: int = 1
     started = time.perf_counter()
     outcomes: list[QueryOutcome] = []
     pairs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    filtered: dict[tuple[str, str], list[dict[str, float]]] = {}
     within: dict[tuple[str, str], list[dict[str, float]]] = {}
     for query in queries:
         results = list(search(query.text, k))[:k]
@@ -369,13 +376,24 @@ def evaluate(queries: Sequence[EvalQuery], search: SearchFunction, *, k: int = 1
                       if query.answer_lang(j) == answer_lang]
             grades = [j.grade for j, _ in subset]
             pairs.setdefault((query.lang, answer_lang), []).append(metrics_from_ranks(grades, [r for _, r in subset]))
+            mine = [j for j, _ in subset]
+            others = [j for j in query.judgements if query.answer_lang(j) != answer_lang]
+            kept = [r for r in results if _relevant(mine, r) or not _relevant(others, r)]
+            filtered.setdefault((query.lang, answer_lang), []).append(
+                metrics_from_ranks(grades, best_ranks(mine, kept)))
             if within_language is not None:
                 only = list(within_language(query.text, k, answer_lang))[:k]
                 within.setdefault((query.lang, answer_lang), []).append(
                     metrics_from_ranks(grades, best_ranks([j for j, _ in subset], only)))
     rows = [_mean_row("overall", [o.metrics for o in outcomes]), *_pair_rows(pairs, summaries=True)]
     return EvaluationReport(rows, outcomes, k, seconds=time.perf_counter() - started,
-                            within_language=_pair_rows(within, summaries=True) if within else [])
+                            within_language=_pair_rows(within, summaries=True) if within else [],
+                            filtered=_pair_rows(filtered, summaries=True))
+
+
+def _relevant(judgements: Sequence[Judgement], result: Result) -> bool:
+    """True when the result matches one of the judgements."""
+    return any(rank is not None for rank in best_ranks(judgements, [result]))
 
 
 # ---- against a knowledge base --------------------------------------------------------------------------------

@@ -17,5 +17,6 @@ def open_backend(settings: Settings) -> Backend:
     if name.startswith(("postgresql://", "postgres://")):
         from index.pg_backend import PgBackend
 
-        return PgBackend(name, read_url=settings.read_backend)
+        return PgBackend(name, read_url=settings.read_backend, index_memory=settings.pg_index_memory,
+                         index_workers=settings.pg_index_workers)
     raise StoreError(f"backend: unknown backend {name!r} (expected 'faiss' or a postgresql:// URL)")

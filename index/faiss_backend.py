@@ -35,6 +35,7 @@ faiss.omp_set_num_threads(1)
 
 DB_NAME = "pedkb.sqlite3"
 LOCK_NAME = "write.lock"
+SYNC_BLOCK = 65_536  # chunk vectors read from SQLite per step when the index catches up
 
 
 class FaissBackend(Backend):
@@ -55,6 +56,7 @@ class FaissBackend(Backend):
         self._index_space = ""
         self._dirty = False
         self._lock_depth = 0
+        self._bulk_depth = 0
         self._lock_file: IO[str] | None = None
         self._statistics: tuple[tuple[str, int], dict[str, LanguageStatistics]] | None = None
 
@@ -111,6 +113,21 @@ class FaissBackend(Backend):
                         self._lock_file.close()
                         self._lock_file = None
 
+    @contextlib.contextmanager
+    def bulk_loading(self) -> Iterator[None]:
+        """A write batch whose documents reach the FAISS index all at once at its end.
+
+        Outside it every document write syncs the index, which lists every chunk id (O(store) per document);
+        inside, writes go to SQLite only and the flush at the end adds them in one sync. Searches in the block
+        sync first, so they see every write as usual.
+        """
+        with self.writing():
+            self._bulk_depth += 1
+            try:
+                yield
+            finally:
+                self._bulk_depth -= 1
+
     # --- the in-memory FAISS index ---------------------------------------------------------------------------------
     def _vector_files(self, space: str) -> list[tuple[int, Path]]:
         found = []
@@ -152,8 +169,8 @@ class FaissBackend(Backend):
         added = np.setdiff1d(in_store, in_index, assume_unique=True)
         if removed.size:
             index.remove_ids(removed)
-        if added.size:
-            ids, vectors = self.store.chunk_vectors(added, dim)
+        for start in range(0, added.size, SYNC_BLOCK):  # a block at a time: a bulk load adds millions at once
+            ids, vectors = self.store.chunk_vectors(added[start:start + SYNC_BLOCK], dim)
             if ids.size:
                 index.add_with_ids(vectors, ids)
         if removed.size or added.size:
@@ -196,7 +213,8 @@ class FaissBackend(Backend):
         """Insert or replace a document with its chunks."""
         with self.writing():
             stored, _removed, _added = self.store.put_document(doc, chunks)
-            self._sync()
+            if not self._bulk_depth:
+                self._sync()
             return stored
 
     def delete_document(self, doc_id: str) -> bool:

@@ -2,12 +2,14 @@
 
 Vectors live in a pgvector column with an HNSW cosine index (built for the model's dimension), filters are the
 same SQL as the embedded store's (`filter_sql.py`), and each document write is one transaction serialised per
-document by an advisory lock, so two processes uploading the same file never create two copies. Searches and
-listings can go to a read replica (`read_url`); writes and the reads that decide a write go to the primary.
+document by an advisory lock, so two processes uploading the same file never create two copies; chunks and
+their postings are written by COPY. Searches and listings can go to a read replica (`read_url`); writes and the
+reads that decide a write go to the primary. `bulk_loading()` defers the HNSW index to the end of a large load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -20,7 +22,14 @@ import numpy as np
 from index import pg_search
 from index.base import Backend, LanguageStatistics
 from index.filter_sql import filter_clause
-from index.pg_schema import hnsw_index_sql, migrate
+from index.pg_schema import (
+    BULK_LOCK_KEY,
+    VECTOR_INDEX,
+    build_vector_index,
+    has_vector_index,
+    migrate,
+    restore_vector_index,
+)
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.sqlite_store import document_facets
 from pedkb.errors import StoreError
@@ -29,6 +38,9 @@ log = logging.getLogger(__name__)
 
 _DOC_COLUMNS = "doc_id, source, title, fmt, sha256, size, kind, languages, n_chunks, created, updated, meta"
 _CHUNK_COLUMNS = "chunk_id, doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens"
+_CHUNK_COPY = ("COPY chunks (doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens, n_terms, "
+               "vector_key, embedding) FROM STDIN (FORMAT BINARY)")
+_CHUNK_TYPES = ["text", "int4", "text", "text", "int4", "int4", "int4", "int4", "int4", "text", "vector"]
 
 
 def _safe_url(url: str) -> str:
@@ -58,7 +70,8 @@ def _chunk(row: Sequence[Any]) -> ChunkRecord:
 class PgBackend(Backend):
     """Documents, chunks and vectors in PostgreSQL with pgvector."""
 
-    def __init__(self, url: str, read_url: str | None = None, pool_size: int = 8) -> None:
+    def __init__(self, url: str, read_url: str | None = None, pool_size: int = 8, index_memory: str = "1GB",
+                 index_workers: int = 2) -> None:
         try:
             import psycopg
             from pgvector.psycopg import register_vector
@@ -66,10 +79,14 @@ class PgBackend(Backend):
         except ImportError as exc:  # pragma: no cover - depends on the installed extras
             raise StoreError("the PostgreSQL backend needs the `pg` extra: pip install 'pedkb[pg]'") from exc
         self.url = url
+        self.index_memory = index_memory
+        self.index_workers = index_workers
+        self._bulk_depth = 0
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 self.schema_version = migrate(conn)
                 pg_search.ensure_lexical_index(conn)
+                restore_vector_index(conn, self._dim(conn), index_memory, index_workers)
         except psycopg.Error as exc:
             raise StoreError(f"{_safe_url(url)}: cannot open the database ({exc})") from exc
 
@@ -110,6 +127,9 @@ class PgBackend(Backend):
         row = conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
         return int(row[0]) if row else None
 
+    def _build_vector_index(self, conn: Any, dim: int) -> None:
+        build_vector_index(conn, dim, self.index_memory, self.index_workers)
+
     # --- metadata ------------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         """A metadata value."""
@@ -118,13 +138,52 @@ class PgBackend(Backend):
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        """Set a metadata value; recording the dimension builds the HNSW index for it."""
+        """Set a metadata value; recording a new dimension builds the HNSW index for it (at the end of a bulk load)."""
         with self._write() as conn, conn.transaction():
+            unchanged = key == "dim" and self._dim(conn) == int(value) and has_vector_index(conn)
             conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
-            if key == "dim":
-                for sql in hnsw_index_sql(int(value)):
-                    conn.execute(sql)
+            if key == "dim" and not unchanged:
+                if self._bulk_depth:
+                    conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
+                else:
+                    self._build_vector_index(conn, int(value))
+
+    @contextlib.contextmanager
+    def bulk_loading(self) -> Iterator[None]:
+        """Load many documents fast: the HNSW index is dropped for the block and built once at its end.
+
+        Searches keep working meanwhile by exact scan (slower on a large store); the build at the end blocks
+        writers, not readers, and uses `index_memory` and `index_workers`. The index is rebuilt also when the block
+        raises (documents written before the error stay). If the process dies inside the block, the next backend
+        that opens the database rebuilds it. A session advisory lock marks the load: a second bulk load waits
+        for it, and openers do not rebuild the index under it. Documents are written as always, one transaction
+        each, so the block is not a transaction.
+        """
+        if self._bulk_depth:
+            self._bulk_depth += 1
+            try:
+                yield
+            finally:
+                self._bulk_depth -= 1
+            return
+        with self._write() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (BULK_LOCK_KEY,))
+            try:
+                conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
+                self._bulk_depth = 1
+                try:
+                    yield
+                finally:
+                    self._bulk_depth = 0
+                    dim = self._dim(conn)
+                    if dim is not None and not has_vector_index(conn):
+                        started = time.perf_counter()
+                        with conn.transaction():
+                            self._build_vector_index(conn, dim)
+                        log.info("vector index built in %.1f s", time.perf_counter() - started)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOCK_KEY,))
 
     # --- documents -----------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
@@ -148,18 +207,19 @@ class PgBackend(Backend):
                  json.dumps(doc.meta, ensure_ascii=False)),
             )
             conn.execute("DELETE FROM facets WHERE doc_id = %s", (doc.doc_id,))
+            terms = [pg_search.chunk_terms(c.text, c.lang) for c in chunks]
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO facets (doc_id, facet, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                                 [(doc.doc_id, f, str(v)) for f, values in document_facets(doc).items() for v in values])
-                cur.executemany("INSERT INTO vectors (key, vector) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                                [(c.vector_key, np.asarray(c.vector, dtype=np.float32)) for c in chunks])
-                cur.executemany(
-                    "INSERT INTO chunks (doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens, "
-                    "vector_key, embedding) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                    [(doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key,
-                      np.asarray(c.vector, dtype=np.float32)) for c in chunks],
-                )
-            pg_search.index_document(conn, doc.doc_id)
+                with cur.copy(_CHUNK_COPY) as copy:
+                    copy.set_types(_CHUNK_TYPES)
+                    for c, counts in zip(chunks, terms, strict=True):
+                        copy.write_row((doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens,
+                                        sum(counts.values()), c.vector_key, np.asarray(c.vector, dtype=np.float32)))
+            conn.execute("INSERT INTO vectors (key, vector) SELECT DISTINCT ON (vector_key) vector_key, embedding "
+                         "FROM chunks WHERE doc_id = %s ORDER BY vector_key, chunk_id ON CONFLICT DO NOTHING",
+                         (doc.doc_id,))
+            pg_search.index_document(conn, doc.doc_id, terms)
             self._bump(conn)
         return doc
 
@@ -250,7 +310,7 @@ class PgBackend(Backend):
             if len(query) != dim:
                 raise StoreError(f"query has {len(query)} dimensions, the index {dim}")
             conn.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(2 * k, 100))}")
-            where, params = ("", [])
+            where, params = "", []  # type: tuple[str, list[object]]
             if filters is not None and not filters.is_empty():
                 conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
                 where, params = filter_clause(filters, chunk_level=True, mark="%s")
@@ -311,14 +371,14 @@ class PgBackend(Backend):
             with conn.cursor().copy("COPY reassign (chunk_id, key) FROM STDIN") as copy:
                 for cid, key in assignments:
                     copy.write_row((cid, key))
-            conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw")
+            conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
             conn.execute("UPDATE chunks c SET vector_key = r.key, embedding = v.vector FROM reassign r "
                          "JOIN vectors v ON v.key = r.key WHERE c.chunk_id = r.chunk_id")
             for key, value in (("model", model), ("dim", str(dim))):
                 conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                              "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
-            for sql in hnsw_index_sql(dim):
-                conn.execute(sql)
+            if not self._bulk_depth:
+                self._build_vector_index(conn, dim)
             self._bump(conn)
 
     # --- upkeep --------------------------------------------------------------------------------------------------
@@ -330,7 +390,7 @@ class PgBackend(Backend):
             n_chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
             sizes = conn.execute("SELECT pg_total_relation_size('chunks') + pg_total_relation_size('documents') "
                                  "+ pg_total_relation_size('vectors') + pg_total_relation_size('facets'), "
-                                 "coalesce(pg_relation_size(to_regclass('chunks_embedding_hnsw')), 0)").fetchone()
+                                 f"coalesce(pg_relation_size(to_regclass('{VECTOR_INDEX}')), 0)").fetchone()
         return {"documents": kinds, "chunks": int(n_chunks), "chunk_languages": langs, "vectors": int(n_chunks),
                 "backend": "postgresql", "store_bytes": int(sizes[0]), "index_bytes": int(sizes[1])}
 

@@ -1,8 +1,12 @@
-"""Versioned schema migrations of the PostgreSQL backend, applied in order under an advisory lock."""
+"""Versioned schema migrations of the PostgreSQL backend, applied in order under an advisory lock, and the HNSW
+vector index: its DDL, its build, its restoration after an interrupted bulk load."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """
@@ -62,6 +66,8 @@ CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id);
 ]
 
 LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serialising migrations across processes
+BULK_LOCK_KEY = 7_340_003  # session advisory lock held by a bulk load while the vector index is dropped
+VECTOR_INDEX = "chunks_embedding_hnsw"
 
 
 def migrate(conn: Any) -> int:
@@ -81,7 +87,48 @@ def migrate(conn: Any) -> int:
 def hnsw_index_sql(dim: int) -> list[str]:
     """Statements that (re)build the HNSW cosine index for vectors of `dim` dimensions."""
     return [
-        "DROP INDEX IF EXISTS chunks_embedding_hnsw",
-        f"CREATE INDEX chunks_embedding_hnsw ON chunks USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+        f"DROP INDEX IF EXISTS {VECTOR_INDEX}",
+        f"CREATE INDEX {VECTOR_INDEX} ON chunks USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
         "WITH (m = 16, ef_construction = 64)",
     ]
+
+
+def build_vector_index(conn: Any, dim: int, memory: str, workers: int) -> None:
+    """(Re)build the HNSW index inside the current transaction with `memory` (maintenance_work_mem) and `workers`
+    (max_parallel_maintenance_workers) for this build only; pgvector's notices (the graph outgrew the memory and
+    the build goes on, slower, on disk) are logged as warnings."""
+    def notice(diag: Any) -> None:
+        log.warning("building the vector index: %s (index memory %s)", diag.message_primary, memory)
+
+    conn.execute("SELECT set_config('maintenance_work_mem', %s, true), "
+                 "set_config('max_parallel_maintenance_workers', %s, true)", (memory, str(workers)))
+    drop, create = hnsw_index_sql(dim)
+    conn.execute(drop)
+    conn.add_notice_handler(notice)
+    try:
+        conn.execute(create)
+    finally:
+        conn.remove_notice_handler(notice)
+
+
+def has_vector_index(conn: Any) -> bool:
+    """True when the HNSW index exists."""
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VECTOR_INDEX,)).fetchone()[0] is True
+
+
+def restore_vector_index(conn: Any, dim: int | None, memory: str, workers: int) -> None:
+    """Rebuild the HNSW index a bulk load dropped and never rebuilt (its process died), unless a load is running.
+
+    `conn` is in autocommit mode; the bulk load's session advisory lock tells whether one is running.
+    """
+    if dim is None or has_vector_index(conn):
+        return
+    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (BULK_LOCK_KEY,)).fetchone()[0]:
+        return  # a bulk load is running and builds the index when it ends
+    try:
+        if not has_vector_index(conn):
+            log.warning("the vector index is missing (an interrupted bulk load): rebuilding it")
+            with conn.transaction():
+                build_vector_index(conn, dim, memory, workers)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOCK_KEY,))

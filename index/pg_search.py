@@ -29,10 +29,26 @@ LOCK_KEY = 7_340_002  # pg_advisory_xact_lock key serialising re-indexing across
 _BATCH = 500
 
 
-def index_document(conn: Any, doc_id: str) -> None:
-    """Write the postings and lengths of a document's chunks (inside the transaction that wrote them)."""
-    rows = conn.execute("SELECT chunk_id, text, lang FROM chunks WHERE doc_id = %s", (doc_id,)).fetchall()
-    _index_chunks(conn, rows)
+def chunk_terms(text: str, lang: str) -> Counter[str]:
+    """Term frequencies of one chunk as the lexical index stores them; their sum is the chunk's `n_terms`."""
+    return Counter(index_terms(text, lang))
+
+
+def index_document(conn: Any, doc_id: str, terms: Sequence[Counter[str]]) -> None:
+    """Write the postings of a document's chunks (inside the transaction that wrote them, by COPY).
+
+    `terms` are `chunk_terms` of each chunk in the order the chunks were written, which is chunk id order; the
+    caller wrote their lengths into `chunks.n_terms` with the chunks, so no chunk row is updated afterwards.
+    """
+    ids = [row[0] for row in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = %s ORDER BY chunk_id",
+                                          (doc_id,))]
+    if len(ids) != len(terms):
+        raise ValueError(f"{doc_id}: {len(ids)} chunks stored, {len(terms)} analysed")
+    with conn.cursor() as cur, cur.copy("COPY chunk_terms (chunk_id, term, tf) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["int8", "text", "int4"])
+        for chunk_id, counts in zip(ids, terms, strict=True):
+            for term, tf in counts.items():
+                copy.write_row((chunk_id, term, tf))
 
 
 def _index_chunks(conn: Any, rows: Sequence[tuple[int, str, str]]) -> None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from index.base import Backend
+from index.records import SearchFilters
 from pedkb.errors import ModelMismatchError
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,7 @@ def copy_store(source: Backend, target: Backend, on_document: Callable[[str], No
     """Copy every document with its chunks, vectors and facets; returns document and chunk counts.
 
     The target must be empty or built with the same model. Re-running is safe: documents are replaced by id.
+    An empty target is filled in `bulk_loading()` (on PostgreSQL: COPY, the vector index built once at the end).
     """
     model, dim = source.get_meta("model"), source.get_meta("dim")
     target_model = target.get_meta("model")
@@ -25,7 +27,8 @@ def copy_store(source: Backend, target: Backend, on_document: Callable[[str], No
         target.set_meta("model", model)
         target.set_meta("dim", dim)
     documents = chunks = 0
-    with target.writing():
+    empty = target.filter_documents(SearchFilters(), limit=1)[1] == 0
+    with target.bulk_loading() if empty else target.writing():
         for doc in source.list_documents():
             exported = source.export_document(doc.doc_id)
             if exported is None:  # deleted while copying

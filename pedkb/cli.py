@@ -98,6 +98,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               f"items not in this knowledge base left out ({len(report.skipped_queries)} queries), "
               f"{report.seconds:.1f} s\n")
         print(report.table())
+        print("\nlanguage pairs, relevant answers in other languages removed from the list (filtered):\n")
+        print(report.table(report.filtered))
         if report.within_language:
             print("\nsearched within the answer language (--lang):\n")
             print(report.table(report.within_language))

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     read_backend: str | None = Field(
         default=None, description="A postgresql:// URL of a read replica for searches and listings (optional)."
     )
+    pg_index_memory: str = Field(
+        default="1GB", pattern=r"^\d+\s*(kB|MB|GB|TB)?$",
+        description="maintenance_work_mem of a PostgreSQL HNSW index build (after a bulk load, a reindex); the "
+                    "graph of 1M 384-dim vectors needs about 2.3 GB to be built in memory (measured 2.2 KB a vector).",
+    )
+    pg_index_workers: int = Field(default=2, ge=0, le=64,
+                                  description="max_parallel_maintenance_workers of that build.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Keys that may write through the API (upload, create, update, delete); comma-separated in "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 from typing import Any
 
 from index.knowledge_base import KnowledgeBase
@@ -27,6 +28,18 @@ _FILTERS = {
 def clean_text(text: str) -> str:
     """Text safe to embed, store and echo: unpaired surrogates (from JSON escapes) become U+FFFD."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def shown_source(source: str, corpus: PurePath) -> str:
+    """A document's source as the API shows it: a server path never leaves the server. Inside the corpus folder
+    it becomes `corpus/<relative path>`, elsewhere only the file name; uploads and bank items stay as they are."""
+    path = PurePath(source)
+    if not path.is_absolute():
+        return source
+    try:
+        return str(PurePath(corpus.name) / path.relative_to(corpus))
+    except ValueError:
+        return path.name
 
 
 def check_text(text: str, limit: int, field: str = "q") -> str:

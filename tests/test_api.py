@@ -170,7 +170,8 @@ def test_long_query_by_post_and_unpaired_surrogate(client: TestClient) -> None:
     (None, "en", "experience 'nope' not found"),
     ("ru-RU,ru;q=0.9,en;q=0.5", "ru", "опыт «nope» не найден"),
     ("kk", "kk", "«nope» тәжірибесі табылмады"),
-    ("ky", "ru", "опыт «nope» не найден"),
+    ("ky", "ky", "«nope» тажрыйбасы табылган жок"),
+    ("ky-KG,ru;q=0.8", "ky", "«nope» тажрыйбасы табылган жок"),
     ("de, en;q=0.1", "en", "experience 'nope' not found"),
     ("en;q=0.2, kk;q=0.8", "kk", "«nope» тәжірибесі табылмады"),
 ])  # fmt: skip
@@ -188,6 +189,14 @@ def test_validation_errors_are_translated_keeping_values(client: TestClient) -> 
     assert body == {"error": "too_large", "detail": "k должно быть не больше 100 (получено 500)", "field": "k"}
     body = client.get("/api/v1/search", params={"q": "ә" * 2000}, headers={"Accept-Language": "kk"}).json()
     assert body["detail"] == "сұрау тым ұзын: 2000 таңба, шегі — 1000"
+
+
+def test_kyrgyz_reader_gets_kyrgyz_messages(client: TestClient) -> None:
+    response = client.get("/api/v1/documents/no-such-doc", headers={"Accept-Language": "ky-KG"})
+    assert response.status_code == 404 and response.headers["content-language"] == "ky"
+    assert response.json() == {"error": "document_not_found", "detail": "«no-such-doc» документи табылган жок"}
+    body = client.get("/api/v1/search", params={"q": "x", "k": 500}, headers={"Accept-Language": "ky"}).json()
+    assert body == {"error": "too_large", "detail": "k эң көбү 100 болушу керек (берилгени: 500)", "field": "k"}
 
 
 def test_unknown_route_method_and_malformed_json(client: TestClient) -> None:
@@ -289,3 +298,23 @@ def test_similar_and_classify(client: TestClient) -> None:
     blank = client.post("/api/v1/classify", json={"text": "  "})
     assert blank.status_code == 422 and blank.json()["field"] == "text"
     assert client.post("/api/v1/classify", json={"text": "x", "k": 51}).status_code == 422
+
+
+def test_server_paths_are_not_shown(client: TestClient) -> None:
+    docs = client.get("/api/v1/documents").json()["items"]
+    assert docs and all(d["source"].startswith("corpus/documents/") for d in docs), [d["source"] for d in docs]
+    detail = client.get(f"/api/v1/documents/{docs[0]['doc_id']}").json()
+    assert detail["source"] == docs[0]["source"]
+    results = search(client, q="дебаты в парах", k=5, type="document")["results"]
+    assert results and all(r["source"].startswith("corpus/documents/") for r in results)
+    assert str(REPO) not in client.get("/api/v1/search", params={"q": "дебаты", "k": 20}).text
+
+
+def test_shown_source_keeps_only_the_file_name_outside_the_corpus() -> None:
+    from search_api.query import shown_source
+
+    corpus = Path("/srv/pedkb/corpus")
+    assert shown_source("/home/methodist/Загрузки/опыт.pdf", corpus) == "опыт.pdf"
+    assert shown_source("/srv/pedkb/corpus/documents/a.txt", corpus) == "corpus/documents/a.txt"
+    assert shown_source("upload/a.txt", corpus) == "upload/a.txt"
+    assert shown_source("experience:exp-ru-001", corpus) == "experience:exp-ru-001"

@@ -7,6 +7,7 @@ import pytest
 
 from index.base import Backend
 from index.faiss_backend import FaissBackend
+from index.pg_backend import PgBackend
 from index.records import DocumentRecord, NewChunk, SearchFilters
 
 DIM = 8
@@ -140,3 +141,57 @@ def test_switch_model_repoints_all_chunks_at_once(filled: Backend) -> None:
     assert filled.get_meta("model") == "other"
     hits = filled.search(_vec(7), 10)
     assert len(hits) == 4 and all(score == pytest.approx(1.0, abs=1e-5) for _, score in hits)
+
+
+def _has_vector_index(backend: Backend) -> bool:
+    """On PostgreSQL: whether the HNSW index exists (pg_indexes); other backends have nothing to drop."""
+    if not isinstance(backend, PgBackend):
+        return True
+    with backend._write() as conn:
+        return bool(conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'chunks' AND indexdef LIKE "
+                                 "'%USING hnsw%'").fetchone()[0])
+
+
+def _bulk_docs(vectors: np.ndarray, per_doc: int = 10) -> list[tuple[DocumentRecord, list[NewChunk]]]:
+    return [(_doc(f"bulk{d}"), [NewChunk(i, f"bulk {d}-{i}", "ru", None, 0, 1, 1, f"bulk-{d}-{i}",
+                                         vectors[d * per_doc + i]) for i in range(per_doc)])
+            for d in range(len(vectors) // per_doc)]
+
+
+def _exact_texts(vectors: np.ndarray, query: np.ndarray, k: int, per_doc: int = 10) -> list[str]:
+    return [f"bulk {row // per_doc}-{row % per_doc}" for row in np.argsort(-(vectors @ query))[:k]]
+
+
+def test_bulk_loaded_documents_search_like_exact_search(backend: Backend) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((300, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", str(DIM))
+    docs = _bulk_docs(vectors)
+    with backend.bulk_loading():
+        for doc, chunks in docs[:15]:
+            backend.put_document(doc, chunks)
+        if isinstance(backend, PgBackend):
+            assert not _has_vector_index(backend)
+        hits = backend.search(vectors[3], 5)  # readers keep working inside the block
+        assert [backend.get_chunks([c])[c].text for c, _ in hits] == _exact_texts(vectors[:150], vectors[3], 5)
+        for doc, chunks in docs[15:]:
+            backend.put_document(doc, chunks)
+    assert _has_vector_index(backend)
+    assert backend.stats()["vectors"] == 300
+    for query in rng.standard_normal((10, DIM)).astype(np.float32):
+        query /= np.linalg.norm(query)
+        hits = backend.search(query, 5)
+        assert [backend.get_chunks([c])[c].text for c, _ in hits] == _exact_texts(vectors, query, 5)
+        scores = np.sort(vectors @ query)[::-1][:5]
+        np.testing.assert_allclose([s for _, s in hits], scores, atol=1e-5)
+
+
+def test_bulk_loading_restores_the_index_after_an_error(filled: Backend) -> None:
+    with pytest.raises(RuntimeError, match="disk on fire"), filled.bulk_loading():
+        filled.put_document(_doc("c"), _chunks([("zeta", "kk", (5,))]))
+        raise RuntimeError("disk on fire")
+    assert _has_vector_index(filled)
+    assert [filled.get_chunks([c])[c].text for c, _ in filled.search(_vec(5), 1)] == ["zeta"]
+    assert filled.stats()["vectors"] == 5

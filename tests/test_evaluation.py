@@ -163,6 +163,18 @@ def test_pairs_can_be_searched_within_the_answer_language() -> None:
     assert evaluate([query], fixed(ranking)).within_language == []
 
 
+def test_filtered_pairs_skip_answers_in_other_languages_but_not_noise() -> None:
+    query = EvalQuery("q1", "өтінім", "kk", (phrase("өтінімде болу керек", lang="kk"),
+                                              phrase("заявка должна содержать", lang="ru")))
+    ranking = [chunk("Өтінімде болу керек:"), chunk("шум"), chunk("Заявка должна содержать", lang="ru")]
+    report = evaluate([query], fixed(ranking))
+    assert report.row("kk→ru").metrics["MRR@10"] == pytest.approx(1 / 3)
+    rows = {row.name: row for row in report.filtered}
+    assert rows["kk→ru"].metrics["MRR@10"] == 0.5  # the Kazakh answer is removed, the noise still counts
+    assert rows["kk→kk"].metrics["MRR@10"] == 1.0
+    assert report.to_dict()["filtered"][0]["name"] == "same language"
+
+
 def test_report_table_and_json() -> None:
     query = EvalQuery("q", "x", "ru", (phrase("текст", lang="ru"),))
     report = evaluate([query], fixed([chunk("Текст", lang="ru")]))

@@ -15,7 +15,7 @@ import pytest
 from index.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from index.pg_backend import PgBackend
-from index.pg_schema import MIGRATIONS
+from index.pg_schema import BULK_LOCK_KEY, MIGRATIONS, VECTOR_INDEX
 from pedkb.settings import Settings
 from tests.conftest import DATA, REPO, fresh_database
 from tests.support.pgserver import PgServer, start_replica, wait_for_replay
@@ -35,6 +35,24 @@ def _pedkb(*args: str, backend: str | None = None) -> subprocess.Popen[str]:
         env["PEDKB_BACKEND"] = backend
     return subprocess.Popen([sys.executable, "-m", "pedkb", "-q", *args], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _has_hnsw(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        return bool(conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s", (VECTOR_INDEX,)).fetchone()[0])
+
+
+def test_opening_rebuilds_an_index_a_killed_bulk_load_left_dropped(pg_server: PgServer) -> None:
+    url = fresh_database(pg_server)
+    with PgBackend(url) as backend:
+        backend.set_meta("dim", "8")
+    with psycopg.connect(url, autocommit=True) as loader:
+        loader.execute(f"DROP INDEX {VECTOR_INDEX}")
+        loader.execute("SELECT pg_advisory_lock(%s)", (BULK_LOCK_KEY,))  # a bulk load still running
+        PgBackend(url).close()
+        assert not _has_hnsw(url)
+    PgBackend(url).close()  # the loader's session ended without building the index
+    assert _has_hnsw(url)
 
 
 def test_migrations_are_recorded_and_applied_once(pg_server: PgServer) -> None:
@@ -134,6 +152,7 @@ def test_migrate_copies_an_embedded_installation(pg_server: PgServer, tmp_path: 
         for q in queries:
             assert [(h.document.doc_id, h.chunk.ordinal) for h in kb.search(q, k=5)] == before[q], q
         assert kb.bank.get("exp-ru-001").title
+        assert _has_hnsw(url)  # the empty target was bulk loaded: the index is built after the COPYs
     again = _pedkb("migrate", "--from", str(data), "--to", url)
     assert again.wait(timeout=300) == 0  # re-running replaces by id: still the same counts
     with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(256)) as kb:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -14,6 +15,7 @@ from pedkb.errors import NotFoundError
 from search_api.deps import GuardedRoute, KbDep, SettingsDep, UploaderDep, WriterDep
 from search_api.errors import ApiError
 from search_api.i18n import message, pick_language
+from search_api.query import shown_source
 from search_api.schemas import (
     ChunkOut,
     DocumentDetail,
@@ -43,9 +45,10 @@ UPLOAD_BODY = {
 }
 
 
-def summary(doc: DocumentRecord) -> DocumentSummary:
-    """The list view of a document."""
-    return DocumentSummary(doc_id=doc.doc_id, source=doc.source, title=doc.title, type=doc.kind, format=doc.fmt,
+def summary(doc: DocumentRecord, corpus: pathlib.Path) -> DocumentSummary:
+    """The list view of a document (a server path shown relative to the corpus folder, or as a file name)."""
+    return DocumentSummary(doc_id=doc.doc_id, source=shown_source(doc.source, corpus.resolve()), title=doc.title,
+                           type=doc.kind, format=doc.fmt,
                            languages=list(doc.languages), chunks=doc.n_chunks, size=doc.size,
                            created=doc.created, updated=doc.updated)
 
@@ -111,7 +114,7 @@ def list_documents(
     """Documents (or experiences/technologies as indexed items), oldest first."""
     docs = kb.documents(type)
     return DocumentPage(total=len(docs), offset=offset, limit=limit,
-                        items=[summary(d) for d in docs[offset:offset + limit]])
+                        items=[summary(d, kb.settings.corpus) for d in docs[offset:offset + limit]])
 
 
 @router.get("/{doc_id}", response_model=DocumentDetail, responses={404: {"model": ErrorResponse}})
@@ -123,7 +126,7 @@ def get_document(kb: KbDep, doc_id: DocId) -> DocumentDetail:
         raise ApiError(404, "document_not_found", id=doc_id) from exc
     chunks = [ChunkOut(chunk_id=c.chunk_id, ordinal=c.ordinal, lang=c.lang, page=c.page, text=c.text,
                        tokens=c.n_tokens) for c in kb.backend.document_chunks(doc_id)]
-    return DocumentDetail(**summary(doc).model_dump(), chunk_list=chunks)
+    return DocumentDetail(**summary(doc, kb.settings.corpus).model_dump(), chunk_list=chunks)
 
 
 @router.delete("/{doc_id}", status_code=204, dependencies=[WriterDep],

@@ -10,7 +10,7 @@ from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.deps import GuardedRoute, KbDep, SettingsDep
 from search_api.examples import SEARCH_BODY
-from search_api.query import NOTHING, build_filters, check_page, check_text, has_words
+from search_api.query import NOTHING, build_filters, check_page, check_text, has_words, shown_source
 from search_api.schemas import ErrorResponse, SearchQuery, SearchResponse, SearchResult
 from search_api.snippets import make_snippet
 
@@ -28,10 +28,11 @@ def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> Sea
                               next_offset=None)
     hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
     results = []
+    corpus = kb.settings.corpus.resolve()
     for hit in hits:
         snippet = make_snippet(hit.chunk.text, text)
         results.append(SearchResult.model_validate({
-            "technologies": [], **hit.to_dict(),
+            "technologies": [], **hit.to_dict(), "source": shown_source(hit.document.source, corpus),
             "snippet": snippet.text, "highlights": snippet.highlights, "snippet_html": snippet.html(),
         }))  # fmt: skip
     following = query.offset + query.k
