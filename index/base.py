@@ -8,9 +8,13 @@ after a crash a search sees either the old or the new state of each document, ne
 from __future__ import annotations
 
 import contextlib
+import itertools
+import math
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,6 +55,59 @@ class LanguageStatistics:
         for lang in list(pending):
             add(lang)
         return {lang: cls.from_moments(*values) for lang, values in moments.items()}
+
+
+STATS_SAMPLE = 20_000  # vectors read to estimate the statistics of a larger store
+STATS_MIN_PER_LANGUAGE = 2_000  # a language with fewer sampled vectors than this is read whole
+STATS_MAX_AGE = 60.0  # seconds a sampled estimate is kept while the store changes
+
+# (languages, fraction) -> (language, vector) rows of those languages, every chunk (1.0) or about that share
+VectorReader = Callable[[Sequence[str], float], Iterable[tuple[str, np.ndarray]]]
+
+
+def estimate_statistics(counts: dict[str, int], read: VectorReader,
+                        sample: int | None = None) -> tuple[dict[str, LanguageStatistics], bool]:
+    """Per-language statistics from every vector of a store of up to `sample` chunks, else from a sample of about
+    `sample` vectors (small languages read whole) with the exact counts; returns (statistics, sampled)."""
+    sample = STATS_SAMPLE if sample is None else sample
+    total = sum(counts.values())
+    if total <= sample:
+        return LanguageStatistics.per_language(read(sorted(counts), 1.0)), False
+    fraction = sample / total
+    whole = sorted(lang for lang, n in counts.items() if n * fraction < STATS_MIN_PER_LANGUAGE)
+    sampled = sorted(lang for lang in counts if lang not in whole)
+    rows = itertools.chain(read(whole, 1.0) if whole else (), read(sampled, fraction) if sampled else ())
+    stats = LanguageStatistics.per_language(rows)
+    return {lang: replace(s, count=counts[lang]) for lang, s in stats.items()}, True
+
+
+class StatisticsCache:
+    """The per-language statistics of one store, recomputed when the store changed.
+
+    While the store holds at most STATS_SAMPLE chunks they are exact and follow every write. A larger store's
+    sampled estimate is kept up to STATS_MAX_AGE seconds while writes go on: a few documents do not move the
+    means of a large store, and the next search after each upload should not pay for a pass over its vectors.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: Hashable = None
+        self._value: dict[str, LanguageStatistics] | None = None
+        self._sampled = False
+        self._at = -math.inf
+
+    def get(self, state: Hashable, compute: Callable[[], tuple[dict[str, LanguageStatistics], bool]]
+            ) -> dict[str, LanguageStatistics]:
+        """The cached statistics if still valid for `state`, else `compute()`'s."""
+        with self._lock:
+            now = time.monotonic()
+            fresh = self._value is not None and (
+                state == self._state or (self._sampled and now - self._at < STATS_MAX_AGE))
+            if not fresh:
+                self._value, self._sampled = compute()
+                self._state, self._at = state, now
+            assert self._value is not None
+            return self._value
 
 
 class Backend(ABC):

@@ -22,7 +22,7 @@ from typing import IO
 import faiss
 import numpy as np
 
-from index.base import Backend, LanguageStatistics
+from index.base import Backend, LanguageStatistics, StatisticsCache
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.sqlite_store import SqliteStore
 from pedkb.errors import StoreError
@@ -58,7 +58,7 @@ class FaissBackend(Backend):
         self._lock_depth = 0
         self._bulk_depth = 0
         self._lock_file: IO[str] | None = None
-        self._statistics: tuple[tuple[str, int], dict[str, LanguageStatistics]] | None = None
+        self._statistics = StatisticsCache()
 
     # --- metadata ----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -289,14 +289,12 @@ class FaissBackend(Backend):
         return {lang: (stats.mean, stats.count) for lang, stats in self.language_statistics().items()}
 
     def language_statistics(self) -> dict[str, LanguageStatistics]:
-        """Count, mean and covariance per chunk language, recomputed only after the store changed."""
+        """Count, mean and covariance per chunk language, recomputed only after the store changed
+        (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute)."""
         with self._mutex:
             if self._dim() is None:
                 return {}
-            state = (self._space(), self.store.generation())
-            if self._statistics is None or self._statistics[0] != state:
-                self._statistics = (state, self.store.language_statistics())
-            return self._statistics[1]
+            return self._statistics.get((self._space(), self.store.generation()), self.store.language_statistics)
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from index import pg_search
-from index.base import Backend, LanguageStatistics
+from index.base import Backend, LanguageStatistics, StatisticsCache
 from index.filter_sql import filter_clause
 from index.pg_schema import (
     BULK_LOCK_KEY,
@@ -100,7 +100,7 @@ class PgBackend(Backend):
         self._pool = pool(url)
         self._read_pool = pool(read_url) if read_url else self._pool
         self._centroids: tuple[int, dict[str, tuple[np.ndarray, int]]] | None = None
-        self._statistics: tuple[int, dict[str, LanguageStatistics]] | None = None
+        self._statistics = StatisticsCache()
 
     # --- helpers -----------------------------------------------------------------------------------------------
     def _write(self) -> Any:
@@ -333,12 +333,11 @@ class PgBackend(Backend):
         return means
 
     def language_statistics(self) -> dict[str, LanguageStatistics]:
-        """Count, mean and covariance of the chunk vectors per language, recomputed when the store changed."""
+        """Count, mean and covariance of the chunk vectors per language, recomputed when the store changed
+        (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute)."""
         with self._read() as conn:
             gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-            if self._statistics is None or self._statistics[0] != gen:
-                self._statistics = (gen, pg_search.language_statistics(conn))
-        return self._statistics[1]
+            return self._statistics.get(gen, lambda: pg_search.language_statistics(conn))
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:

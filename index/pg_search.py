@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from index.base import LanguageStatistics
+from index.base import LanguageStatistics, estimate_statistics
 from index.filter_sql import filter_clause
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
@@ -116,10 +116,17 @@ def lexical_search(conn: Any, terms: Sequence[str], k: int, filters: SearchFilte
     return [(int(cid), float(score)) for cid, score in rows]
 
 
-def language_statistics(conn: Any) -> dict[str, LanguageStatistics]:
-    """Count, mean and covariance of the chunk vectors per language (streamed from a server-side cursor)."""
-    with conn.transaction(), conn.cursor(name="language_statistics") as cur:
-        cur.itersize = 2048
-        cur.execute("SELECT lang, embedding FROM chunks")
-        return LanguageStatistics.per_language(
-            (lang, np.asarray(e.to_numpy() if hasattr(e, "to_numpy") else e, dtype=np.float32)) for lang, e in cur)
+def language_statistics(conn: Any) -> tuple[dict[str, LanguageStatistics], bool]:
+    """Count, mean and covariance of the chunk vectors per language (`estimate_statistics`: a large store is read
+    from a page sample, streamed from a server-side cursor); returns (statistics, sampled)."""
+    counts = {lang: int(n) for lang, n in conn.execute("SELECT lang, count(*) FROM chunks GROUP BY lang")}
+
+    def read(langs: Sequence[str], fraction: float) -> Iterator[tuple[str, np.ndarray]]:
+        sample = "" if fraction >= 1 else f" TABLESAMPLE SYSTEM ({min(100.0, 100 * fraction):.6f})"
+        with conn.transaction(), conn.cursor(name="language_statistics") as cur:
+            cur.itersize = 2048
+            cur.execute(f"SELECT lang, embedding FROM chunks{sample} WHERE lang = ANY(%s)", (list(langs),))
+            for lang, e in cur:
+                yield lang, np.asarray(e.to_numpy() if hasattr(e, "to_numpy") else e, dtype=np.float32)
+
+    return estimate_statistics(counts, read)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import sqlite_lexical
-from index.base import LanguageStatistics
+from index.base import LanguageStatistics, estimate_statistics
 from index.filter_sql import filter_clause
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from pedkb.errors import StoreError
@@ -372,10 +372,19 @@ class SqliteStore:
             np.zeros((0, dim), dtype=np.float32)
         return np.asarray(ids_out, dtype=np.int64), matrix
 
-    def language_statistics(self) -> dict[str, LanguageStatistics]:
-        """Count, mean and covariance of the chunk vectors per chunk language."""
-        rows = self.db.execute("SELECT c.lang, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key")
-        return LanguageStatistics.per_language((lang, np.frombuffer(blob, dtype=np.float32)) for lang, blob in rows)
+    def language_statistics(self) -> tuple[dict[str, LanguageStatistics], bool]:
+        """Count, mean and covariance of the chunk vectors per chunk language (`estimate_statistics`: a large
+        store is sampled by chunk id); returns (statistics, sampled)."""
+        counts = dict(self.db.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang").fetchall())
+
+        def read(langs: Sequence[str], fraction: float) -> Iterator[tuple[str, np.ndarray]]:
+            step = max(1, round(1 / fraction))
+            sql = (f"SELECT c.lang, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key "
+                   f"WHERE c.lang IN ({','.join('?' * len(langs))}) AND c.chunk_id % ? = 0")
+            for lang, blob in self.db.execute(sql, [*langs, step]):
+                yield lang, np.frombuffer(blob, dtype=np.float32)
+
+        return estimate_statistics(counts, read)
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import sqlite_store
+from index import base, sqlite_store
 from index.base import Backend
 from index.faiss_backend import DB_NAME, FaissBackend
 from index.knowledge_base import DEFAULT_SEARCH_MODE, SEARCH_MODES, KnowledgeBase
@@ -105,6 +105,54 @@ def test_language_statistics_are_the_mean_and_covariance_of_each_language(filled
     ru = np.stack([_vec(0 * 100 + 1), _vec(2 * 100), _vec(2 * 100 + 1)])  # guide #1, exp #0 and #1
     assert np.allclose(stats["ru"].mean, ru.mean(axis=0), atol=1e-6)
     assert np.allclose(stats["ru"].covariance, np.cov(ru.T, bias=True), atol=1e-6)
+
+
+def test_a_large_store_estimates_its_statistics_from_a_sample(backend: Backend,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "STATS_SAMPLE", 400)
+    monkeypatch.setattr(base, "STATS_MIN_PER_LANGUAGE", 30)
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", str(DIM))
+    rng = np.random.default_rng(5)
+    shift = {"ru": 2.0, "kk": -2.0, "ky": 0.0}
+    vectors: dict[str, list[np.ndarray]] = {"ru": [], "kk": [], "ky": []}
+    for d in range(40):  # 30 ru and 10 kk documents of 50 chunks, one ky document of 5
+        lang = "ru" if d < 30 else "kk"
+        doc = DocumentRecord(doc_id=f"d{d}", source=f"/src/{d}", title=None, fmt="txt", sha256="0", size=1,
+                             languages=[lang])
+        chunks = []
+        for i in range(50):
+            v = (rng.normal(size=DIM) + shift[lang]).astype(np.float32)
+            vectors[lang].append(v)
+            chunks.append(NewChunk(i, f"c {d} {i}", lang, None, 0, 1, 1, f"d{d}-{i}", v))
+        backend.put_document(doc, chunks)
+    small = [(rng.normal(size=DIM)).astype(np.float32) for _ in range(5)]
+    vectors["ky"] = small
+    backend.put_document(DocumentRecord(doc_id="k", source="/src/k", title=None, fmt="txt", sha256="0", size=1,
+                                        languages=["ky"]),
+                         [NewChunk(i, f"k {i}", "ky", None, 0, 1, 1, f"k-{i}", v) for i, v in enumerate(small)])
+    stats = backend.language_statistics()
+    assert {lang: s.count for lang, s in stats.items()} == {"ru": 1500, "kk": 500, "ky": 5}  # exact counts
+    assert np.allclose(stats["ky"].mean, np.mean(small, axis=0), atol=1e-5)  # a small language is read whole
+    for lang in ("ru", "kk"):  # a sample: close to, not equal to, the whole
+        full = np.stack(vectors[lang])
+        assert np.abs(stats[lang].mean - full.mean(axis=0)).max() < 0.35
+        assert np.abs(np.diag(stats[lang].covariance) - full.var(axis=0)).max() < 0.5
+    assert not np.allclose(stats["ru"].mean, np.stack(vectors["ru"]).mean(axis=0), atol=1e-6)
+    # while the estimate is young, a write does not trigger another pass over the vectors
+    backend.delete_document("d0")
+    assert backend.language_statistics() is stats
+    monkeypatch.setattr(base, "STATS_MAX_AGE", 0.0)
+    assert backend.language_statistics()["ru"].count == 1450
+
+
+def test_a_small_store_follows_every_write_exactly(filled: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "STATS_MAX_AGE", 1e9)
+    assert filled.language_statistics()["ky"].count == 1
+    _put(filled, "article2", "document", [("Жаңы макала.", "ky")], seed=7)
+    stats = filled.language_statistics()
+    assert stats["ky"].count == 2
+    assert np.allclose(stats["ky"].mean, (_vec(100) + _vec(700)) / 2, atol=1e-6)  # the article (seed 1) and the new one
 
 
 def test_a_store_from_before_the_lexical_index_gets_one_when_opened(tmp_path: Path) -> None:
