@@ -180,6 +180,28 @@ class FaissBackend(Backend):
         self._index_space = space
         return index
 
+    def _current_generation(self) -> int | None:
+        """The store's generation when the in-memory index matches it exactly, else None."""
+        gen = self.store.generation()
+        current = self._index is not None and gen == self._index_gen and self._space() == self._index_space
+        return gen if current else None
+
+    def _apply_write(self, before: int | None, removed: Sequence[int], added: Sequence[int]) -> None:
+        """After one write under the write lock: apply its chunk ids to an index that matched the store before it
+        (O(write) instead of listing every chunk id), else sync in full."""
+        if before is None or self._index is None or self.store.generation() != before + 1:
+            self._sync()
+            return
+        index = self._index
+        if removed:
+            index.remove_ids(np.asarray(removed, dtype=np.int64))
+        if added:
+            ids, vectors = self.store.chunk_vectors(added, index.d)
+            if ids.size:
+                index.add_with_ids(vectors, ids)
+        self._index_gen = before + 1
+        self._dirty = True
+
     def flush(self) -> None:
         """Write the in-memory index to `vectors-<space>-<generation>.faiss` by atomic rename.
 
@@ -212,16 +234,18 @@ class FaissBackend(Backend):
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
         """Insert or replace a document with its chunks."""
         with self.writing():
-            stored, _removed, _added = self.store.put_document(doc, chunks)
+            before = self._current_generation()
+            stored, removed, added = self.store.put_document(doc, chunks)
             if not self._bulk_depth:
-                self._sync()
+                self._apply_write(before, removed, added)
             return stored
 
     def delete_document(self, doc_id: str) -> bool:
         """Delete a document and its vectors."""
         with self.writing():
+            before = self._current_generation()
             removed = self.store.delete_document(doc_id)
-            self._sync()
+            self._apply_write(before, removed or [], [])
             return removed is not None
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,34 @@ def test_bulk_loading_restores_the_index_after_an_error(filled: Backend) -> None
     assert _has_vector_index(filled)
     assert [filled.get_chunks([c])[c].text for c, _ in filled.search(_vec(5), 1)] == ["zeta"]
     assert filled.stats()["vectors"] == 5
+
+
+def test_embedded_writes_update_the_index_without_listing_the_store(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((200, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = _bulk_docs(vectors)  # 20 documents of 10 chunks
+    with FaissBackend(tmp_path) as backend:
+        backend.set_meta("model", "test")
+        backend.set_meta("dim", str(DIM))
+        backend.put_document(*docs[0])
+        backend.search(vectors[0], 1)  # the index now matches the store
+        listings = []
+        listing = backend.store.chunk_ids
+        monkeypatch.setattr(backend.store, "chunk_ids", lambda: listings.append(1) or listing())
+        for doc, chunks in docs[1:]:
+            backend.put_document(doc, chunks)
+        backend.put_document(*docs[4])  # a replacement: its old chunk ids leave the index
+        assert backend.delete_document(docs[7][0].doc_id)
+        assert listings == []  # every write applied its own chunk ids
+        assert backend.stats()["vectors"] == 190
+        for query in vectors[::17]:
+            scores = vectors @ query
+            scores[70:80] = -np.inf  # the deleted document
+            hits = backend.search(query, 5)
+            assert [backend.get_chunks([c])[c].text for c, _ in hits] == \
+                [f"bulk {row // 10}-{row % 10}" for row in np.argsort(-scores)[:5]]
+    with FaissBackend(tmp_path) as reopened:  # and what was saved is the same index
+        hits = reopened.search(vectors[3], 3)
+        assert [reopened.get_chunks([c])[c].text for c, _ in hits] == _exact_texts(vectors, vectors[3], 3)
