@@ -118,11 +118,12 @@ def lexical_search(conn: Any, terms: Sequence[str], k: int, filters: SearchFilte
 
 def language_statistics(conn: Any) -> tuple[dict[str, LanguageStatistics], bool]:
     """Count, mean and covariance of the chunk vectors per language (`estimate_statistics`: a large store is read
-    from a page sample, streamed from a server-side cursor); returns (statistics, sampled)."""
+    from a row sample, the same rows for the same table, streamed from a server-side cursor); returns
+    (statistics, sampled)."""
     counts = {lang: int(n) for lang, n in conn.execute("SELECT lang, count(*) FROM chunks GROUP BY lang")}
 
     def read(langs: Sequence[str], fraction: float) -> Iterator[tuple[str, np.ndarray]]:
-        sample = "" if fraction >= 1 else f" TABLESAMPLE SYSTEM ({min(100.0, 100 * fraction):.6f})"
+        sample = "" if fraction >= 1 else f" TABLESAMPLE BERNOULLI ({min(100.0, 100 * fraction):.6f}) REPEATABLE (7)"
         with conn.transaction(), conn.cursor(name="language_statistics") as cur:
             cur.itersize = 2048
             cur.execute(f"SELECT lang, embedding FROM chunks{sample} WHERE lang = ANY(%s)", (list(langs),))
