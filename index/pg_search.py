@@ -55,9 +55,9 @@ def _index_chunks(conn: Any, rows: Sequence[tuple[int, str, str]]) -> None:
     postings: list[tuple[int, str, int]] = []
     lengths: list[tuple[int, int]] = []
     for chunk_id, text, lang in rows:
-        terms = index_terms(text, lang)
-        lengths.append((len(terms), chunk_id))
-        postings.extend((chunk_id, term, tf) for term, tf in Counter(terms).items())
+        counts = chunk_terms(text, lang)
+        lengths.append((sum(counts.values()), chunk_id))
+        postings.extend((chunk_id, term, tf) for term, tf in counts.items())
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO chunk_terms (chunk_id, term, tf) VALUES (%s, %s, %s)", postings)
         cur.executemany("UPDATE chunks SET n_terms = %s WHERE chunk_id = %s", lengths)
