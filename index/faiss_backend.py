@@ -117,7 +117,7 @@ class FaissBackend(Backend):
     def bulk_loading(self) -> Iterator[None]:
         """A write batch whose documents reach the FAISS index all at once at its end.
 
-        Outside it every document write syncs the index, which lists every chunk id (O(store) per document);
+        Outside it every document write updates the in-memory index with its own chunk ids (`_apply_write`);
         inside, writes go to SQLite only and the flush at the end adds them in one sync. Searches in the block
         sync first, so they see every write as usual.
         """
