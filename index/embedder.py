@@ -2,18 +2,21 @@
 
 `load_embedder(settings)` resolves the model (a local folder, the offline-provisioned e5, or a hub name),
 picks the precision (bf16 where the CPU has native bf16, else fp32) and caches the loaded model per
-(path, precision) so the API and the CLI share one copy in a process.
+(path, precision) so the API and the CLI share one copy in a process. A model's name does not identify its
+weights (the offline 4-bit e5 and the hub's fp32 e5 share one), so each load also takes `weights_fingerprint`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -28,15 +31,30 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "run `pedkb model install` to provision the default model offline"
-_MODELS: dict[tuple[str, str], SentenceTransformer] = {}
+WHOLE_TENSOR_LIMIT = 1 << 22  # elements; a larger tensor (the word-embedding matrix) is fingerprinted by a row sample
+SAMPLED_ROW_STRIDE = 16
+
+
+class LoadedModel(NamedTuple):
+    """A loaded SentenceTransformer with the fingerprint of its weights, taken at float32 before any cast."""
+
+    model: SentenceTransformer
+    fingerprint: str
+
+
+_MODELS: dict[tuple[str, str], LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Something that maps passages and queries into one normalised vector space."""
+    """Something that maps passages and queries into one normalised vector space.
+
+    `fingerprint` identifies the weights (a digest of them; the hashing embedder, which has none, uses its name).
+    """
 
     name: str
+    fingerprint: str
     dim: int
     precision: str
     max_seq_length: int
@@ -52,6 +70,38 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` by the model's own tokenizer, without special tokens or prompts."""
         ...
+
+
+def embedder_fingerprint(embedder: Embedder) -> str:
+    """What identifies the embedder's weights: the same at every precision; two embedders of one name with other
+    weights have other fingerprints."""
+    return embedder.fingerprint
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """16 hex digits of sha256 over the parameters as float32 (about 0.1 s for e5-small).
+
+    Every tensor counts whole, except that one over WHOLE_TENSOR_LIMIT elements (the word embeddings) counts
+    every SAMPLED_ROW_STRIDE-th row, and the transformers pooler (never used by sentence-transformers, and
+    randomly initialised when a checkpoint lacks it) is left out. Tensors are hashed by shape and values, not by
+    name, and combined in sorted order, so a library renaming its modules does not change the digest. Take it
+    before casting: a bf16 copy has other values.
+    """
+    import torch
+
+    parts = []
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "pooler" in name.split("."):
+                continue
+            values = param.detach()
+            if values.numel() > WHOLE_TENSOR_LIMIT:
+                values = values[::SAMPLED_ROW_STRIDE]
+            array = values.float().contiguous().cpu().numpy().astype("<f4", copy=False)
+            part = hashlib.sha256(repr(tuple(param.shape)).encode())
+            part.update(array.data)
+            parts.append(part.digest())
+    return hashlib.sha256(b"".join(sorted(parts))).hexdigest()[:16]
 
 
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -92,13 +142,31 @@ def _normalised(vectors: torch.Tensor) -> np.ndarray:
     return out / np.maximum(norms, 1e-12)
 
 
-class SentenceTransformerEmbedder:
-    """An Embedder over a loaded SentenceTransformer, using its "query"/"passage" prompts when it has them."""
+# Prompts of model families whose published sentence-transformers configs predate prompts: loaded by name from
+# the hub, intfloat's E5 models come without them and would embed queries and passages unprefixed.
+E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
+_E5_NAME = re.compile(r"(?:^|[-_])e5(?:[-_]|$)")
 
-    def __init__(self, model: SentenceTransformer, *, name: str, precision: str,
+
+def known_prompts(name: str) -> dict[str, str]:
+    """The query/passage prompts a model family was trained with, by the model's name ({} when unknown).
+
+    E5 ("intfloat/multilingual-e5-small", "e5-base-v2", a local folder named so) uses "query: " and "passage: ";
+    the instruction-tuned E5 variants take task instructions instead and get nothing here.
+    """
+    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    return dict(E5_PROMPTS) if _E5_NAME.search(last) and "instruct" not in last else {}
+
+
+class SentenceTransformerEmbedder:
+    """An Embedder over a loaded SentenceTransformer, using its "query"/"passage" prompts when it has them, else
+    the prompts its family is known to need (`known_prompts`)."""
+
+    def __init__(self, model: SentenceTransformer, *, name: str, fingerprint: str, precision: str,
                  batch_size: int = 32) -> None:
         self.model = model
         self.name = name
+        self.fingerprint = fingerprint
         self.precision = precision
         self.batch_size = batch_size
         dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -107,7 +175,14 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"embedding model {name!r} does not report its vector dimension")
         self.dim = int(dim)
         self.max_seq_length = int(model.max_seq_length or 512)
-        prompts = getattr(model, "prompts", {}) or {}
+        prompts = getattr(model, "prompts", None)
+        if prompts is None:
+            prompts = {}
+        missing = {role: text for role, text in known_prompts(name).items() if not prompts.get(role)}
+        if missing and isinstance(getattr(model, "prompts", None), dict):
+            model.prompts.update(missing)
+            logger.info("embedding model %s has no %s prompt(s) in its configuration; using %s, as its family "
+                        "was trained", name, "/".join(sorted(missing)), missing)
         # Named explicitly: sentence-transformers 6 adds an empty "document" prompt that encode_document
         # would prefer over "passage".
         self._passage_prompt = "passage" if prompts.get("passage") else None
@@ -174,8 +249,8 @@ def _open_model(path: str) -> SentenceTransformer:
     return SentenceTransformer(path, device="cpu")
 
 
-def load_sentence_transformer(path: str, precision: str) -> SentenceTransformer:
-    """The model at `path` in `precision`, loaded once per process per (path, precision)."""
+def load_sentence_transformer(path: str, precision: str) -> LoadedModel:
+    """The model at `path` in `precision` and its weights fingerprint, loaded once per (path, precision)."""
     key = (path, precision)
     with _MODELS_LOCK:
         if key in _MODELS:
@@ -189,11 +264,13 @@ def load_sentence_transformer(path: str, precision: str) -> SentenceTransformer:
             raise
         except Exception as exc:  # OSError, HTTP and parse errors all mean the same to a user
             raise ModelError(f"cannot load embedding model {path!r}: {exc}; {INSTALL_HINT}") from exc
+        fingerprint = weights_fingerprint(model)  # before the cast, so fp32 and bf16 loads agree
         model = model.to(torch.bfloat16 if precision == "bf16" else torch.float32)
         model.eval()
-        logger.info("loaded embedding model %s (precision %s, %d torch threads)", path, precision, threads)
-        _MODELS[key] = model
-        return model
+        logger.info("loaded embedding model %s (weights %s, precision %s, %d torch threads)", path, fingerprint,
+                    precision, threads)
+        _MODELS[key] = LoadedModel(model, fingerprint)
+        return _MODELS[key]
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -213,9 +290,9 @@ def load_embedder(settings: Settings) -> Embedder:
         raise ModelError(f"embedding model folder {path} does not exist; {INSTALL_HINT}, "
                          "or set PEDKB_MODEL to an existing model folder")
     precision = choose_precision(settings.precision)
-    model = load_sentence_transformer(path, precision)
-    embedder = SentenceTransformerEmbedder(model, name=name, precision=precision,
-                                           batch_size=settings.batch_size)
-    logger.info("embedder %s: %d dims, precision %s (requested %s), batch %d, from %s", name, embedder.dim,
-                precision, settings.precision, settings.batch_size, path)
+    loaded = load_sentence_transformer(path, precision)
+    embedder = SentenceTransformerEmbedder(loaded.model, name=name, fingerprint=loaded.fingerprint,
+                                           precision=precision, batch_size=settings.batch_size)
+    logger.info("embedder %s: %d dims, weights %s, precision %s (requested %s), batch %d, from %s", name,
+                embedder.dim, embedder.fingerprint, precision, settings.precision, settings.batch_size, path)
     return embedder

@@ -24,6 +24,7 @@ class HashingEmbedder:
     def __init__(self, dim: int = 256) -> None:
         self.dim = dim
         self.name = f"hashing:{dim}"
+        self.fingerprint = self.name  # no weights: the name says everything
 
     def _bucket(self, word: str) -> int:
         digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()

@@ -1,6 +1,8 @@
 """The knowledge base: ingest files into a backend, search them, list, delete and re-embed.
 
 This is the one object the CLI and the API talk to; it joins ingest/ (text), the embedder and the backend.
+The store's meta names the embedding space it holds: "model", "dim" and "model_weights" (the embedder's weights
+fingerprint, since one model name can stand for other weights: docs/model_identity.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from index import ranking
 from index.base import Backend
-from index.embedder import Embedder, load_embedder
+from index.embedder import Embedder, embedder_fingerprint, load_embedder
 from index.factory import open_backend
 from index.files import FileResult, IngestReport, collect_files, document_id, file_sha256
 from index.lexical import index_terms
@@ -47,11 +49,12 @@ MAX_OFFSET = 1000
 SEARCH_MODES = ("hybrid", "dense", "lexical")  # the first is the default (docs/retrieval.md: why)
 DEFAULT_SEARCH_MODE = SEARCH_MODES[0]
 SUGGESTED_TAGS = 3
+WEIGHTS_META = "model_weights"
 
 
-def vector_key(model: str, text: str, role: str = "passage") -> str:
-    """The embedding-cache key of a text embedded as a passage or a query under a model."""
-    return hashlib.sha1(f"{model}\0{role}\0{text}".encode()).hexdigest()
+def vector_key(model: str, weights: str, text: str, role: str = "passage") -> str:
+    """The embedding-cache key of a text embedded as a passage or a query by a model with these weights."""
+    return hashlib.sha1(f"{model}\0{weights}\0{role}\0{text}".encode()).hexdigest()
 
 
 class KnowledgeBase:
@@ -82,16 +85,32 @@ class KnowledgeBase:
 
     # --- the embedding space --------------------------------------------------------------------------------
     def check_model(self) -> None:
-        """Refuse a model other than the one the index was built with."""
+        """Refuse a model, or other weights under the same name, than the index was built with.
+
+        An index from before weights were recorded adopts the loaded embedder's fingerprint.
+        """
         stored = self.backend.get_meta("model")
         if stored is None:
             return
+        embedder = self.embedder
         dim = int(self.backend.get_meta("dim") or 0)
-        if stored != self.embedder.name or dim != self.embedder.dim:
+        if stored != embedder.name or dim != embedder.dim:
             raise ModelMismatchError(
                 f"the index in {self.settings.data} was built with {stored} ({dim} dims) but the configured model is "
-                f"{self.embedder.name} ({self.embedder.dim} dims); run `pedkb reindex` to re-embed it with the new "
+                f"{embedder.name} ({embedder.dim} dims); run `pedkb reindex` to re-embed it with the new "
                 f"model, or set PEDKB_MODEL={stored}"
+            )
+        weights, current = self.backend.get_meta(WEIGHTS_META), embedder_fingerprint(embedder)
+        if weights is None:
+            log.info("the index in %s records no weights for %s: adopting those loaded now (%s)",
+                     self.settings.data, stored, current)
+            self.backend.set_meta(WEIGHTS_META, current)
+        elif weights != current:
+            raise ModelMismatchError(
+                f"the index in {self.settings.data} was built with {stored} weights {weights} but the configured "
+                f"model {embedder.name} has weights {current} (one name, other weights: e.g. the offline 4-bit "
+                "build and the hub's original); run `pedkb reindex` to re-embed it with the configured model, or "
+                "point PEDKB_MODEL at the model folder the index was built with"
             )
 
     def put_item(self, record: DocumentRecord, chunks: Sequence[NewChunk]) -> None:
@@ -103,6 +122,7 @@ class KnowledgeBase:
         if self.backend.get_meta("model") is None:
             self.backend.set_meta("model", self.embedder.name)
             self.backend.set_meta("dim", str(self.embedder.dim))
+            self.backend.set_meta(WEIGHTS_META, embedder_fingerprint(self.embedder))
         self.check_model()
 
     def chunking_signature(self) -> str:
@@ -112,8 +132,8 @@ class KnowledgeBase:
     def embed_cached(self, texts: Sequence[str], role: str = "passage",
                      persist: bool = False) -> tuple[list[str], np.ndarray]:
         """Vectors for texts as passages or queries, from the cache where possible; `persist` caches new ones."""
-        name = self.embedder.name
-        keys = [vector_key(name, t, role) for t in texts]
+        name, weights = self.embedder.name, embedder_fingerprint(self.embedder)
+        keys = [vector_key(name, weights, t, role) for t in texts]
         cached = self.backend.cached_vectors(keys)
         missing = [i for i, key in enumerate(keys) if key not in cached]
         vectors = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
@@ -370,13 +390,17 @@ class KnowledgeBase:
             if on_batch is not None:
                 on_batch(len(batch))
         self.backend.switch_model(embedder.name, embedder.dim, assignments)
+        # After the switch: a crash in between leaves old weights recorded over new vectors, which check_model
+        # refuses (reindex again, from the cache), never new weights over old vectors.
+        self.backend.set_meta(WEIGHTS_META, embedder_fingerprint(embedder))
         return len(assignments)
 
     def stats(self) -> dict[str, object]:
-        """Store statistics plus the model in use."""
+        """Store statistics plus the model the index was built with: name, dimension and weights fingerprint."""
         out = self.backend.stats()
         out["model"] = self.backend.get_meta("model")
         out["dim"] = int(self.backend.get_meta("dim") or 0) or None
+        out[WEIGHTS_META] = self.backend.get_meta(WEIGHTS_META)
         return out
 
 

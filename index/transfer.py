@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from index.base import Backend
+from index.knowledge_base import WEIGHTS_META
 from index.records import SearchFilters
 from pedkb.errors import ModelMismatchError
 
@@ -18,14 +19,20 @@ def copy_store(source: Backend, target: Backend, on_document: Callable[[str], No
     The target must be empty or built with the same model. Re-running is safe: documents are replaced by id.
     An empty target is filled in `bulk_loading()` (on PostgreSQL: COPY, the vector index built once at the end).
     """
-    model, dim = source.get_meta("model"), source.get_meta("dim")
-    target_model = target.get_meta("model")
+    model, dim, weights = (source.get_meta(key) for key in ("model", "dim", WEIGHTS_META))
+    target_model, target_weights = target.get_meta("model"), target.get_meta(WEIGHTS_META)
     if target_model is not None and (target_model, target.get_meta("dim")) != (model, dim):
         raise ModelMismatchError(f"the target holds vectors of {target_model}, the source of {model}; "
                                  "copy into an empty database or re-embed with `pedkb reindex`")
+    if target_weights is not None and weights is not None and target_weights != weights:
+        raise ModelMismatchError(f"the target holds vectors of {target_model} with weights {target_weights}, the "
+                                 f"source with weights {weights}; copy into an empty database or re-embed with "
+                                 "`pedkb reindex`")
     if model is not None and dim is not None:
         target.set_meta("model", model)
         target.set_meta("dim", dim)
+        if weights is not None:
+            target.set_meta(WEIGHTS_META, weights)
     documents = chunks = 0
     empty = target.filter_documents(SearchFilters(), limit=1)[1] == 0
     with target.bulk_loading() if empty else target.writing():

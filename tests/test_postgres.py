@@ -147,7 +147,7 @@ def test_migrate_copies_an_embedded_installation(pg_server: PgServer, tmp_path: 
     assert f"copied {sum(before_stats['documents'].values())} documents" in out
     with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(256)) as kb:
         after_stats = kb.stats()
-        for key in ("documents", "chunks", "chunk_languages", "model", "dim"):
+        for key in ("documents", "chunks", "chunk_languages", "model", "dim", "model_weights"):
             assert after_stats[key] == before_stats[key], key
         for q in queries:
             assert [(h.document.doc_id, h.chunk.ordinal) for h in kb.search(q, k=5)] == before[q], q

@@ -1,0 +1,70 @@
+"""Query and passage prompts: the model's own, else the ones its family was trained with (E5 from the hub)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from index.embedder import SentenceTransformerEmbedder, known_prompts
+
+
+class FakeModel:
+    """What SentenceTransformerEmbedder reads of a SentenceTransformer, recording the prompt of each encode."""
+
+    max_seq_length = 512
+    tokenizer = None
+
+    def __init__(self, prompts: dict[str, str]) -> None:
+        self.prompts = prompts
+        self.used: list[str | None] = []
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return 4
+
+    def encode(self, texts: list[str], prompt_name: str | None = None, **_: Any) -> Any:
+        import torch
+
+        self.used.append(None if prompt_name is None else self.prompts[prompt_name])
+        return torch.ones(len(texts), 4)
+
+
+@pytest.mark.parametrize("name", ["intfloat/multilingual-e5-small", "intfloat/e5-base-v2",
+                                  "intfloat/multilingual-e5-large", "/models/multilingual-e5-small/"])
+def test_e5_names_get_their_prompts(name: str) -> None:
+    assert known_prompts(name) == {"query": "query: ", "passage": "passage: "}
+
+
+@pytest.mark.parametrize("name", ["intfloat/multilingual-e5-large-instruct", "BAAI/bge-m3",
+                                  "sentence-transformers/LaBSE", "hashing:256", "/models/e55-custom"])
+def test_other_names_get_none(name: str) -> None:
+    assert known_prompts(name) == {}
+
+
+def test_an_e5_model_without_prompts_is_given_them(caplog: pytest.LogCaptureFixture) -> None:
+    model = FakeModel({})
+    with caplog.at_level(logging.INFO, logger="index.embedder"):
+        embedder = SentenceTransformerEmbedder(model, name="intfloat/multilingual-e5-base",  # type: ignore[arg-type]
+                                               fingerprint="f", precision="fp32")
+    embedder.embed_queries(["how to argue in pairs"])
+    embedder.embed_passages(["pupils argue in pairs"])
+    assert model.used == ["query: ", "passage: "]
+    assert "no passage/query prompt(s)" in caplog.text
+
+
+def test_a_model_s_own_prompts_win() -> None:
+    model = FakeModel({"query": "Q: ", "passage": "P: "})
+    embedder = SentenceTransformerEmbedder(model, name="intfloat/multilingual-e5-small",  # type: ignore[arg-type]
+                                           fingerprint="f", precision="fp32")
+    embedder.embed_queries(["x"])
+    embedder.embed_passages(["y"])
+    assert model.used == ["Q: ", "P: "]
+
+
+def test_an_unknown_model_without_prompts_embeds_plain_text() -> None:
+    model = FakeModel({})
+    embedder = SentenceTransformerEmbedder(model, name="sentence-transformers/LaBSE",  # type: ignore[arg-type]
+                                           fingerprint="f", precision="fp32")
+    embedder.embed_queries(["x"])
+    assert model.used == [None] and model.prompts == {}
