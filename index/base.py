@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import math
 import threading
 import time
@@ -19,6 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,33 +84,92 @@ def estimate_statistics(counts: dict[str, int], read: VectorReader,
     return {lang: replace(s, count=counts[lang]) for lang, s in stats.items()}, True
 
 
+StatisticsResult = tuple[dict[str, LanguageStatistics], bool]  # (statistics, sampled), as `estimate_statistics`
+
+
 class StatisticsCache:
     """The per-language statistics of one store, recomputed when the store changed.
 
-    While the store holds at most STATS_SAMPLE chunks they are exact and follow every write. A larger store's
-    sampled estimate is kept up to STATS_MAX_AGE seconds while writes go on: a few documents do not move the
-    means of a large store, and the next search after each upload should not pay for a pass over its vectors.
+    While the store holds at most STATS_SAMPLE chunks they are exact and follow every write, computed on the
+    request. A larger store's sampled estimate is kept up to STATS_MAX_AGE seconds while writes go on: a few
+    documents do not move the means of a large store. After that the estimate is still served and a refresh runs
+    on a daemon thread, one at a time, so no search pays for a pass over the vectors; only the very first
+    computation is made on the request. A failed refresh is logged and keeps the old estimate; the next request
+    after it tries again.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._space: Hashable = None
         self._state: Hashable = None
         self._value: dict[str, LanguageStatistics] | None = None
         self._sampled = False
         self._at = -math.inf
+        self._refresh: threading.Thread | None = None
+        self._closed = False
 
-    def get(self, state: Hashable, compute: Callable[[], tuple[dict[str, LanguageStatistics], bool]]
-            ) -> dict[str, LanguageStatistics]:
-        """The cached statistics if still valid for `state`, else `compute()`'s."""
+    def get(self, state: Hashable, compute: Callable[[], StatisticsResult],
+            refresh: Callable[[], StatisticsResult] | None = None,
+            space: Hashable = None) -> dict[str, LanguageStatistics]:
+        """The cached statistics if still valid for `state`, else `compute()`'s; an old sampled estimate is
+        served while `refresh()` replaces it on another thread.
+
+        `compute` runs on the calling thread under the cache's lock, on the caller's connection. `refresh` must be
+        safe on any thread and hold up no search (its own connection); without one an old estimate is recomputed
+        by `compute` on the request. `space` names the embedding space (model, dimension): statistics of another
+        space are never served, however young.
+        """
         with self._lock:
             now = time.monotonic()
-            fresh = self._value is not None and (
-                state == self._state or (self._sampled and now - self._at < STATS_MAX_AGE))
-            if not fresh:
-                self._value, self._sampled = compute()
-                self._state, self._at = state, now
-            assert self._value is not None
+            value = self._value
+            if value is not None and space == self._space:
+                if state == self._state or (self._sampled and now - self._at < STATS_MAX_AGE):
+                    return value
+                if self._sampled and refresh is not None:
+                    if self._refresh is None and not self._closed:
+                        self._refresh = threading.Thread(target=self._run_refresh, args=(refresh, space, state, now),
+                                                         name="pedkb-statistics-refresh", daemon=True)
+                        self._refresh.start()
+                    return value
+            self._value, self._sampled = compute()
+            self._space, self._state, self._at = space, state, now
             return self._value
+
+    def _run_refresh(self, refresh: Callable[[], StatisticsResult], space: Hashable, state: Hashable,
+                     started: float) -> None:
+        result: StatisticsResult | None = None
+        try:
+            result = refresh()
+        except Exception as exc:  # noqa: BLE001 - whatever went wrong, the old estimate stays
+            with self._lock:
+                closed, age = self._closed, started - self._at
+            if closed:
+                log.debug("language statistics refresh ended by the store closing: %s", exc)
+            else:
+                log.warning("refreshing the language statistics failed, keeping the estimate of %.0f s ago (%s: %s)",
+                            age, type(exc).__name__, exc, exc_info=exc)
+        finally:
+            with self._lock:
+                self._refresh = None
+                if result is not None and not self._closed and started >= self._at:
+                    self._value, self._sampled = result
+                    self._space, self._state, self._at = space, state, started
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a refresh under way to end; True when none is left running."""
+        with self._lock:
+            thread = self._refresh
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Start no more refreshes and wait up to `timeout` seconds for one under way (its result is dropped);
+        call it before closing what the refresh reads. A refresh still running after that cannot hold up the
+        process's exit (a daemon thread)."""
+        with self._lock:
+            self._closed = True
+        self.wait(timeout)
 
 
 class Backend(ABC):

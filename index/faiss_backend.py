@@ -147,6 +147,9 @@ class FaissBackend(Backend):
             except RuntimeError as exc:  # vanished under us, or truncated by a crash: rebuild instead
                 log.warning("ignoring unreadable vector file %s (%s)", path.name, exc)
                 continue
+            if not isinstance(index, faiss.IndexIDMap2):  # read_index returns the concrete class; ours is always this
+                log.warning("ignoring vector file %s holding a %s", path.name, type(index).__name__)
+                continue
             if index.d == dim:
                 return index
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -168,9 +171,9 @@ class FaissBackend(Backend):
         removed = np.setdiff1d(in_index, in_store, assume_unique=True)
         added = np.setdiff1d(in_store, in_index, assume_unique=True)
         if removed.size:
-            index.remove_ids(removed)
+            index.remove_ids(faiss.IDSelectorBatch(removed))
         for start in range(0, added.size, SYNC_BLOCK):  # a block at a time: a bulk load adds millions at once
-            ids, vectors = self.store.chunk_vectors(added[start:start + SYNC_BLOCK], dim)
+            ids, vectors = self.store.chunk_vectors(added[start:start + SYNC_BLOCK].tolist(), dim)
             if ids.size:
                 index.add_with_ids(vectors, ids)
         if removed.size or added.size:
@@ -194,7 +197,7 @@ class FaissBackend(Backend):
             return
         index = self._index
         if removed:
-            index.remove_ids(np.asarray(removed, dtype=np.int64))
+            index.remove_ids(faiss.IDSelectorBatch(np.asarray(removed, dtype=np.int64)))
         if added:
             ids, vectors = self.store.chunk_vectors(added, index.d)
             if ids.size:
@@ -304,7 +307,8 @@ class FaissBackend(Backend):
                 allowed = self.store.filtered_chunk_ids(filters)
                 if allowed.size == 0:
                     return []
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+                params = faiss.SearchParameters()
+                params.sel = faiss.IDSelectorBatch(allowed)
             scores, ids = index.search(q, min(k, index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -314,11 +318,21 @@ class FaissBackend(Backend):
 
     def language_statistics(self) -> dict[str, LanguageStatistics]:
         """Count, mean and covariance per chunk language, recomputed only after the store changed
-        (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute)."""
+        (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute, in the background)."""
         with self._mutex:
             if self._dim() is None:
                 return {}
-            return self._statistics.get((self._space(), self.store.generation()), self.store.language_statistics)
+            return self._statistics.get(self.store.generation(), self.store.language_statistics,
+                                        self._read_statistics, space=self._space())
+
+    def _read_statistics(self) -> tuple[dict[str, LanguageStatistics], bool]:
+        """The statistics on a connection of their own, for a background refresh: searches keep the store's
+        connection and `_mutex` meanwhile."""
+        db = self.store.reader()
+        try:
+            return self.store.language_statistics(db)
+        finally:
+            db.close()
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:
@@ -356,6 +370,7 @@ class FaissBackend(Backend):
             return out
 
     def close(self) -> None:
-        """Save and close."""
+        """Save and close (after a statistics refresh under way, `StatisticsCache.close`)."""
+        self._statistics.close()
         with self._mutex:
             self.store.close()

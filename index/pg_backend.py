@@ -99,6 +99,7 @@ class PgBackend(Backend):
 
         self._pool = pool(url)
         self._read_pool = pool(read_url) if read_url else self._pool
+        self._read_url = read_url or url
         self._centroids: tuple[int, dict[str, tuple[np.ndarray, int]]] | None = None
         self._statistics = StatisticsCache()
 
@@ -334,10 +335,23 @@ class PgBackend(Backend):
 
     def language_statistics(self) -> dict[str, LanguageStatistics]:
         """Count, mean and covariance of the chunk vectors per language, recomputed when the store changed
-        (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute)."""
+        (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute, in the background)."""
         with self._read() as conn:
-            gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-            return self._statistics.get(gen, lambda: pg_search.language_statistics(conn))
+            meta = dict(conn.execute("SELECT key, value FROM meta "
+                                     "WHERE key IN ('generation', 'model', 'dim', 'model_weights')"))
+            space = (meta.get("model"), meta.get("dim"), meta.get("model_weights"))
+            return self._statistics.get(int(meta["generation"]), lambda: pg_search.language_statistics(conn),
+                                        self._read_statistics, space=space)
+
+    def _read_statistics(self) -> tuple[dict[str, LanguageStatistics], bool]:
+        """The statistics on a connection of their own, for a background refresh: searches keep every pooled
+        connection for the seconds the pass takes."""
+        import psycopg
+        from pgvector.psycopg import register_vector
+
+        with psycopg.connect(self._read_url, autocommit=True, connect_timeout=10) as conn:
+            register_vector(conn)
+            return pg_search.language_statistics(conn)
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:
@@ -397,7 +411,8 @@ class PgBackend(Backend):
         """Nothing to flush: every write is committed."""
 
     def close(self) -> None:
-        """Close the connection pools."""
+        """Close the connection pools (after a statistics refresh under way, `StatisticsCache.close`)."""
+        self._statistics.close()
         if self._read_pool is not self._pool:
             self._read_pool.close()
         self._pool.close()

@@ -372,16 +372,26 @@ class SqliteStore:
             np.zeros((0, dim), dtype=np.float32)
         return np.asarray(ids_out, dtype=np.int64), matrix
 
-    def language_statistics(self) -> tuple[dict[str, LanguageStatistics], bool]:
+    def reader(self) -> sqlite3.Connection:
+        """A read-only connection of its own to the store's file, for the thread that opens it: work there neither
+        waits for nor holds up this store's connection (WAL lets it read while this one writes). The caller closes
+        it."""
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=60.0, isolation_level=None)
+        db.execute("PRAGMA query_only=ON")
+        return db
+
+    def language_statistics(self, db: sqlite3.Connection | None = None) -> tuple[dict[str, LanguageStatistics], bool]:
         """Count, mean and covariance of the chunk vectors per chunk language (`estimate_statistics`: a large
-        store is sampled by chunk id); returns (statistics, sampled)."""
-        counts = dict(self.db.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang").fetchall())
+        store is sampled by chunk id), read on `db` (a `reader()`) or this store's connection; returns
+        (statistics, sampled)."""
+        db = self.db if db is None else db
+        counts = dict(db.execute("SELECT lang, COUNT(*) FROM chunks GROUP BY lang").fetchall())
 
         def read(langs: Sequence[str], fraction: float) -> Iterator[tuple[str, np.ndarray]]:
             step = max(1, round(1 / fraction))
             sql = (f"SELECT c.lang, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key "
                    f"WHERE c.lang IN ({','.join('?' * len(langs))}) AND c.chunk_id % ? = 0")
-            for lang, blob in self.db.execute(sql, [*langs, step]):
+            for lang, blob in db.execute(sql, [*langs, step]):
                 yield lang, np.frombuffer(blob, dtype=np.float32)
 
         return estimate_statistics(counts, read)
