@@ -37,6 +37,8 @@ from pedkb.errors import StoreError
 log = logging.getLogger(__name__)
 
 _DOC_COLUMNS = "doc_id, source, title, fmt, sha256, size, kind, languages, n_chunks, created, updated, meta"
+SWITCH_INDEX_WAIT = 30.0  # seconds a dimension switch waits for older snapshots to end before it leaves
+# the vector index to the next opener
 _CHUNK_COLUMNS = "chunk_id, doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens"
 _CHUNK_COPY = ("COPY chunks (doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens, n_terms, "
                "vector_key, embedding) FROM STDIN (FORMAT BINARY)")
@@ -378,21 +380,51 @@ class PgBackend(Backend):
                             [(key, np.asarray(vec, dtype=np.float32)) for key, vec in items])
 
     def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]]) -> None:
-        """Point every chunk at its new vector and record the model, in one transaction; rebuild the index."""
-        with self._write() as conn, conn.transaction():
-            conn.execute("CREATE TEMP TABLE reassign (chunk_id bigint, key text) ON COMMIT DROP")
-            with conn.cursor().copy("COPY reassign (chunk_id, key) FROM STDIN") as copy:
-                for cid, key in assignments:
-                    copy.write_row((cid, key))
-            conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
-            conn.execute("UPDATE chunks c SET vector_key = r.key, embedding = v.vector FROM reassign r "
-                         "JOIN vectors v ON v.key = r.key WHERE c.chunk_id = r.chunk_id")
-            for key, value in (("model", model), ("dim", str(dim))):
-                conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
-                             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
-            if not self._bulk_depth:
-                self._build_vector_index(conn, dim)
-            self._bump(conn)
+        """Point every chunk at its new vector and record the model, in one transaction; rebuild the index.
+
+        With the same dimension the index is rebuilt in that transaction. With another one it is built after the
+        commit (`_index_new_dimension`): inside, the build would also meet the old vectors, which any open snapshot
+        keeps alive, and fail on their dimension.
+        """
+        with self._write() as conn:
+            with conn.transaction():
+                same_dim = self._dim(conn) == dim
+                conn.execute("CREATE TEMP TABLE reassign (chunk_id bigint, key text) ON COMMIT DROP")
+                with conn.cursor().copy("COPY reassign (chunk_id, key) FROM STDIN") as copy:
+                    for cid, key in assignments:
+                        copy.write_row((cid, key))
+                conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
+                conn.execute("UPDATE chunks c SET vector_key = r.key, embedding = v.vector FROM reassign r "
+                             "JOIN vectors v ON v.key = r.key WHERE c.chunk_id = r.chunk_id")
+                for key, value in (("model", model), ("dim", str(dim))):
+                    conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
+                                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+                if same_dim and not self._bulk_depth:
+                    self._build_vector_index(conn, dim)
+                self._bump(conn)
+            if not same_dim and not self._bulk_depth:
+                self._index_new_dimension(conn, dim)
+
+    def _index_new_dimension(self, conn: Any, dim: int) -> None:
+        """Build the index of a new dimension once no snapshot sees the old vectors; meanwhile searches scan
+        exactly (correct, slower). After SWITCH_INDEX_WAIT seconds of retrying, the next process that opens the
+        database builds it (`restore_vector_index`)."""
+        import psycopg
+
+        waited, delay = 0.0, 0.25
+        while True:
+            try:
+                with conn.transaction():
+                    self._build_vector_index(conn, dim)
+                return
+            except psycopg.errors.DataException as exc:  # an older snapshot still sees vectors of the old dimension
+                if waited >= SWITCH_INDEX_WAIT:
+                    log.warning("the vector index for %d dimensions is not built: a transaction older than the "
+                                "model switch still sees the old vectors (%s); searches scan every vector until "
+                                "the next process opening the database builds it", dim, exc)
+                    return
+                time.sleep(delay)
+                waited, delay = waited + delay, min(delay * 2, 4.0)
 
     # --- upkeep --------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

@@ -117,7 +117,8 @@ def has_vector_index(conn: Any) -> bool:
 
 
 def restore_vector_index(conn: Any, dim: int | None, memory: str, workers: int) -> None:
-    """Rebuild the HNSW index a bulk load dropped and never rebuilt (its process died), unless a load is running.
+    """Rebuild the HNSW index a bulk load or a model switch dropped and never rebuilt (its process died, or old
+    snapshots outlived the switch's wait), unless a load is running.
 
     `conn` is in autocommit mode; the bulk load's session advisory lock tells whether one is running.
     """
@@ -125,10 +126,14 @@ def restore_vector_index(conn: Any, dim: int | None, memory: str, workers: int) 
         return
     if not conn.execute("SELECT pg_try_advisory_lock(%s)", (BULK_LOCK_KEY,)).fetchone()[0]:
         return  # a bulk load is running and builds the index when it ends
+    import psycopg
+
     try:
         if not has_vector_index(conn):
-            log.warning("the vector index is missing (an interrupted bulk load): rebuilding it")
+            log.warning("the vector index is missing (an interrupted bulk load or model switch): rebuilding it")
             with conn.transaction():
                 build_vector_index(conn, dim, memory, workers)
+    except psycopg.errors.DataException as exc:  # a snapshot from before a model switch still sees old vectors
+        log.warning("the vector index cannot be built yet (%s); searches scan every vector until it is", exc)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOCK_KEY,))

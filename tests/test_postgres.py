@@ -157,3 +157,42 @@ def test_migrate_copies_an_embedded_installation(pg_server: PgServer, tmp_path: 
     assert again.wait(timeout=300) == 0  # re-running replaces by id: still the same counts
     with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(256)) as kb:
         assert kb.stats()["chunks"] == before_stats["chunks"]
+
+
+def test_reindex_to_another_dimension_while_a_reader_holds_a_snapshot(pg_server: PgServer, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A reader's open snapshot keeps the old vectors alive; the switch must still land and the index follow."""
+    from index import pg_backend
+
+    monkeypatch.setattr(pg_backend, "SWITCH_INDEX_WAIT", 0.5)
+    url = fresh_database(pg_server)
+    with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(256)) as kb:
+        kb.ingest(DOCS[:3])
+    with psycopg.connect(url) as reader:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT count(*) FROM meta").fetchone()  # a snapshot, no lock on chunks
+        with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(128)) as kb:
+            chunks = kb.reindex()
+            assert chunks == kb.stats()["chunks"] and kb.stats()["dim"] == 128
+            assert Path(kb.search("ученики спорят в парах", k=1)[0].document.source).suffix
+            assert not _has_hnsw(url) and "not built" in caplog.text  # searched by an exact scan meanwhile
+        with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(128)) as kb:
+            assert kb.search("мугалим сабак", k=3)  # opening does not fail while the snapshot lives on
+        reader.execute("ROLLBACK")
+    with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(128)) as kb:
+        assert kb.search("мугалим сабак", k=3)
+    assert _has_hnsw(url)
+
+
+def test_reindex_to_another_dimension_builds_the_index_at_once(pg_server: PgServer, tmp_path: Path) -> None:
+    url = fresh_database(pg_server)
+    with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(256)) as kb:
+        kb.ingest(DOCS[:3])
+    with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(128)) as kb:
+        kb.reindex()
+        assert _has_hnsw(url)
+        with psycopg.connect(url) as conn:
+            definition = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                                      (VECTOR_INDEX,)).fetchone()[0]
+        assert "vector(128)" in definition
