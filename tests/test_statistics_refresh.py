@@ -222,16 +222,23 @@ def large(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Backend:
     return backend
 
 
-def test_a_refresh_on_a_real_store_holds_up_no_search_or_write(large: Backend, paused: tuple[threading.Event,
-                                                               threading.Event], monkeypatch: pytest.MonkeyPatch,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
-    started, release = paused
+def _refresh_under_way(large: Backend, paused: tuple[threading.Event, threading.Event],
+                       monkeypatch: pytest.MonkeyPatch) -> dict[str, LanguageStatistics]:
+    """Make the estimate old and the store changed, ask for it, and wait until the refresh is reading."""
     stats = large.language_statistics()
     assert large.delete_document("ru0")
     monkeypatch.setattr(base, "STATS_MAX_AGE", 0.0)
+    assert large.language_statistics() is stats  # served at once; the refresh reads the vectors meanwhile
+    assert paused[0].wait(5)
+    return stats
+
+
+def test_a_refresh_on_a_real_store_holds_up_no_search_or_write(large: Backend, paused: tuple[threading.Event,
+                                                               threading.Event], monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    release = paused[1]
     with caplog.at_level(logging.WARNING):
-        assert large.language_statistics() is stats  # served at once; the refresh reads the vectors meanwhile
-        assert started.wait(5)
+        stats = _refresh_under_way(large, paused, monkeypatch)
         # mid-pass, with its read open: searches, writes and statistics calls go on without it
         assert len(large.search(_vec(np.random.default_rng(9)), 5)) == 5
         _put(large, "kk0", "kk", 25, np.random.default_rng(4))
@@ -248,13 +255,9 @@ def test_a_refresh_on_a_real_store_holds_up_no_search_or_write(large: Backend, p
 def test_closing_a_real_store_while_a_refresh_runs_is_safe(large: Backend, paused: tuple[threading.Event,
                                                            threading.Event], monkeypatch: pytest.MonkeyPatch,
                                                            caplog: pytest.LogCaptureFixture) -> None:
-    started, release = paused
-    stats = large.language_statistics()
-    assert large.delete_document("ru0")
-    monkeypatch.setattr(base, "STATS_MAX_AGE", 0.0)
+    release = paused[1]
     with caplog.at_level(logging.WARNING):
-        assert large.language_statistics() is stats
-        assert started.wait(5)
+        _refresh_under_way(large, paused, monkeypatch)
         threading.Timer(0.1, release.set).start()
         large.close()  # waits for the refresh to end, then closes what it read
         assert large._statistics.wait(0)  # type: ignore[attr-defined]
