@@ -23,6 +23,8 @@ from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 
 log = logging.getLogger(__name__)
 
+WEIGHTS_META = "model_weights"  # meta key of the embedder's weights fingerprint (docs/model_identity.md)
+
 
 @dataclass(frozen=True)
 class LanguageStatistics:
@@ -264,8 +266,10 @@ class Backend(ABC):
         """Add (content key, vector) pairs to the embedding cache; searches do not see them yet."""
 
     @abstractmethod
-    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]]) -> None:
-        """Atomically record a new model and point every chunk at its new cached vector (chunk_id, key)."""
+    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
+                     weights: str | None = None) -> None:
+        """Atomically record a new model (name, dimension and, when given, its weights fingerprint under
+        WEIGHTS_META) and point every chunk at its new cached vector (chunk_id, key)."""
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
         """Group writes into one batch (the embedded backend holds its write lock and saves once at the end)."""

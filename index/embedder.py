@@ -72,12 +72,6 @@ class Embedder(Protocol):
         ...
 
 
-def embedder_fingerprint(embedder: Embedder) -> str:
-    """What identifies the embedder's weights: the same at every precision; two embedders of one name with other
-    weights have other fingerprints."""
-    return embedder.fingerprint
-
-
 def weights_fingerprint(model: torch.nn.Module) -> str:
     """16 hex digits of sha256 over the parameters as float32 (about 0.1 s for e5-small).
 
@@ -175,26 +169,24 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"embedding model {name!r} does not report its vector dimension")
         self.dim = int(dim)
         self.max_seq_length = int(model.max_seq_length or 512)
-        prompts = getattr(model, "prompts", None)
-        if prompts is None:
-            prompts = {}
-        missing = {role: text for role, text in known_prompts(name).items() if not prompts.get(role)}
-        if missing and isinstance(getattr(model, "prompts", None), dict):
-            model.prompts.update(missing)
+        own = {role: text for role, text in (getattr(model, "prompts", None) or {}).items() if text}
+        known = {role: text for role, text in known_prompts(name).items() if role not in own}
+        if known:
             logger.info("embedding model %s has no %s prompt(s) in its configuration; using %s, as its family "
-                        "was trained", name, "/".join(sorted(missing)), missing)
-        # Named explicitly: sentence-transformers 6 adds an empty "document" prompt that encode_document
-        # would prefer over "passage".
-        self._passage_prompt = "passage" if prompts.get("passage") else None
-        self._query_prompt = "query" if prompts.get("query") else None
+                        "was trained", name, "/".join(sorted(known)), known)
+        # The texts themselves, by role: sentence-transformers 6 adds an empty "document" prompt that
+        # encode_document would prefer over "passage", and the loaded model is shared, so it is not changed.
+        prompts = {**own, **known}
+        self._passage_prompt = prompts.get("passage")
+        self._query_prompt = prompts.get("query")
         tokenizer = model.tokenizer
         self._backend_tokenizer = getattr(tokenizer, "backend_tokenizer", None)
         self._tokenizer = tokenizer
 
-    def _encode(self, texts: Sequence[str], prompt_name: str | None) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(list(texts), prompt_name=prompt_name, batch_size=self.batch_size,
+        vectors = self.model.encode(list(texts), prompt=prompt, batch_size=self.batch_size,
                                     convert_to_tensor=True, show_progress_bar=False)
         return _normalised(vectors)  # bf16 outputs are cast back to float32 and re-normalised
 

@@ -22,7 +22,7 @@ from typing import IO
 import faiss
 import numpy as np
 
-from index.base import Backend, LanguageStatistics, StatisticsCache
+from index.base import WEIGHTS_META, Backend, LanguageStatistics, StatisticsCache
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.sqlite_store import SqliteStore
 from pedkb.errors import StoreError
@@ -307,8 +307,9 @@ class FaissBackend(Backend):
                 allowed = self.store.filtered_chunk_ids(filters)
                 if allowed.size == 0:
                     return []
-                params = faiss.SearchParameters()
-                params.sel = faiss.IDSelectorBatch(allowed)
+                # The keyword form: faiss's wrapper then keeps the selector alive with the parameters (older
+                # wrappers do not for a plain attribute assignment); its stubs do not declare the keyword.
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
             scores, ids = index.search(q, min(k, index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -349,10 +350,13 @@ class FaissBackend(Backend):
         with self._mutex:
             self.store.store_vectors(items)
 
-    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]]) -> None:
+    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
+                     weights: str | None = None) -> None:
         """Record a new model and re-point all chunks at once; the next sync rebuilds the index."""
         with self.writing():
             meta = {"model": model, "dim": str(dim), "vector_space": uuid.uuid4().hex[:12]}
+            if weights is not None:
+                meta[WEIGHTS_META] = weights
             self.store.switch_model(meta, assignments)
             self._index = None
             self._sync()

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index import ranking
-from index.base import Backend
-from index.embedder import Embedder, embedder_fingerprint, load_embedder
+from index.base import WEIGHTS_META, Backend
+from index.embedder import Embedder, load_embedder
 from index.factory import open_backend
 from index.files import FileResult, IngestReport, collect_files, document_id, file_sha256
 from index.lexical import index_terms
@@ -49,7 +49,6 @@ MAX_OFFSET = 1000
 SEARCH_MODES = ("hybrid", "dense", "lexical")  # the first is the default (docs/retrieval.md: why)
 DEFAULT_SEARCH_MODE = SEARCH_MODES[0]
 SUGGESTED_TAGS = 3
-WEIGHTS_META = "model_weights"
 
 
 def vector_key(model: str, weights: str, text: str, role: str = "passage") -> str:
@@ -100,7 +99,7 @@ class KnowledgeBase:
                 f"{embedder.name} ({embedder.dim} dims); run `pedkb reindex` to re-embed it with the new "
                 f"model, or set PEDKB_MODEL={stored}"
             )
-        weights, current = self.backend.get_meta(WEIGHTS_META), embedder_fingerprint(embedder)
+        weights, current = self.backend.get_meta(WEIGHTS_META), embedder.fingerprint
         if weights is None:
             log.info("the index in %s records no weights for %s: adopting those loaded now (%s)",
                      self.settings.data, stored, current)
@@ -122,7 +121,7 @@ class KnowledgeBase:
         if self.backend.get_meta("model") is None:
             self.backend.set_meta("model", self.embedder.name)
             self.backend.set_meta("dim", str(self.embedder.dim))
-            self.backend.set_meta(WEIGHTS_META, embedder_fingerprint(self.embedder))
+            self.backend.set_meta(WEIGHTS_META, self.embedder.fingerprint)
         self.check_model()
 
     def chunking_signature(self) -> str:
@@ -132,7 +131,7 @@ class KnowledgeBase:
     def embed_cached(self, texts: Sequence[str], role: str = "passage",
                      persist: bool = False) -> tuple[list[str], np.ndarray]:
         """Vectors for texts as passages or queries, from the cache where possible; `persist` caches new ones."""
-        name, weights = self.embedder.name, embedder_fingerprint(self.embedder)
+        name, weights = self.embedder.name, self.embedder.fingerprint
         keys = [vector_key(name, weights, t, role) for t in texts]
         cached = self.backend.cached_vectors(keys)
         missing = [i for i, key in enumerate(keys) if key not in cached]
@@ -389,10 +388,7 @@ class KnowledgeBase:
             assignments.extend((c.chunk_id, key) for c, key in zip(batch, keys, strict=True))
             if on_batch is not None:
                 on_batch(len(batch))
-        self.backend.switch_model(embedder.name, embedder.dim, assignments)
-        # After the switch: a crash in between leaves old weights recorded over new vectors, which check_model
-        # refuses (reindex again, from the cache), never new weights over old vectors.
-        self.backend.set_meta(WEIGHTS_META, embedder_fingerprint(embedder))
+        self.backend.switch_model(embedder.name, embedder.dim, assignments, weights=embedder.fingerprint)
         return len(assignments)
 
     def stats(self) -> dict[str, object]:

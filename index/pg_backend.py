@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from index import pg_search
-from index.base import Backend, LanguageStatistics, StatisticsCache
+from index.base import WEIGHTS_META, Backend, LanguageStatistics, StatisticsCache
 from index.filter_sql import filter_clause
 from index.pg_schema import (
     BULK_LOCK_KEY,
@@ -339,9 +339,9 @@ class PgBackend(Backend):
         """Count, mean and covariance of the chunk vectors per language, recomputed when the store changed
         (`StatisticsCache`: a large store's sampled estimate is refreshed at most once a minute, in the background)."""
         with self._read() as conn:
-            meta = dict(conn.execute("SELECT key, value FROM meta "
-                                     "WHERE key IN ('generation', 'model', 'dim', 'model_weights')"))
-            space = (meta.get("model"), meta.get("dim"), meta.get("model_weights"))
+            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'model', 'dim', %s)",
+                                     (WEIGHTS_META,)))
+            space = (meta.get("model"), meta.get("dim"), meta.get(WEIGHTS_META))
             return self._statistics.get(int(meta["generation"]), lambda: pg_search.language_statistics(conn),
                                         self._read_statistics, space=space)
 
@@ -379,7 +379,8 @@ class PgBackend(Backend):
             cur.executemany("INSERT INTO vectors (key, vector) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                             [(key, np.asarray(vec, dtype=np.float32)) for key, vec in items])
 
-    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]]) -> None:
+    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
+                     weights: str | None = None) -> None:
         """Point every chunk at its new vector and record the model, in one transaction; rebuild the index.
 
         With the same dimension the index is rebuilt in that transaction. With another one it is built after the
@@ -396,7 +397,8 @@ class PgBackend(Backend):
                 conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
                 conn.execute("UPDATE chunks c SET vector_key = r.key, embedding = v.vector FROM reassign r "
                              "JOIN vectors v ON v.key = r.key WHERE c.chunk_id = r.chunk_id")
-                for key, value in (("model", model), ("dim", str(dim))):
+                meta = {"model": model, "dim": str(dim), **({WEIGHTS_META: weights} if weights is not None else {})}
+                for key, value in meta.items():
                     conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                                  "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
                 if same_dim and not self._bulk_depth:
@@ -408,23 +410,16 @@ class PgBackend(Backend):
     def _index_new_dimension(self, conn: Any, dim: int) -> None:
         """Build the index of a new dimension once no snapshot sees the old vectors; meanwhile searches scan
         exactly (correct, slower). After SWITCH_INDEX_WAIT seconds of retrying, the next process that opens the
-        database builds it (`restore_vector_index`)."""
-        import psycopg
-
+        database builds it (`restore_vector_index`, which this uses too: one build under its lock)."""
         waited, delay = 0.0, 0.25
-        while True:
-            try:
-                with conn.transaction():
-                    self._build_vector_index(conn, dim)
+        while not restore_vector_index(conn, dim, self.index_memory, self.index_workers, expected=True):
+            if waited >= SWITCH_INDEX_WAIT:
+                log.warning("the vector index for %d dimensions is not built: a transaction older than the model "
+                            "switch still sees the old vectors; searches scan every vector until the next process "
+                            "opening the database builds it", dim)
                 return
-            except psycopg.errors.DataException as exc:  # an older snapshot still sees vectors of the old dimension
-                if waited >= SWITCH_INDEX_WAIT:
-                    log.warning("the vector index for %d dimensions is not built: a transaction older than the "
-                                "model switch still sees the old vectors (%s); searches scan every vector until "
-                                "the next process opening the database builds it", dim, exc)
-                    return
-                time.sleep(delay)
-                waited, delay = waited + delay, min(delay * 2, 4.0)
+            time.sleep(delay)
+            waited, delay = waited + delay, min(delay * 2, 4.0)
 
     # --- upkeep --------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

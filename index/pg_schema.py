@@ -116,24 +116,32 @@ def has_vector_index(conn: Any) -> bool:
     return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (VECTOR_INDEX,)).fetchone()[0] is True
 
 
-def restore_vector_index(conn: Any, dim: int | None, memory: str, workers: int) -> None:
-    """Rebuild the HNSW index a bulk load or a model switch dropped and never rebuilt (its process died, or old
-    snapshots outlived the switch's wait), unless a load is running.
+def restore_vector_index(conn: Any, dim: int | None, memory: str, workers: int, *, expected: bool = False) -> bool:
+    """Build the HNSW index when it is missing, unless a bulk load is running (it builds it when it ends); True
+    when the index exists afterwards.
 
-    `conn` is in autocommit mode; the bulk load's session advisory lock tells whether one is running.
+    It goes missing when a bulk load's process died, or after a model switch to another dimension (`expected`:
+    the switch builds it here itself and logs nothing unusual). `conn` is in autocommit mode; the bulk load's
+    session advisory lock tells whether one is running, and makes concurrent openers build it once.
     """
-    if dim is None or has_vector_index(conn):
-        return
-    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (BULK_LOCK_KEY,)).fetchone()[0]:
-        return  # a bulk load is running and builds the index when it ends
     import psycopg
 
+    if dim is None:
+        return False
+    if has_vector_index(conn):
+        return True
+    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (BULK_LOCK_KEY,)).fetchone()[0]:
+        return False
     try:
         if not has_vector_index(conn):
-            log.warning("the vector index is missing (an interrupted bulk load or model switch): rebuilding it")
+            if not expected:
+                log.warning("the vector index is missing (an interrupted bulk load or model switch): rebuilding it")
             with conn.transaction():
                 build_vector_index(conn, dim, memory, workers)
+        return True
     except psycopg.errors.DataException as exc:  # a snapshot from before a model switch still sees old vectors
-        log.warning("the vector index cannot be built yet (%s); searches scan every vector until it is", exc)
+        log.log(logging.INFO if expected else logging.WARNING,
+                "the vector index cannot be built yet (%s); searches scan every vector until it is", exc)
+        return False
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOCK_KEY,))

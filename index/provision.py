@@ -27,15 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-from index.e5s1 import Q4_BLOCK, QK, Q4Tensor, dequantise_q4_0, parse_e5s1, write_safetensors
+from index.e5s1 import parse_e5s1, write_safetensors
 from pedkb.errors import ModelError
 from pedkb.settings import DEFAULT_MODEL, default_model_cache
-
-__all__ = [  # the E5S1 names are re-exported: they lived here before `index.e5s1`
-    "CONVERTER_VERSION", "MODEL_DIRNAME", "PROVENANCE_FILE", "Q4_BLOCK", "QK", "TOKENIZER_SOURCE", "WEIGHTS_SOURCE",
-    "ModelInfo", "Q4Tensor", "SourceFile", "SourceReader", "dequantise_q4_0", "install_model", "is_complete",
-    "model_info", "parse_e5s1", "provisioned_path", "read_provenance", "resolve_model_path", "write_safetensors",
-]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 

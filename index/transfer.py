@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from index.base import Backend
-from index.knowledge_base import WEIGHTS_META
+from index.base import WEIGHTS_META, Backend
 from index.records import SearchFilters
 from pedkb.errors import ModelMismatchError
 

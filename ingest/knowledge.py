@@ -20,14 +20,9 @@ from ingest.knowledge_schema import (
     CLASSIFICATION_KINDS,
     INNOVATION_KINDS,
     LANGUAGES,
-    Aliases,
     Classification,
     Classifications,
-    ClassificationValue,
-    Descriptions,
     Experience,
-    Grade,
-    Innovation,
     Labels,
     Language,
     Region,
@@ -39,12 +34,11 @@ from ingest.knowledge_schema import (
 )
 from pedkb.errors import UnsupportedFormatError, ValidationError
 
-__all__ = [
-    "CLASSIFICATION_KINDS", "CSV_COLUMNS", "INNOVATION_KINDS", "LANGUAGES", "LIST_SEPARATOR", "Aliases",
-    "Classification", "ClassificationValue", "Classifications", "Descriptions", "Experience", "Grade", "Innovation",
-    "Labels", "Language", "Region", "Slug", "Subject", "Technology", "TechnologyGroup", "Text", "Vocabulary",
-    "dump_experiences", "experience_text", "load_corpus_experiences", "load_experiences", "load_vocabulary",
-    "parse_experience", "technology_text",
+__all__ = [  # the schema names callers import from here, beside this module's own
+    "CLASSIFICATION_KINDS", "CSV_COLUMNS", "INNOVATION_KINDS", "LANGUAGES", "LIST_SEPARATOR", "Classification",
+    "Classifications", "Experience", "Labels", "Language", "Region", "Slug", "Subject", "Technology",
+    "TechnologyGroup", "Text", "Vocabulary", "dump_experiences", "experience_text", "load_corpus_experiences",
+    "load_experiences", "load_vocabulary", "parse_experience", "technology_text",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.base import Backend
+from index.base import WEIGHTS_META, Backend
 from index.faiss_backend import FaissBackend
 from index.pg_backend import PgBackend
 from index.records import DocumentRecord, NewChunk, SearchFilters
@@ -139,8 +139,9 @@ def test_stale_or_corrupt_vector_file_is_rebuilt_from_store(tmp_path) -> None:  
 def test_switch_model_repoints_all_chunks_at_once(filled: Backend) -> None:
     ids = [c.chunk_id for batch in filled.iter_chunks() for c in batch]
     filled.store_vectors([("new-key", _vec(7))])
-    filled.switch_model("other", DIM, [(cid, "new-key") for cid in ids])
+    filled.switch_model("other", DIM, [(cid, "new-key") for cid in ids], weights="0123abcd")
     assert filled.get_meta("model") == "other"
+    assert filled.get_meta(WEIGHTS_META) == "0123abcd"  # recorded in the same switch, not after it
     hits = filled.search(_vec(7), 10)
     assert len(hits) == 4 and all(score == pytest.approx(1.0, abs=1e-5) for _, score in hits)
 

@@ -23,10 +23,10 @@ class FakeModel:
     def get_sentence_embedding_dimension(self) -> int:
         return 4
 
-    def encode(self, texts: list[str], prompt_name: str | None = None, **_: Any) -> Any:
+    def encode(self, texts: list[str], prompt: str | None = None, **_: Any) -> Any:
         import torch
 
-        self.used.append(None if prompt_name is None else self.prompts[prompt_name])
+        self.used.append(prompt)
         return torch.ones(len(texts), 4)
 
 
@@ -51,6 +51,7 @@ def test_an_e5_model_without_prompts_is_given_them(caplog: pytest.LogCaptureFixt
     embedder.embed_passages(["pupils argue in pairs"])
     assert model.used == ["query: ", "passage: "]
     assert "no passage/query prompt(s)" in caplog.text
+    assert model.prompts == {}  # the shared loaded model is left as it was
 
 
 def test_a_model_s_own_prompts_win() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from index import provision
+from index.e5s1 import Q4_BLOCK, dequantise_q4_0
 from index.embedder import (
     Embedder,
     SentenceTransformerEmbedder,
@@ -20,8 +21,6 @@ from index.provision import (
     CONVERTER_VERSION,
     MODEL_DIRNAME,
     PROVENANCE_FILE,
-    Q4_BLOCK,
-    dequantise_q4_0,
     install_model,
     model_info,
     resolve_model_path,
