@@ -72,9 +72,9 @@ def language_scale(backend: Backend, query: np.ndarray, alpha: float) -> Scale:
     if alpha <= 0:
         return lambda score, lang: score
     stats = backend.language_statistics()
-    if len(stats) >= 2:
-        affine = _standardising(query, stats)
-    else:
+    if stats:  # one language alone needs no correction (its scale is the corpus's)
+        affine = _standardising(query, stats) if len(stats) >= 2 else {}
+    else:  # a backend without statistics: the language means alone
         affine = _centring(query, backend.language_centroids())
     if not affine:
         return lambda score, lang: score

@@ -64,6 +64,7 @@ def test_alpha_zero_and_single_language_leave_scores_alone() -> None:
     two = StatsBackend({"ru": stats_for(0.8, 0.02), "kk": stats_for(0.7, 0.02)})
     assert language_scale(two, np.array([1.0, 0.0]), alpha=0.0)(0.75, "kk") == 0.75  # type: ignore[arg-type]
     one = StatsBackend({"ru": stats_for(0.8, 0.02)})
+    one.language_centroids = lambda: pytest.fail("one language needs no means pass")  # type: ignore[method-assign]
     assert language_scale(one, np.array([1.0, 0.0]), alpha=1.0)(0.75, "ru") == 0.75  # type: ignore[arg-type]
 
 
