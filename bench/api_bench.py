@@ -149,7 +149,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(_load(args.client, args.concurrency, args.requests))))
         return
 
-    from index.faiss_backend import FaissBackend
+    from index.store.embedded.backend import FaissBackend
     from pedkb.settings import Settings
 
     model = args.model or Settings().model
@@ -157,7 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seeds = Path(tmp) / "seeds"
         # ingest in its own process: this one must not keep the model's thread pools busy while measuring
-        subprocess.run([sys.executable, "-m", "pedkb", "-q", "--data", str(seeds), "--model", model, "ingest",
+        subprocess.run([sys.executable, "-m", "cli", "-q", "--data", str(seeds), "--model", model, "ingest",
                         str(args.seeds)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         backend = FaissBackend(seeds)
         name, dim = backend.get_meta("model") or model, int(backend.get_meta("dim") or 0)

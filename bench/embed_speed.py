@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedder import SentenceTransformerEmbedder, cpu_has_native_bf16, load_embedder
+from index.embedding.embedder import SentenceTransformerEmbedder, cpu_has_native_bf16, load_embedder
 from pedkb.settings import Settings
 
 logger = logging.getLogger("embed_speed")

@@ -28,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from index.embedder import Embedder, load_embedder  # noqa: E402
+from index.embedding.embedder import Embedder, load_embedder  # noqa: E402
 from index.evaluation import (  # noqa: E402
     METRICS,
     EvalQuery,

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.embedder import Embedder, load_embedder  # noqa: E402
+from index.embedding.embedder import Embedder, load_embedder  # noqa: E402
 from pedkb.settings import Settings  # noqa: E402
 
 log = logging.getLogger("sib200_bench")

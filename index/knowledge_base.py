@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index import ranking
-from index.base import WEIGHTS_META, Backend
-from index.embedder import Embedder, load_embedder
-from index.factory import open_backend
-from index.files import FileResult, IngestReport, collect_files, document_id, file_sha256
+from index.store.base import WEIGHTS_META, Backend
+from index.embedding.embedder import Embedder, load_embedder
+from index.store.factory import open_backend
+from ingest.files import FileResult, IngestReport, collect_files, document_id, file_sha256
 from index.lexical import index_terms
 from index.records import DocumentRecord, NewChunk, SearchFilters, SearchHit
 from ingest import prepare_document
@@ -34,9 +34,9 @@ from pedkb.errors import ModelMismatchError, NotFoundError, PedkbError, ReadErro
 from pedkb.settings import Settings
 
 if TYPE_CHECKING:
-    from index.bank import ExperienceBank
-    from index.classify import TechnologyClassifier, TechnologySuggestion
-    from index.similar import SimilarItem
+    from index.kb.bank import ExperienceBank
+    from index.kb.classify import TechnologyClassifier, TechnologySuggestion
+    from index.kb.similar import SimilarItem
 
 __all__ = ["FileResult", "IngestReport", "KnowledgeBase", "document_id", "vector_key"]
 
@@ -291,14 +291,14 @@ class KnowledgeBase:
     @cached_property
     def bank(self) -> ExperienceBank:
         """The experience bank."""
-        from index.bank import ExperienceBank
+        from index.kb.bank import ExperienceBank
 
         return ExperienceBank(self)
 
     @cached_property
     def classifier(self) -> TechnologyClassifier:
         """The technology classifier (its prototype vectors are cached in the store)."""
-        from index.classify import TechnologyClassifier
+        from index.kb.classify import TechnologyClassifier
 
         return TechnologyClassifier(self.vocabulary, lambda texts: self.embed_cached(texts, "query", True)[1],
                                     self._typical_text_vector())
@@ -343,7 +343,7 @@ class KnowledgeBase:
     def similar(self, *, exp_id: str | None = None, text: str | None = None, k: int = 10,
                 kinds: Sequence[str] = ("experience", "document")) -> list[SimilarItem]:
         """Experiences and documents most similar to an experience or to a project description, never itself."""
-        from index.similar import find_similar
+        from index.kb.similar import find_similar
 
         if (exp_id is None) == (text is None):
             raise ValidationError("exp_id", "give either an experience id or a text")

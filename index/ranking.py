@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.base import Backend, LanguageStatistics
+from index.store.base import Backend
+from index.store.statistics import LanguageStatistics
 from index.records import ChunkRecord, SearchFilters
 
 CANDIDATES = 200  # nearest neighbours re-scored by the language correction; lexical hits fused with them

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.document import Chunk
+
 
 @dataclass
 class DocumentRecord:
@@ -26,34 +28,20 @@ class DocumentRecord:
     facets: dict[str, list[str]] = field(default_factory=dict)  # filterable values: region, grade, technology...
 
 
-@dataclass
-class ChunkRecord:
-    """A stored chunk; `chunk_id` is also its vector id."""
+@dataclass(frozen=True, kw_only=True)
+class ChunkRecord(Chunk):
+    """A stored chunk (the fields of an ingested `Chunk`) with its ids; `chunk_id` is also its vector id."""
 
     chunk_id: int
     doc_id: str
-    ordinal: int
-    text: str
-    lang: str
-    page: int | None
-    start: int
-    end: int
-    n_tokens: int
 
 
-@dataclass
-class NewChunk:
+@dataclass(frozen=True)
+class NewChunk(Chunk):
     """A chunk about to be stored, with its vector and the cache key of that vector."""
 
-    ordinal: int
-    text: str
-    lang: str
-    page: int | None
-    start: int
-    end: int
-    n_tokens: int
     vector_key: str
-    vector: np.ndarray
+    vector: np.ndarray = field(compare=False)
 
 
 @dataclass(frozen=True)

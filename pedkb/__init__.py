@@ -1,4 +1,4 @@
-"""pedkb core: settings, the error tree and the command line shared by ingest/, index/ and search_api/."""
+"""pedkb core: the settings, the limits contract and the error tree; imports nothing of ingest/, index/, search_api/."""
 
 import os
 

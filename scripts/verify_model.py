@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.provision import WEIGHTS_SOURCE, SourceFile, SourceReader, install_model
+from index.embedding.provision import WEIGHTS_SOURCE, SourceFile, SourceReader, install_model
 from pedkb.settings import Settings
 
 logger = logging.getLogger("verify_model")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from index.base import Backend
-from index.hashing import HashingEmbedder
+from index.store.base import Backend
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from tests.support.pgserver import PgServer, start_primary
@@ -103,7 +103,7 @@ def kb(settings: Settings, embedder: CountingEmbedder) -> Iterator[KnowledgeBase
 @pytest.fixture
 def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:
     """Every backend, so one suite checks them all."""
-    from index.factory import open_backend
+    from index.store.factory import open_backend
 
     opened = open_backend(Settings(data=tmp_path / "store", backend=backend_url))
     try:
@@ -115,7 +115,7 @@ def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     """The real default model, loaded once per test session (provisioned by `pedkb model install`)."""
-    from index.embedder import load_embedder
+    from index.embedding.embedder import load_embedder
 
     return load_embedder(Settings())
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_api import KEYS, api_settings, build_seeded_data, make_client
 
-from index.hashing import HashingEmbedder
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from search_api.app import create_app
 

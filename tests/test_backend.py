@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.base import WEIGHTS_META, Backend
-from index.faiss_backend import FaissBackend
-from index.pg_backend import PgBackend
+from index.store.base import WEIGHTS_META, Backend
+from index.store.embedded.backend import FaissBackend
+from index.store.postgres.backend import PgBackend
 from index.records import DocumentRecord, NewChunk, SearchFilters
 
 DIM = 8

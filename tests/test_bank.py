@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.bank import technology_doc_id
+from index.kb.bank import technology_doc_id
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchFilters
 from ingest.knowledge import technology_text

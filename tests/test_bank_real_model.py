@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.classify import evaluate_classifier
+from index.kb.classify import evaluate_classifier
 from index.knowledge_base import KnowledgeBase
 
 pytestmark = pytest.mark.slow

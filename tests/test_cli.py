@@ -15,10 +15,10 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def pedkb(*args: str, data: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m pedkb` with the hashing model on a data folder."""
+    """Run `python -m cli` with the hashing model on a data folder."""
     full_env = {**os.environ, "PEDKB_MODEL": "hashing:256", "PEDKB_CHUNK_TOKENS": "64",
                 "PEDKB_CHUNK_OVERLAP": "8", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pedkb", "--data", str(data), "-q", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "cli", "--data", str(data), "-q", *args], cwd=REPO,
                           env=full_env, capture_output=True, text=True, timeout=120)
 
 
@@ -80,7 +80,7 @@ def test_lang_command() -> None:
     cases = {"Мұғалімдердің кәсіби дамуы": "kk", "Мугалимдердин кесиптик өнүгүүсү": "ky",
              "Профессиональное развитие учителей": "ru", "Teachers' professional development": "en"}
     for text, lang in cases.items():
-        out = subprocess.run([sys.executable, "-m", "pedkb", "lang", text], cwd=REPO, capture_output=True,
+        out = subprocess.run([sys.executable, "-m", "cli", "lang", text], cwd=REPO, capture_output=True,
                              text=True, timeout=60)
         assert out.stdout.strip() == lang, (text, out.stdout, out.stderr)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from index.faiss_backend import FaissBackend
-from index.hashing import HashingEmbedder
+from index.store.embedded.backend import FaissBackend
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 
@@ -23,7 +23,7 @@ N_FILES = 40
 SLOW_INGEST = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from index.hashing import HashingEmbedder
+    from index.embedding.hashing import HashingEmbedder
     from index.knowledge_base import KnowledgeBase
     from pedkb.settings import Settings
 

@@ -287,7 +287,7 @@ def test_eval_command_prints_metrics_per_mode(tmp_path: Path) -> None:
 
     def pedkb(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PEDKB_MODEL": "hashing:256", "PEDKB_CHUNK_TOKENS": "64", "PEDKB_CHUNK_OVERLAP": "8"}
-        return subprocess.run([sys.executable, "-m", "pedkb", "--data", str(tmp_path / "data"), "-q", *args],
+        return subprocess.run([sys.executable, "-m", "cli", "--data", str(tmp_path / "data"), "-q", *args],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
     assert pedkb("ingest", str(docs)).returncode == 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.hashing import HashingEmbedder
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase, document_id
 from pedkb.errors import ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings

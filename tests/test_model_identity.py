@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from index import embedder as embedder_module
-from index.embedder import load_embedder, load_sentence_transformer, weights_fingerprint
-from index.hashing import HashingEmbedder
+from index.embedding import embedder as embedder_module
+from index.embedding.embedder import load_embedder, load_sentence_transformer, weights_fingerprint
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import WEIGHTS_META, KnowledgeBase, vector_key
 from index.records import DocumentRecord, NewChunk
 from pedkb.errors import ModelMismatchError
@@ -182,7 +182,7 @@ def test_real_fingerprint_is_precision_free_and_sees_one_weight() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from index.provision import install_model, resolve_model_path
+    from index.embedding.provision import install_model, resolve_model_path
     from pedkb.settings import default_model_cache
 
     cache = default_model_cache()
@@ -206,7 +206,7 @@ def test_real_fingerprint_is_precision_free_and_sees_one_weight() -> None:
 
 
 def test_copy_carries_the_weights_and_refuses_a_target_of_other_weights(tmp_path: Path, folder: Path) -> None:
-    from index.transfer import copy_store
+    from index.store.transfer import copy_store
 
     def store(name: str) -> Settings:
         return Settings(data=tmp_path / name, model="hashing:256", chunk_tokens=64, chunk_overlap=8)

@@ -12,10 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from index.hashing import HashingEmbedder
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
-from index.pg_backend import PgBackend
-from index.pg_schema import BULK_LOCK_KEY, MIGRATIONS, VECTOR_INDEX
+from index.store.postgres.backend import PgBackend
+from index.store.postgres.schema import BULK_LOCK_KEY, MIGRATIONS, VECTOR_INDEX
 from pedkb.settings import Settings
 from tests.conftest import DATA, REPO, fresh_database
 from tests.support.pgserver import PgServer, start_replica, wait_for_replay
@@ -33,7 +33,7 @@ def _pedkb(*args: str, backend: str | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "PEDKB_MODEL": "hashing:256", "PEDKB_CHUNK_TOKENS": "64", "PEDKB_CHUNK_OVERLAP": "8"}
     if backend:
         env["PEDKB_BACKEND"] = backend
-    return subprocess.Popen([sys.executable, "-m", "pedkb", "-q", *args], cwd=REPO, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "cli", "-q", *args], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -163,7 +163,7 @@ def test_reindex_to_another_dimension_while_a_reader_holds_a_snapshot(pg_server:
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     """A reader's open snapshot keeps the old vectors alive; the switch must still land and the index follow."""
-    from index import pg_backend
+    from index.store.postgres import backend as pg_backend
 
     monkeypatch.setattr(pg_backend, "SWITCH_INDEX_WAIT", 0.5)
     url = fresh_database(pg_server)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from index.embedder import SentenceTransformerEmbedder, known_prompts
+from index.embedding.embedder import SentenceTransformerEmbedder, known_prompts
 
 
 class FakeModel:
@@ -44,7 +44,7 @@ def test_other_names_get_none(name: str) -> None:
 
 def test_an_e5_model_without_prompts_is_given_them(caplog: pytest.LogCaptureFixture) -> None:
     model = FakeModel({})
-    with caplog.at_level(logging.INFO, logger="index.embedder"):
+    with caplog.at_level(logging.INFO, logger="index.embedding.embedder"):
         embedder = SentenceTransformerEmbedder(model, name="intfloat/multilingual-e5-base",  # type: ignore[arg-type]
                                                fingerprint="f", precision="fp32")
     embedder.embed_queries(["how to argue in pairs"])

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import provision
-from index.e5s1 import Q4_BLOCK, dequantise_q4_0
-from index.embedder import (
+from index.embedding import provision
+from index.embedding.e5s1 import Q4_BLOCK, dequantise_q4_0
+from index.embedding.embedder import (
     Embedder,
     SentenceTransformerEmbedder,
     choose_precision,
     cpu_has_native_bf16,
     load_embedder,
 )
-from index.provision import (
+from index.embedding.provision import (
     CONVERTER_VERSION,
     MODEL_DIRNAME,
     PROVENANCE_FILE,
@@ -134,9 +134,9 @@ def test_precision_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert cpu_has_native_bf16(with_bf16) and not cpu_has_native_bf16(without)
     assert not cpu_has_native_bf16(tmp_path / "missing")
     assert choose_precision("fp32") == "fp32" and choose_precision("bf16") == "bf16"
-    monkeypatch.setattr("index.embedder.cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr("index.embedding.embedder.cpu_has_native_bf16", lambda: False)
     assert choose_precision("auto") == "fp32"
-    monkeypatch.setattr("index.embedder.cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr("index.embedding.embedder.cpu_has_native_bf16", lambda: True)
     assert choose_precision("auto") == "bf16"
 
 

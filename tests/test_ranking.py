@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from index import ranking
-from index.base import LanguageStatistics
+from index.store.statistics import LanguageStatistics
 from index.ranking import Ranked, drop_duplicates, fuse_by_language, language_scale, present
 from index.records import ChunkRecord
 
 
 def chunk(cid: int, lang: str = "kk", doc: str = "d1", text: str | None = None) -> ChunkRecord:
-    return ChunkRecord(cid, doc, cid, text if text is not None else f"passage number {cid} says {cid * 7}", lang,
-                       None, 0, 10, 5)
+    return ChunkRecord(chunk_id=cid, doc_id=doc, ordinal=cid, lang=lang, page=None, start=0, end=10, n_tokens=5,
+                       text=text if text is not None else f"passage number {cid} says {cid * 7}")
 
 
 def ranked(*items: tuple[int, str, str, float]) -> list[Ranked]:

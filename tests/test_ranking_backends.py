@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import base, sqlite_store
-from index.base import Backend
-from index.faiss_backend import DB_NAME, FaissBackend
+from index.store import statistics as base
+from index.store.embedded import sqlite as sqlite_store
+from index.store.base import Backend
+from index.store.embedded.backend import DB_NAME, FaissBackend
 from index.knowledge_base import DEFAULT_SEARCH_MODE, SEARCH_MODES, KnowledgeBase
 from index.lexical import index_terms
 from index.records import DocumentRecord, NewChunk, SearchFilters
-from pedkb import cli
+from cli import main as cli
 from pedkb.errors import ValidationError
 
 DIM = 8

@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import pytest
 
-from index import base, pg_search, sqlite_store
-from index.base import Backend, LanguageStatistics, StatisticsCache, StatisticsResult
+from index.store import statistics as base
+from index.store.embedded import sqlite as sqlite_store
+from index.store.postgres import search as pg_search
+from index.store.base import Backend
+from index.store.statistics import LanguageStatistics, StatisticsCache, StatisticsResult
 from index.records import DocumentRecord, NewChunk
 
 DIM = 8
@@ -118,7 +121,7 @@ def test_one_refresh_runs_at_a_time(old: StatisticsCache) -> None:
 def test_a_failed_refresh_keeps_the_old_estimate_logs_why_and_is_retried(old: StatisticsCache,
                                                                         caplog: pytest.LogCaptureFixture) -> None:
     failing = Refresh(error=RuntimeError("the server went away"), released=True)
-    with caplog.at_level(logging.WARNING, logger="index.base"):
+    with caplog.at_level(logging.WARNING, logger="index.store.statistics"):
         assert _count(old, 2, failing) == 100
         assert old.wait(5)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from index.hashing import HashingEmbedder
+from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.app import create_app

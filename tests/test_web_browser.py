@@ -120,7 +120,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pedkb(data: Path, env: dict[str, str], *args: str) -> None:
     """Run the pedkb command line on a data folder."""
-    done = subprocess.run([sys.executable, "-m", "pedkb", "-q", "--data", str(data), *args], cwd=REPO, env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", "-q", "--data", str(data), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stdout + done.stderr
 

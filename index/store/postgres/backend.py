@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from index import pg_search
-from index.base import WEIGHTS_META, Backend, LanguageStatistics, StatisticsCache
-from index.filter_sql import filter_clause
-from index.pg_schema import (
+from index.store.postgres import search as pg_search
+from index.store.base import WEIGHTS_META, Backend
+from index.store.statistics import LanguageStatistics, StatisticsCache
+from index.store.filter_sql import filter_clause
+from index.store.postgres.schema import (
     BULK_LOCK_KEY,
     VECTOR_INDEX,
     build_vector_index,
@@ -31,7 +32,7 @@ from index.pg_schema import (
     restore_vector_index,
 )
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
-from index.sqlite_store import document_facets
+from index.store.embedded.sqlite import document_facets
 from pedkb.errors import StoreError
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from index.base import WEIGHTS_META, Backend
+from index.store.base import WEIGHTS_META, Backend
 from index.records import SearchFilters
 from pedkb.errors import ModelMismatchError
 

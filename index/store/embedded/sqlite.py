@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index import sqlite_lexical
-from index.base import LanguageStatistics, estimate_statistics
-from index.filter_sql import filter_clause
+from index.store.embedded import lexical as sqlite_lexical
+from index.store.statistics import LanguageStatistics, estimate_statistics
+from index.store.filter_sql import filter_clause
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from pedkb.errors import StoreError
 

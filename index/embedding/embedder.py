@@ -267,11 +267,11 @@ def load_sentence_transformer(path: str, precision: str) -> LoadedModel:
 
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for: `hashing:<dim>` for tests, else a sentence-transformers model."""
-    from index.provision import resolve_model_path
+    from index.embedding.provision import resolve_model_path
 
     name = settings.model
     if name.startswith("hashing:"):
-        from index.hashing import HashingEmbedder
+        from index.embedding.hashing import HashingEmbedder
 
         dims = name.partition(":")[2]
         if not dims.isdigit() or int(dims) < 1:

@@ -1,29 +1,23 @@
-"""The storage backend interface: documents, chunks, cached vectors and vector search behind one ABC.
+"""Per-language statistics of the stored vectors (count, mean, covariance) and their cache.
 
-The embedded backend (SQLite + FAISS files, `faiss_backend.py`) and the PostgreSQL + pgvector backend implement it;
-`factory.open_backend` picks one from the settings. Every write that changes what a search can return is atomic:
-after a crash a search sees either the old or the new state of each document, never half of it.
+Search uses them to put each language's scores on one scale (`index/ranking.py`); both backends compute them
+through `estimate_statistics` (exact for a small store, sampled for a large one) and keep them in a
+`StatisticsCache`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
-
 log = logging.getLogger(__name__)
-
-WEIGHTS_META = "model_weights"  # meta key of the embedder's weights fingerprint (docs/model_identity.md)
 
 
 @dataclass(frozen=True)
@@ -172,130 +166,3 @@ class StatisticsCache:
         with self._lock:
             self._closed = True
         self.wait(timeout)
-
-
-class Backend(ABC):
-    """Store of documents and chunks with a vector index over the chunks."""
-
-    # --- identity of the embedding space -------------------------------------------------------------------
-    @abstractmethod
-    def get_meta(self, key: str) -> str | None:
-        """A value from the store's metadata (model name, dimension, schema version)."""
-
-    @abstractmethod
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a metadata value."""
-
-    # --- documents -------------------------------------------------------------------------------------------
-    @abstractmethod
-    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
-        """Insert or replace a document with all its chunks and vectors, atomically."""
-
-    @abstractmethod
-    def delete_document(self, doc_id: str) -> bool:
-        """Delete a document, its chunks and their vectors; False when it did not exist."""
-
-    @abstractmethod
-    def get_document(self, doc_id: str) -> DocumentRecord | None:
-        """A document by id."""
-
-    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
-        """Documents by id; a backend may answer this in one query."""
-        found = {doc_id: self.get_document(doc_id) for doc_id in dict.fromkeys(doc_ids)}
-        return {doc_id: doc for doc_id, doc in found.items() if doc is not None}
-
-    @abstractmethod
-    def list_documents(self, kind: str | None = None) -> list[DocumentRecord]:
-        """All documents, optionally of one kind, in insertion order."""
-
-    @abstractmethod
-    def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
-        """A document with its chunks and their vectors, as `put_document` takes them (for copying stores)."""
-
-    @abstractmethod
-    def filter_documents(self, filters: SearchFilters, offset: int = 0,
-                         limit: int | None = None) -> tuple[list[DocumentRecord], int]:
-        """Documents passing the filters, in insertion order: (one page, total count)."""
-
-    @abstractmethod
-    def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
-        """Chunks by id; ids that no longer exist are absent."""
-
-    @abstractmethod
-    def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
-        """A document's chunks in order."""
-
-    # --- vectors ---------------------------------------------------------------------------------------------
-    @abstractmethod
-    def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors already computed for these content keys (the embedding cache)."""
-
-    @abstractmethod
-    def search(self, query: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """The k chunks nearest to a normalised query vector, as (chunk_id, cosine) best first."""
-
-    @abstractmethod
-    def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
-        """Per chunk language: the mean vector of its chunks and their count (for language-bias correction)."""
-
-    def language_statistics(self) -> dict[str, LanguageStatistics]:
-        """Per chunk language: count, mean and covariance of the chunk vectors, computed once per store state.
-
-        Search uses them to put each language's scores on one scale (`ranking.py`); a backend that returns {}
-        (the default) gets the correction by the language means alone.
-        """
-        return {}
-
-    def lexical_search(self, terms: Sequence[str], k: int,
-                       filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """The k chunks best matching analysed query terms (`lexical.index_terms`) by BM25, as (chunk_id, score)
-        best first, higher is better; only chunks sharing a term with the query.
-
-        Every backend should index `lexical.index_terms(chunk.text, chunk.lang)` of each chunk in the same
-        transaction as the chunk. The default raises NotImplementedError: search then falls back to dense
-        ranking and logs a warning.
-        """
-        raise NotImplementedError(f"{type(self).__name__} has no lexical index")
-
-    @abstractmethod
-    def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
-        """Every chunk, in batches (for re-embedding)."""
-
-    @abstractmethod
-    def store_vectors(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
-        """Add (content key, vector) pairs to the embedding cache; searches do not see them yet."""
-
-    @abstractmethod
-    def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
-                     weights: str | None = None) -> None:
-        """Atomically record a new model (name, dimension and, when given, its weights fingerprint under
-        WEIGHTS_META) and point every chunk at its new cached vector (chunk_id, key)."""
-
-    def writing(self) -> contextlib.AbstractContextManager[None]:
-        """Group writes into one batch (the embedded backend holds its write lock and saves once at the end)."""
-        return contextlib.nullcontext()
-
-    def bulk_loading(self) -> contextlib.AbstractContextManager[None]:
-        """Group a large load: the backend may defer index upkeep to the end of the block (PostgreSQL drops its
-        HNSW index and builds it once), searches keep working meanwhile. The default is `writing()`.
-        """
-        return self.writing()
-
-    # --- upkeep ----------------------------------------------------------------------------------------------
-    @abstractmethod
-    def stats(self) -> dict[str, object]:
-        """Counts per kind and language, vector count and sizes."""
-
-    @abstractmethod
-    def flush(self) -> None:
-        """Persist whatever the backend keeps in memory (the FAISS file)."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Flush and release files and connections."""
-
-    def __enter__(self) -> Backend:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

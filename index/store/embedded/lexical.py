@@ -13,7 +13,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from index.filter_sql import filter_clause
+from index.store.filter_sql import filter_clause
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
 

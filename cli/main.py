@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pydantic
 
-from pedkb import cli_kb
+from cli import kb as cli_kb
 from pedkb.errors import PedkbError
 from pedkb.settings import Settings
 
@@ -164,7 +164,7 @@ def cmd_lang(args: argparse.Namespace) -> int:
 
 def cmd_model(args: argparse.Namespace) -> int:
     """Provision the default model offline, or describe the configured one."""
-    from index import provision
+    from index.embedding import provision
 
     settings = _settings(args)
     if args.action == "install":
@@ -180,8 +180,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Copy an embedded installation (a data folder) into PostgreSQL without re-embedding."""
     from tqdm import tqdm
 
-    from index.factory import open_backend
-    from index.transfer import copy_store
+    from index.store.factory import open_backend
+    from index.store.transfer import copy_store
 
     source_settings = Settings(data=Path(args.source), backend="faiss")
     if not (Path(args.source) / "pedkb.sqlite3").exists():

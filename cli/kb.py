@@ -139,7 +139,7 @@ def cmd_classify(args: argparse.Namespace, kb: Any) -> int:
 
 def cmd_classify_eval(args: argparse.Namespace, kb: Any) -> int:
     """Accuracy of the classifier on the experiences in the bank (their first technology is the label)."""
-    from index.classify import evaluate_classifier
+    from index.kb.classify import evaluate_classifier
 
     experiences = kb.bank.select(limit=500)
     if not experiences:

