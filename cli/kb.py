@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from index.records import SearchFilters
-from pedkb.errors import InputError
+from pedkb.errors import InputError, NotFoundError
+from pedkb.limits import MAX_LIST
 
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -116,8 +117,6 @@ def cmd_tech(args: argparse.Namespace, kb: Any) -> int:
                     print(f"    {tech['id']}: {tech['label']}")
         return 0
     if args.id not in vocab.technologies:
-        from pedkb.errors import NotFoundError
-
         raise NotFoundError(f"no technology with id {args.id!r}")
     tech = vocab.technologies[args.id]
     payload = tech.model_dump(mode="json")
@@ -141,7 +140,7 @@ def cmd_classify_eval(args: argparse.Namespace, kb: Any) -> int:
     """Accuracy of the classifier on the experiences in the bank (their first technology is the label)."""
     from index.kb.classify import evaluate_classifier
 
-    experiences = kb.bank.select(limit=500)
+    experiences = kb.bank.select(limit=MAX_LIST)
     if not experiences:
         raise InputError("the bank has no experiences: run `pedkb kb load` first")
     vectors = [kb.text_vector("\n".join(c.text for c in kb.backend.document_chunks(e.id))) for e in experiences]

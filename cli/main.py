@@ -13,10 +13,11 @@ import pydantic
 
 from cli import kb as cli_kb
 from pedkb.errors import PedkbError
+from pedkb.limits import DEFAULT_SEARCH_MODE, SEARCH_MODES
 from pedkb.settings import Settings
 
 log = logging.getLogger("pedkb")
-SEARCH_MODE_CHOICES = ("hybrid", "dense", "lexical")  # index.knowledge_base.SEARCH_MODES (not imported: fast start)
+SEARCH_MODE_CHOICES = SEARCH_MODES
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -84,7 +85,6 @@ def _mode(args: argparse.Namespace) -> dict[str, str]:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score search on graded queries: MRR@10, nDCG@10 and Recall@1/5/10, overall and per language pair."""
     from index.evaluation import run_evaluation
-    from index.knowledge_base import DEFAULT_SEARCH_MODE, SEARCH_MODES
 
     modes = list(SEARCH_MODES) if args.mode == "all" else [args.mode or DEFAULT_SEARCH_MODE]
     with _open_kb(args) as kb:

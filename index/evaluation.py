@@ -36,13 +36,11 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from index.knowledge_base import KnowledgeBase
+from index.records import SearchHit
 from pedkb.errors import ValidationError
-
-if TYPE_CHECKING:
-    from index.knowledge_base import KnowledgeBase
-    from index.records import SearchHit
 
 log = logging.getLogger(__name__)
 

@@ -114,3 +114,18 @@ class SearchHit:
             "score": round(float(self.score), 6),
             "technologies": list(self.document.facets.get("technology", [])),
         }
+
+
+@dataclass
+class TechnologySuggestion:
+    """A technology suggested for a text, with its group and score."""
+
+    technology_id: str
+    group_id: str
+    score: float
+    labels: dict[str, str]
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON shape used by the CLI and the API."""
+        return {"technology_id": self.technology_id, "group_id": self.group_id, "score": round(self.score, 6),
+                "labels": self.labels}

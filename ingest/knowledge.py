@@ -169,6 +169,11 @@ def load_vocabulary(corpus_dir: Path) -> Vocabulary:
     return Vocabulary(groups, techs, classifications, regions, subjects)
 
 
+def empty_vocabulary() -> Vocabulary:
+    """A vocabulary with no technologies (classification off), for a corpus folder without technologies.json."""
+    return Vocabulary([], [], Classifications(classifications=[]), [], [])
+
+
 def parse_experience(data: Any, vocabulary: Vocabulary, where: str) -> Experience:
     """Validate one raw record against the model and the vocabulary; errors name `where` and the field."""
     exp = _validate(Experience, data, where)

@@ -8,12 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pedkb.limits import MAX_K, MAX_OFFSET, MAX_QUERY_CHARS, MAX_TEXT_CHARS
+
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
-# Hard ceilings of the API's own limits: the configured limits may be lower, never higher.
-CEILING_K = 200
-CEILING_OFFSET = 1000
-CEILING_QUERY_CHARS = 4000
-CEILING_TEXT_CHARS = 50_000
 
 
 def default_model_cache() -> Path:
@@ -73,12 +70,12 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["*"], description="Origins a browser may call the API from; comma-separated."
     )
-    max_query_chars: int = Field(default=1000, ge=1, le=CEILING_QUERY_CHARS,
+    max_query_chars: int = Field(default=1000, ge=1, le=MAX_QUERY_CHARS,
                                  description="Longest search query the API accepts, in characters.")
-    max_text_chars: int = Field(default=20_000, ge=1, le=CEILING_TEXT_CHARS,
+    max_text_chars: int = Field(default=20_000, ge=1, le=MAX_TEXT_CHARS,
                                 description="Longest text /similar and /classify accept, in characters.")
-    max_k: int = Field(default=100, ge=1, le=CEILING_K, description="Most results one API request may ask for.")
-    max_offset: int = Field(default=1000, ge=0, le=CEILING_OFFSET,
+    max_k: int = Field(default=100, ge=1, le=MAX_K, description="Most results one API request may ask for.")
+    max_offset: int = Field(default=1000, ge=0, le=MAX_OFFSET,
                             description="Deepest result offset the API pages to.")
     max_request_kb: int = Field(default=256, ge=1, le=65536,
                                 description="Largest JSON request body, in KB (uploads have their own limit).")

@@ -6,13 +6,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from index import knowledge_base
-from pedkb.settings import CEILING_K, CEILING_OFFSET, CEILING_QUERY_CHARS, CEILING_TEXT_CHARS
+from pedkb.limits import (
+    DEFAULT_SEARCH_MODE,
+    MAX_CLASSIFY_K,
+    MAX_K,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MAX_TEXT_CHARS,
+    SEARCH_MODES,
+)
 from search_api.examples import QUERIES
-
-_CLASS_MODES: tuple[str, ...] | None = getattr(knowledge_base.KnowledgeBase, "SEARCH_MODES", None)
-_MODULE_MODES: tuple[str, ...] = getattr(knowledge_base, "SEARCH_MODES", ("dense",))
-SEARCH_MODES: tuple[str, ...] = tuple(_CLASS_MODES or _MODULE_MODES)
 
 
 class NoBooleanNumbers(BaseModel):
@@ -38,9 +41,8 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max
 Grade = Annotated[int, Field(ge=0, le=11)]
 Year = Annotated[int, Field(ge=1900, le=2100)]
 MAX_VALUES = 50  # values of one filter
-CLASSIFY_MAX_K = 50
 NOT_BLANK = r"\S"  # a text with at least one character that is not a space
-QueryText = Annotated[str, Field(min_length=1, max_length=CEILING_QUERY_CHARS, pattern=NOT_BLANK)]
+QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_BLANK)]
 
 
 class Filters(NoBooleanNumbers):
@@ -65,9 +67,9 @@ class _SearchHead(NoBooleanNumbers):
 
     q: QueryText = Field(description="the query, in kk, ru or ky (any language finds all three)",
                          examples=list(QUERIES.values()))
-    k: int = Field(default=10, ge=1, le=CEILING_K, description="results per page")
-    offset: int = Field(default=0, ge=0, le=CEILING_OFFSET, description="results to skip (pagination)")
-    mode: SearchMode = Field(default=getattr(knowledge_base, "DEFAULT_SEARCH_MODE", "dense"),  # type: ignore[arg-type]
+    k: int = Field(default=10, ge=1, le=MAX_K, description="results per page")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip (pagination)")
+    mode: SearchMode = Field(default=DEFAULT_SEARCH_MODE,  # type: ignore[arg-type]
                              description="hybrid = embeddings fused with word matches (the default), "
                                          "dense = embeddings only, lexical = word matches only")
     type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")
@@ -207,14 +209,14 @@ class TextQuery(NoBooleanNumbers):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, Field(min_length=1, max_length=CEILING_TEXT_CHARS, pattern=NOT_BLANK)]
-    k: int = Field(default=10, ge=1, le=CEILING_K)
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=NOT_BLANK)]
+    k: int = Field(default=10, ge=1, le=MAX_K)
 
 
 class ClassifyQuery(TextQuery):
     """A free text and how many technology suggestions to return."""
 
-    k: int = Field(default=5, ge=1, le=CLASSIFY_MAX_K)
+    k: int = Field(default=5, ge=1, le=MAX_CLASSIFY_K)
 
 
 class SimilarQuery(TextQuery):

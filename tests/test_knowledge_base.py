@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from index.embedding.hashing import HashingEmbedder
-from index.knowledge_base import KnowledgeBase, document_id
+from index.knowledge_base import KnowledgeBase
+from ingest.files import document_id
 from pedkb.errors import ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings
 from tests.conftest import CountingEmbedder

@@ -13,7 +13,9 @@ import pytest
 from index.embedding import embedder as embedder_module
 from index.embedding.embedder import load_embedder, load_sentence_transformer, weights_fingerprint
 from index.embedding.hashing import HashingEmbedder
-from index.knowledge_base import WEIGHTS_META, KnowledgeBase, vector_key
+from index.knowledge_base import KnowledgeBase
+from index.space import vector_key
+from index.store.base import WEIGHTS_META
 from index.records import DocumentRecord, NewChunk
 from pedkb.errors import ModelMismatchError
 from pedkb.settings import DEFAULT_MODEL, Settings
@@ -86,7 +88,7 @@ def test_an_index_without_weights_adopts_the_loaded_ones(settings: Settings, fol
                              languages=["ru"])
         kb.backend.put_document(doc, [NewChunk(0, PAIRS, "ru", None, 0, len(PAIRS), 8, "k0", vector)])
         assert kb.backend.get_meta(WEIGHTS_META) is None
-    with caplog.at_level(logging.INFO, logger="index.knowledge_base"), \
+    with caplog.at_level(logging.INFO, logger="index.space"), \
             KnowledgeBase(settings, embedder=WeightedEmbedder("cccc")) as kb:
         if first_use == "search":
             assert _source(kb, "ученики спорить") == "pairs.txt"
@@ -120,10 +122,10 @@ def test_cache_key_differs_by_weights() -> None:
 def test_embed_cached_does_not_reuse_vectors_of_other_weights(tmp_path: Path) -> None:
     settings = Settings(data=tmp_path / "d", model="hashing:256")
     with KnowledgeBase(settings, embedder=WeightedEmbedder("aaaa")) as kb:
-        kb.embed_cached([PAIRS], persist=True)
+        kb.space.embed([PAIRS], persist=True)
     shifted = WeightedEmbedder("bbbb", shift=7)
     with KnowledgeBase(settings, embedder=shifted) as kb:
-        vectors = kb.embed_cached([PAIRS])[1]
+        vectors = kb.space.embed([PAIRS])[1]
     assert shifted.embedded == 1
     np.testing.assert_array_equal(vectors[0], shifted.embed_passages([PAIRS])[0])
 

@@ -13,14 +13,15 @@ import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
-from index.records import DocumentRecord, NewChunk, SearchFilters
-from ingest.chunker import chunk_pages
-from ingest.document import Page
+from index.items import ItemWriter
+from index.records import DocumentRecord, SearchFilters
 from ingest.knowledge import (
     LANGUAGES,
     Experience,
+    Vocabulary,
     Technology,
     dump_experiences,
     experience_text,
@@ -30,15 +31,12 @@ from ingest.knowledge import (
     technology_text,
 )
 from pedkb.errors import ConflictError, NotFoundError, ValidationError
-
-if TYPE_CHECKING:
-    from index.knowledge_base import KnowledgeBase
+from pedkb.limits import MAX_LIST, SUGGESTED_TAGS
 
 log = logging.getLogger(__name__)
 
 EXPERIENCE = "experience"
 TECHNOLOGY = "technology"
-MAX_LIST = 500
 
 
 def technology_doc_id(tech_id: str) -> str:
@@ -53,20 +51,22 @@ def _digest(payload: Any) -> str:
 class ExperienceBank:
     """Create, read, update, delete, import and export experiences; index the technology classification."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
+    def __init__(self, writer: ItemWriter, vocabulary: Vocabulary) -> None:
+        self.writer = writer
+        self.backend = writer.backend
+        self.vocabulary = vocabulary
 
     # --- reading ---------------------------------------------------------------------------------------------
     def get(self, exp_id: str) -> Experience:
         """One experience, or NotFoundError."""
-        doc = self.kb.backend.get_document(exp_id)
+        doc = self.backend.get_document(exp_id)
         if doc is None or doc.kind != EXPERIENCE:
             raise NotFoundError(f"no experience with id {exp_id!r}")
         return Experience.model_validate(doc.meta["record"])
 
     def suggested(self, exp_id: str) -> list[dict[str, object]]:
         """The technology tags suggested by the classifier for an experience (apart from its own)."""
-        doc = self.kb.backend.get_document(exp_id)
+        doc = self.backend.get_document(exp_id)
         if doc is None or doc.kind != EXPERIENCE:
             raise NotFoundError(f"no experience with id {exp_id!r}")
         return list(doc.meta.get("suggested_technologies", []))  # type: ignore[call-overload]
@@ -77,30 +77,28 @@ class ExperienceBank:
             raise ValidationError("limit", f"must be between 0 and {MAX_LIST}")
         if offset < 0:
             raise ValidationError("offset", "must not be negative")
-        docs, _ = self.kb.backend.filter_documents(self._only_experiences(filters), offset, limit)
+        docs, _ = self.backend.filter_documents(self._only_experiences(filters), offset, limit)
         return [Experience.model_validate(d.meta["record"]) for d in docs]
 
     def count(self, filters: SearchFilters | None = None) -> int:
         """How many experiences pass the filters."""
-        return self.kb.backend.filter_documents(self._only_experiences(filters), 0, 0)[1]
+        return self.backend.filter_documents(self._only_experiences(filters), 0, 0)[1]
 
     def for_technology(self, tech_id: str) -> list[Experience]:
         """Experiences tagged with a technology."""
-        if tech_id not in self.kb.vocabulary.technologies:
+        if tech_id not in self.vocabulary.technologies:
             raise NotFoundError(f"no technology with id {tech_id!r}")
         return self.select(SearchFilters(technologies=(tech_id,)), limit=MAX_LIST)
 
     @staticmethod
     def _only_experiences(filters: SearchFilters | None) -> SearchFilters:
-        from dataclasses import replace
-
         return replace(filters or SearchFilters(), kinds=(EXPERIENCE,))
 
     # --- writing ---------------------------------------------------------------------------------------------
     def create(self, record: dict[str, Any]) -> Experience:
         """Validate and add a new experience; an existing id is a ConflictError."""
-        exp = parse_experience(record, self.kb.vocabulary, "experience")
-        if self.kb.backend.get_document(exp.id) is not None:
+        exp = parse_experience(record, self.vocabulary, "experience")
+        if self.backend.get_document(exp.id) is not None:
             raise ConflictError(f"id: an item with id {exp.id!r} exists already")
         self.put(exp)
         return exp
@@ -110,27 +108,24 @@ class ExperienceBank:
         self.get(exp_id)
         if record.get("id", exp_id) != exp_id:
             raise ValidationError("id", f"the id cannot change ({exp_id!r} → {record.get('id')!r})")
-        exp = parse_experience({**record, "id": exp_id}, self.kb.vocabulary, "experience")
+        exp = parse_experience({**record, "id": exp_id}, self.vocabulary, "experience")
         self.put(exp)
         return exp
 
     def delete(self, exp_id: str) -> None:
         """Delete an experience and its vectors."""
         self.get(exp_id)
-        self.kb.backend.delete_document(exp_id)
+        self.backend.delete_document(exp_id)
 
     def put(self, exp: Experience) -> str:
         """Store an experience (validated) unless it is unchanged: added | updated | unchanged."""
         payload = exp.model_dump(mode="json")
-        digest = _digest({"record": payload, "chunking": self.kb.chunking_signature()})
-        existing = self.kb.backend.get_document(exp.id)
+        digest = _digest({"record": payload, "chunking": self.writer.signature()})
+        existing = self.backend.get_document(exp.id)
         if existing is not None and existing.sha256 == digest:
             return "unchanged"
         text = experience_text(exp)
-        chunks = self._chunks(text, exp.language)
-        keys, vectors = self.kb.embed_cached([c[0] for c in chunks])
-        suggestions = self.kb.suggest_for_vectors(vectors, k=3)
-        vocab = self.kb.vocabulary
+        vocab = self.vocabulary
         facets = {
             "technology": list(exp.technologies),
             "group": sorted({vocab.group_of(t).id for t in exp.technologies}),
@@ -139,54 +134,44 @@ class ExperienceBank:
         }  # fmt: skip
         record = DocumentRecord(
             doc_id=exp.id, source=f"experience:{exp.id}", title=exp.title, fmt="record", sha256=digest,
-            size=len(text), kind=EXPERIENCE, languages=[exp.language], facets=facets,
-            meta={"record": payload, "suggested_technologies": [s.to_dict() for s in suggestions]},
+            size=len(text), kind=EXPERIENCE, languages=[exp.language], facets=facets, meta={"record": payload},
         )
-        new = [NewChunk(i, t, exp.language, None, start, end, n, keys[i], vectors[i])
-               for i, (t, start, end, n) in enumerate(chunks)]
-        self.kb.put_item(record, new)
+        self.writer.store(record, self.writer.chunk_text(text, exp.language), suggest=SUGGESTED_TAGS)
         return "added" if existing is None else "updated"
 
     def put_technology(self, tech: Technology) -> str:
         """Index one technology (a chunk per language): added | updated | unchanged."""
         doc_id = technology_doc_id(tech.id)
         payload = tech.model_dump(mode="json")
-        digest = _digest({"technology": payload, "model": self.kb.embedder.name})
-        existing = self.kb.backend.get_document(doc_id)
+        digest = _digest({"technology": payload, "model": self.writer.space.embedder.name})
+        existing = self.backend.get_document(doc_id)
         if existing is not None and existing.sha256 == digest:
             return "unchanged"
         texts = [technology_text(tech, lang) for lang in LANGUAGES]
-        keys, vectors = self.kb.embed_cached(texts)
         record = DocumentRecord(
             doc_id=doc_id, source=f"technology:{tech.id}", title=tech.labels.en, fmt="record", sha256=digest,
             size=sum(map(len, texts)), kind=TECHNOLOGY, languages=list(LANGUAGES),
             facets={"technology": [tech.id], "group": [tech.group]}, meta={"technology": payload},
         )
-        new = [NewChunk(i, text, lang, None, 0, len(text), self.kb.embedder.count_tokens(text), keys[i], vectors[i])
-               for i, (text, lang) in enumerate(zip(texts, LANGUAGES, strict=True))]
-        self.kb.put_item(record, new)
+        chunks = [self.writer.whole_chunk(i, text, lang) for i, (text, lang) in enumerate(zip(texts, LANGUAGES,
+                                                                                            strict=True))]
+        self.writer.store(record, chunks)
         return "added" if existing is None else "updated"
-
-    def _chunks(self, text: str, lang: str) -> list[tuple[str, int, int, int]]:
-        settings = self.kb.settings
-        chunks = chunk_pages([Page(None, text)], count_tokens=self.kb.embedder.count_tokens,
-                             max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
-        return [(c.text, c.start, c.end, c.n_tokens) for c in chunks]
 
     # --- bulk ------------------------------------------------------------------------------------------------
     def load_corpus(self, corpus_dir: Path) -> dict[str, dict[str, int]]:
         """Index the technologies and the experiences shipped in a corpus folder; returns counts per status."""
-        vocab = self.kb.vocabulary
+        vocab = self.vocabulary
         experiences = load_corpus_experiences(corpus_dir, vocab)
-        with self.kb.backend.writing():
+        with self.backend.writing():
             techs = self._count(self.put_technology(t) for t in vocab.technologies.values())
             exps = self._count(self.put(e) for e in experiences)
         return {"technologies": techs, "experiences": exps}
 
     def import_file(self, path: Path) -> dict[str, int]:
         """Import experiences from JSON Lines or CSV: all records are validated before any is stored."""
-        experiences = load_experiences(path, self.kb.vocabulary)
-        with self.kb.backend.writing():
+        experiences = load_experiences(path, self.vocabulary)
+        with self.backend.writing():
             return self._count(self.put(e) for e in experiences)
 
     def export(self, path: Path) -> int:

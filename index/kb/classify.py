@@ -15,25 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.records import TechnologySuggestion
 from ingest.knowledge import LANGUAGES, Experience, Vocabulary, technology_text
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
 HUBNESS = 0.5  # share of a technology's similarity to a typical text taken off its score
-
-
-@dataclass
-class TechnologySuggestion:
-    """A technology suggested for a text, with its group and score."""
-
-    technology_id: str
-    group_id: str
-    score: float
-    labels: dict[str, str]
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON shape used by the CLI and the API."""
-        return {"technology_id": self.technology_id, "group_id": self.group_id, "score": round(self.score, 6),
-                "labels": self.labels}
 
 
 class TechnologyClassifier:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from index.ranking import dense_ranking
 from index.records import SearchFilters
-
-if TYPE_CHECKING:
-    from index.knowledge_base import KnowledgeBase
+from index.store.base import Backend
 
 DEPTH = 300
 CANDIDATE_ITEMS = 50  # items re-scored by shared technologies
@@ -43,16 +39,16 @@ def _snippet(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def find_similar(kb: KnowledgeBase, vector: np.ndarray, own_technologies: list[str], *, exclude: str | None,
-                 k: int, kinds: tuple[str, ...]) -> list[SimilarItem]:
+def find_similar(backend: Backend, vector: np.ndarray, own_technologies: list[str], *, exclude: str | None,
+                 k: int, kinds: tuple[str, ...], lang_centering: float) -> list[SimilarItem]:
     """Items of the given kinds ranked by their best passage against `vector`, one entry per item.
 
     The 50 best items are re-scored with a small bonus per technology they share with the asker (its own tags,
     or for a free text the classifier's suggestions), so that projects built on the same method rise.
     """
-    ranked = dense_ranking(kb.backend, vector, DEPTH, SearchFilters(kinds=kinds), kb.settings.lang_centering)
+    ranked = dense_ranking(backend, vector, DEPTH, SearchFilters(kinds=kinds), lang_centering)
     best: dict[str, tuple[int, float]] = {}
-    chunk_doc = kb.backend.get_chunks([cid for cid, _, _ in ranked])
+    chunk_doc = backend.get_chunks([cid for cid, _, _ in ranked])
     for cid, score, _lang in ranked:
         chunk = chunk_doc.get(cid)
         if chunk is None or chunk.doc_id == exclude or chunk.doc_id in best:
@@ -61,13 +57,13 @@ def find_similar(kb: KnowledgeBase, vector: np.ndarray, own_technologies: list[s
         if len(best) == CANDIDATE_ITEMS:
             break
     weights = {tech: 1.0 / (rank + 1) for rank, tech in enumerate(own_technologies)}
-    docs = kb.backend.get_documents(list(best))
+    docs = backend.get_documents(list(best))
     rescored = {
         doc_id: (cid, score + TECH_BONUS * sum(weights.get(t, 0.0) for t in docs[doc_id].facets.get("technology", [])))
         for doc_id, (cid, score) in best.items() if doc_id in docs
     }
     best = dict(sorted(rescored.items(), key=lambda item: (-item[1][1], item[0]))[:k])
-    docs = kb.backend.get_documents(list(best))
+    docs = backend.get_documents(list(best))
     items = []
     for doc_id, (cid, score) in best.items():
         doc, chunk = docs.get(doc_id), chunk_doc[cid]

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.records import DocumentRecord
 from pedkb.errors import NotFoundError
+from pedkb.limits import MAX_LIST
 from search_api.deps import GuardedRoute, KbDep, SettingsDep, UploaderDep, WriterDep
 from search_api.errors import ApiError
 from search_api.i18n import message, pick_language
@@ -109,7 +110,7 @@ def list_documents(
     kb: KbDep,
     type: Annotated[Kind, Query(description="which kind of item")] = "document",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
 ) -> DocumentPage:
     """Documents (or experiences/technologies as indexed items), oldest first."""
     docs = kb.documents(type)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ingest.knowledge import Experience
 from pedkb.errors import NotFoundError
-from pedkb.settings import CEILING_K
+from pedkb.limits import MAX_K, MAX_LIST
 from search_api.deps import GuardedRoute, KbDep, SettingsDep, WriterDep
 from search_api.errors import ApiError
 from search_api.examples import EXPERIENCE_BODY
@@ -32,7 +32,7 @@ class ExperienceQuery(Filters):
     """Filters and a page of the experience list."""
 
     offset: int = Field(default=0, ge=0, le=1_000_000)
-    limit: int = Field(default=50, ge=1, le=500)
+    limit: int = Field(default=50, ge=1, le=MAX_LIST)
 
 
 def _clean(value: Any) -> Any:
@@ -111,7 +111,7 @@ def similar_to_experience(
     kb: KbDep,
     settings: SettingsDep,
     exp_id: ExpId,
-    k: Annotated[int, Query(ge=1, le=CEILING_K)] = 10,
+    k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
     kind: Annotated[list[Literal["experience", "document"]], Query(max_length=2)] = ["experience", "document"],  # noqa: B006
 ) -> list[SimilarItem]:
     """Experiences and documents close to this experience, with the technologies they share and why."""

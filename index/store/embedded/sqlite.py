@@ -254,11 +254,6 @@ class SqliteStore:
             self.db.execute("ROLLBACK")
             raise
 
-    def prune_vectors(self) -> int:
-        """Drop cached vectors no chunk uses; returns how many."""
-        cur = self.db.execute("DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)")
-        return cur.rowcount
-
     # --- reads -----------------------------------------------------------------------------------------------
     def _with_facets(self, docs: list[DocumentRecord]) -> list[DocumentRecord]:
         by_id = {d.doc_id: d for d in docs}
