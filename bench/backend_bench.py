@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from index.ranking import CANDIDATES  # noqa: E402
+from index.records import DocumentRecord, NewChunk  # noqa: E402
 from index.store.base import Backend  # noqa: E402
 from index.store.embedded.backend import FaissBackend  # noqa: E402
 from index.store.postgres.backend import PgBackend  # noqa: E402
-from index.ranking import CANDIDATES  # noqa: E402
-from index.records import DocumentRecord, NewChunk  # noqa: E402
 from tests.support.pgserver import PgServer, start_primary  # noqa: E402
 
 log = logging.getLogger("backend_bench")

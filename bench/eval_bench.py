@@ -29,16 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from index.embedding.embedder import Embedder, load_embedder  # noqa: E402
-from index.evaluation import (  # noqa: E402
-    METRICS,
-    EvalQuery,
-    EvaluationReport,
-    SearchResult,
-    available_judgements,
-    evaluate,
-    file_name,
-    load_queries,
-)
+from index.eval_queries import EvalQuery, SearchResult, file_name, load_queries  # noqa: E402
+from index.evaluation import METRICS, EvaluationReport, available_judgements, evaluate  # noqa: E402
 from index.lexical import analyse  # noqa: E402
 from ingest import detect_language, prepare_document  # noqa: E402
 from ingest.knowledge import (  # noqa: E402

@@ -19,9 +19,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from index.store.embedded.backend import FaissBackend  # noqa: E402
 from index.knowledge_base import KnowledgeBase  # noqa: E402
 from index.records import DocumentRecord, NewChunk  # noqa: E402
+from index.store.embedded.backend import FaissBackend  # noqa: E402
 from pedkb.settings import Settings  # noqa: E402
 
 QUERIES = [

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.records import ChunkRecord, SearchFilters
 from index.store.base import Backend
 from index.store.statistics import LanguageStatistics
-from index.records import ChunkRecord, SearchFilters
 
 CANDIDATES = 200  # nearest neighbours re-scored by the language correction; lexical hits fused with them
 SHRINK = 20  # pseudo-count pulling the statistics of a small language towards those of the whole corpus

@@ -27,6 +27,12 @@ class DocumentRecord:
     meta: dict[str, object] = field(default_factory=dict)
     facets: dict[str, list[str]] = field(default_factory=dict)  # filterable values: region, grade, technology...
 
+    def stored_facets(self) -> dict[str, list[str]]:
+        """The facet rows a backend stores for the item: its own facets plus its languages."""
+        facets = {name: [str(v) for v in values] for name, values in self.facets.items()}
+        facets["lang"] = list(self.languages)
+        return facets
+
 
 @dataclass(frozen=True, kw_only=True)
 class ChunkRecord(Chunk):

@@ -16,16 +16,17 @@ from starlette.types import Scope
 from index.knowledge_base import KnowledgeBase
 from pedkb import __version__
 from pedkb.settings import Settings
+from search_api.api import api_router
 from search_api.errors import install_error_handlers
 from search_api.limits import BodyLimitMiddleware
 from search_api.openapi import build_openapi
-from search_api.routes import analysis, documents, experiences, health, search, technologies
+from search_api.routes import API_PREFIX
 from search_api.uploads import Uploader
 from search_api.web import router as web_router
 
 log = logging.getLogger(__name__)
 
-UPLOAD_PATHS = ("/api/v1/documents", "/api/v1/documents/")
+UPLOAD_PATHS = (f"{API_PREFIX}/documents", f"{API_PREFIX}/documents/")
 DESCRIPTION = """Search and browse pedagogical innovation material in Kazakh, Russian and Kyrgyz.
 
 * **Reading is open.** Upload, create, update and delete need a key from `PEDKB_API_KEYS`, sent as
@@ -79,8 +80,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                        allow_headers=["X-API-Key", "Authorization", "Content-Type", "Accept-Language"],
                        expose_headers=["Content-Language", "Location"], max_age=600)
     install_error_handlers(app)
-    for module in (health, search, documents, experiences, technologies, analysis):
-        app.include_router(module.router)
+    app.include_router(api_router)
     app.include_router(web_router)  # the page at /, /embed, /widget.js (before the /docs redirect)
 
     app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pedkb import errors as pedkb_errors
 from search_api.i18n import message, pick_language
+from search_api.routes import API_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
         first = problems[0] if problems else {"loc": ("request",), "msg": "invalid request"}
         settings = request.app.state.settings
         path = request.url.path
-        limited = path == "/api/v1/search" or path.endswith(("/similar", "/classify"))
+        limited = path == f"{API_PREFIX}/search" or path.endswith(("/similar", "/classify"))
         limits = {"k": settings.max_k, "offset": settings.max_offset, "q": settings.max_query_chars,
                   "text": settings.max_text_chars} if limited else None
         return error_response(request, from_validation(first, limits))

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from pedkb.settings import Settings
+from search_api.routes import API_PREFIX
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 LIMITED_BODIES = ("SearchQuery", "TextQuery", "SimilarQuery", "ClassifyQuery")
@@ -38,7 +39,7 @@ def _limits(schema: dict[str, Any], settings: Settings) -> None:
     bounds = {"k": ("maximum", settings.max_k), "offset": ("maximum", settings.max_offset),
               "q": ("maxLength", settings.max_query_chars), "text": ("maxLength", settings.max_text_chars)}
     for path, operations in schema.get("paths", {}).items():
-        if path != "/api/v1/search" and not path.endswith("/similar"):
+        if path != f"{API_PREFIX}/search" and not path.endswith("/similar"):
             continue
         for operation in operations.values():
             for param in operation.get("parameters", []):
@@ -55,8 +56,8 @@ def _limits(schema: dict[str, Any], settings: Settings) -> None:
 
 def _vocabulary_ids(kb: Any) -> dict[str, list[str]]:
     """Known ids per filter name; empty when the knowledge base has no vocabulary."""
-    vocabulary = getattr(kb, "vocabulary", None)
-    if vocabulary is None or not vocabulary.technologies:
+    vocabulary = kb.vocabulary
+    if not vocabulary.technologies:
         return {}
     kinds = {c.id: sorted(c.ids()) for c in vocabulary.classifications.classifications}
     return {
@@ -124,13 +125,13 @@ def _errors(schema: dict[str, Any]) -> None:
 
 
 def _upload(schema: dict[str, Any], settings: Settings) -> None:
-    operation = schema.get("paths", {}).get("/api/v1/documents", {}).get("post")
+    operation = schema.get("paths", {}).get(f"{API_PREFIX}/documents", {}).get("post")
     if operation is None:
         return
     files = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["files"]
     files["minItems"] = 1
     files["maxItems"] = settings.max_upload_files
-    get = schema["paths"].get("/api/v1/documents/{doc_id}", {}).get("get")
+    get = schema["paths"].get(f"{API_PREFIX}/documents/{{doc_id}}", {}).get("get")
     if get is not None:
         operation["responses"]["200"]["links"] = {"FirstDocument": {
             "operationId": get["operationId"], "parameters": {"doc_id": "$response.body#/files/0/doc_id"},

@@ -59,8 +59,8 @@ def check_page(k: int, offset: int, settings: Settings, *, k_field: str = "k") -
 
 def _known(kb: KnowledgeBase, part: str) -> set[str] | None:
     """The ids the vocabulary knows for one filter, or None when there is no vocabulary to check against."""
-    vocabulary: Any = getattr(kb, "vocabulary", None)
-    if vocabulary is None:
+    vocabulary: Any = kb.vocabulary
+    if not vocabulary.technologies:
         return None
     if part in ("experience_kind", "stage"):
         return set(vocabulary.classifications.get(part).ids())

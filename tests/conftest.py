@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from index.store.base import Backend
 from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
+from index.store.base import Backend
 from pedkb.settings import Settings
 from tests.support.pgserver import PgServer, start_primary
 

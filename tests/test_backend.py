@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from index.records import DocumentRecord, NewChunk, SearchFilters
 from index.store.base import WEIGHTS_META, Backend
 from index.store.embedded.backend import FaissBackend
 from index.store.postgres.backend import PgBackend
-from index.records import DocumentRecord, NewChunk, SearchFilters
 
 DIM = 8
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from index.store.embedded.backend import FaissBackend
 from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
+from index.store.embedded.backend import FaissBackend
 from pedkb.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

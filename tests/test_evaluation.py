@@ -12,19 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from index.evaluation import (
-    METRICS,
-    EvalQuery,
-    Judgement,
-    SearchResult,
-    available_judgements,
-    best_ranks,
-    evaluate,
-    load_queries,
-    metrics_from_ranks,
-    normalise_passage,
-    run_evaluation,
-)
+from index.eval_queries import EvalQuery, Judgement, SearchResult, load_queries, normalise_passage
+from index.evaluation import METRICS, available_judgements, best_ranks, evaluate, metrics_from_ranks, run_evaluation
 from index.knowledge_base import KnowledgeBase
 from ingest.knowledge import load_corpus_experiences, load_vocabulary
 from pedkb.errors import ValidationError

@@ -14,9 +14,9 @@ from index.embedding import embedder as embedder_module
 from index.embedding.embedder import load_embedder, load_sentence_transformer, weights_fingerprint
 from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
+from index.records import DocumentRecord, NewChunk
 from index.space import vector_key
 from index.store.base import WEIGHTS_META
-from index.records import DocumentRecord, NewChunk
 from pedkb.errors import ModelMismatchError
 from pedkb.settings import DEFAULT_MODEL, Settings
 

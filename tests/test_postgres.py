@@ -163,9 +163,9 @@ def test_reindex_to_another_dimension_while_a_reader_holds_a_snapshot(pg_server:
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     """A reader's open snapshot keeps the old vectors alive; the switch must still land and the index follow."""
-    from index.store.postgres import backend as pg_backend
+    from index.store.postgres import schema as pg_schema
 
-    monkeypatch.setattr(pg_backend, "SWITCH_INDEX_WAIT", 0.5)
+    monkeypatch.setattr(pg_schema, "SWITCH_INDEX_WAIT", 0.5)
     url = fresh_database(pg_server)
     with KnowledgeBase(_settings(tmp_path, url), embedder=HashingEmbedder(256)) as kb:
         kb.ingest(DOCS[:3])

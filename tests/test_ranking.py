@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from index import ranking
-from index.store.statistics import LanguageStatistics
 from index.ranking import Ranked, drop_duplicates, fuse_by_language, language_scale, present
 from index.records import ChunkRecord
+from index.store.statistics import LanguageStatistics
 
 
 def chunk(cid: int, lang: str = "kk", doc: str = "d1", text: str | None = None) -> ChunkRecord:

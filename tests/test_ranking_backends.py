@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.store import statistics as base
-from index.store.embedded import sqlite as sqlite_store
-from index.store.base import Backend
-from index.store.embedded.backend import DB_NAME, FaissBackend
+from cli import main as cli
 from index.knowledge_base import DEFAULT_SEARCH_MODE, SEARCH_MODES, KnowledgeBase
 from index.lexical import index_terms
 from index.records import DocumentRecord, NewChunk, SearchFilters
-from cli import main as cli
+from index.store import statistics as base
+from index.store.base import Backend
+from index.store.embedded import sqlite as sqlite_store
+from index.store.embedded.backend import DB_NAME, FaissBackend
 from pedkb.errors import ValidationError
 
 DIM = 8

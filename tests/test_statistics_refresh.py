@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 import pytest
 
+from index.records import DocumentRecord, NewChunk
 from index.store import statistics as base
+from index.store.base import Backend
 from index.store.embedded import sqlite as sqlite_store
 from index.store.postgres import search as pg_search
-from index.store.base import Backend
 from index.store.statistics import LanguageStatistics, StatisticsCache, StatisticsResult
-from index.records import DocumentRecord, NewChunk
 
 DIM = 8
 

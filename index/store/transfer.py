@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from index.store.base import WEIGHTS_META, Backend
 from index.records import SearchFilters
+from index.store.base import WEIGHTS_META, Backend
 from pedkb.errors import ModelMismatchError
 
 log = logging.getLogger(__name__)

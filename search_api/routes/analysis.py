@@ -12,7 +12,7 @@ from search_api.examples import CLASSIFY_BODY, SIMILAR_BODY
 from search_api.query import check_page, check_text, has_letters
 from search_api.schemas import ClassifyQuery, ErrorResponse, SimilarItem, SimilarQuery, TechnologySuggestion
 
-router = APIRouter(prefix="/api/v1", tags=["analysis"],
+router = APIRouter(tags=["analysis"],
                    responses={422: {"model": ErrorResponse, "description": "a field is wrong"}})
 
 

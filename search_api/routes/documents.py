@@ -29,7 +29,7 @@ from search_api.schemas import (
 )
 from search_api.uploads import StoredFile
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"], route_class=GuardedRoute)
+router = APIRouter(prefix="/documents", tags=["documents"], route_class=GuardedRoute)
 
 DocId = Annotated[str, Path(min_length=1, max_length=200, description="document id, e.g. d6ad3df920e5cd18")]
 WRITE_ERRORS: dict[int | str, dict[str, object]] = {

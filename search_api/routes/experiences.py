@@ -14,10 +14,11 @@ from search_api.deps import GuardedRoute, KbDep, SettingsDep, WriterDep
 from search_api.errors import ApiError
 from search_api.examples import EXPERIENCE_BODY
 from search_api.query import NOTHING, build_filters, check_page, clean_text
+from search_api.routes import API_PREFIX
 from search_api.schemas import ErrorResponse, Filters, SimilarItem
 from search_api.schemas_knowledge import MAX_ID, ExperienceIn, ExperiencePage, ExperienceUpdate
 
-router = APIRouter(prefix="/api/v1/experiences", tags=["experiences"], route_class=GuardedRoute,
+router = APIRouter(prefix="/experiences", tags=["experiences"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter or field is wrong"}})
 
 ExpId = Annotated[str, Path(min_length=1, max_length=MAX_ID, description="experience id, e.g. exp-ru-001")]
@@ -76,7 +77,7 @@ def create_experience(
 ) -> Experience:
     """Add an experience; its ids (region, technologies, ...) must be in the vocabulary."""
     created = kb.bank.create(_clean(body.model_dump(mode="json")))
-    response.headers["Location"] = f"{router.prefix}/{created.id}"
+    response.headers["Location"] = f"{API_PREFIX}{router.prefix}/{created.id}"
     return created
 
 

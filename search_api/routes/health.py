@@ -8,7 +8,7 @@ from pedkb import __version__
 from search_api.deps import KbDep
 from search_api.schemas import Health, Stats
 
-router = APIRouter(prefix="/api/v1", tags=["health"])
+router = APIRouter(tags=["health"])
 
 
 def _int(value: object) -> int | None:
@@ -29,14 +29,13 @@ def health(kb: KbDep) -> Health:
 def stats(kb: KbDep) -> Stats:
     """Items per type, chunks per language, the model and the size of the index and the store."""
     raw = kb.stats()
-    bank = getattr(kb, "bank", None)
     docs = raw.get("documents")
     langs = raw.get("chunk_languages")
     return Stats(
         documents=dict(docs) if isinstance(docs, dict) else {},
         chunks=_int(raw.get("chunks")) or 0,
         chunk_languages=dict(langs) if isinstance(langs, dict) else {},
-        experiences=bank.count() if bank is not None else None,
+        experiences=kb.bank.count(),
         model=_str(raw.get("model")), dim=_int(raw.get("dim")), backend=_str(raw.get("backend")),
         vectors=_int(raw.get("vectors")), index_bytes=_int(raw.get("index_bytes")),
         store_bytes=_int(raw.get("store_bytes")),

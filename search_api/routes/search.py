@@ -14,7 +14,7 @@ from search_api.query import NOTHING, build_filters, check_page, check_text, has
 from search_api.schemas import ErrorResponse, SearchQuery, SearchResponse, SearchResult
 from search_api.snippets import make_snippet
 
-router = APIRouter(prefix="/api/v1", tags=["search"], route_class=GuardedRoute,
+router = APIRouter(tags=["search"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter is wrong"}})
 
 

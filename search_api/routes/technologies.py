@@ -18,7 +18,7 @@ from search_api.schemas_knowledge import (
     summarise,
 )
 
-router = APIRouter(prefix="/api/v1/technologies", tags=["technologies"])
+router = APIRouter(prefix="/technologies", tags=["technologies"])
 
 TechId = Annotated[str, Path(min_length=1, max_length=64, description="technology id, e.g. project-method")]
 

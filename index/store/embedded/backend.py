@@ -22,10 +22,10 @@ from typing import IO
 import faiss
 import numpy as np
 
-from index.store.base import WEIGHTS_META, Backend
-from index.store.statistics import LanguageStatistics, StatisticsCache
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.store.base import WEIGHTS_META, Backend
 from index.store.embedded.sqlite import SqliteStore
+from index.store.statistics import LanguageStatistics, StatisticsCache
 from pedkb.errors import StoreError
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from index.store.filter_sql import filter_clause
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
+from index.store.filter_sql import filter_clause
 
 log = logging.getLogger(__name__)
 

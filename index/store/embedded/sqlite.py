@@ -16,95 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store.embedded import lexical as sqlite_lexical
-from index.store.statistics import LanguageStatistics, estimate_statistics
-from index.store.filter_sql import filter_clause
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.store.embedded import lexical as sqlite_lexical
+from index.store.embedded.schema import CHUNK_COLUMNS, SCHEMA, SCHEMA_VERSION, chunk_from_row, doc_from_row
+from index.store.filter_sql import filter_clause
+from index.store.statistics import LanguageStatistics, estimate_statistics
 from pedkb.errors import StoreError
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    title TEXT,
-    fmt TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'document',
-    languages TEXT NOT NULL DEFAULT '[]',
-    n_chunks INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS documents_kind ON documents(kind, seq);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    lang TEXT NOT NULL,
-    page INTEGER,
-    start INTEGER NOT NULL,
-    "end" INTEGER NOT NULL,
-    n_tokens INTEGER NOT NULL,
-    vector_key TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
-CREATE INDEX IF NOT EXISTS chunks_lang ON chunks(lang);
-CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS facets (
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
-    facet TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (doc_id, facet, value)
-);
-CREATE INDEX IF NOT EXISTS facets_lookup ON facets(facet, value);
-"""
-
-_CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, text, lang, page, start, "end", n_tokens'
-
-
-def document_facets(doc: DocumentRecord) -> dict[str, list[str]]:
-    """The facet rows stored for a document: its own facets plus its languages."""
-    facets = {name: [str(v) for v in values] for name, values in doc.facets.items()}
-    facets["lang"] = list(doc.languages)
-    return facets
-
-
-def _doc_from_row(row: sqlite3.Row) -> DocumentRecord:
-    return DocumentRecord(
-        doc_id=row["doc_id"],
-        source=row["source"],
-        title=row["title"],
-        fmt=row["fmt"],
-        sha256=row["sha256"],
-        size=row["size"],
-        kind=row["kind"],
-        languages=json.loads(row["languages"]),
-        n_chunks=row["n_chunks"],
-        created=row["created"],
-        updated=row["updated"],
-        meta=json.loads(row["meta"]),
-    )
-
-
-def _chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
-    return ChunkRecord(
-        chunk_id=row["chunk_id"],
-        doc_id=row["doc_id"],
-        ordinal=row["ordinal"],
-        text=row["text"],
-        lang=row["lang"],
-        page=row["page"],
-        start=row["start"],
-        end=row["end"],
-        n_tokens=row["n_tokens"],
-    )
 
 
 class SqliteStore:
@@ -118,7 +35,7 @@ class SqliteStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
+            self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a usable pedkb store ({exc})") from exc
         version = self.get_meta("schema_version")
@@ -184,7 +101,7 @@ class SqliteStore:
             self.db.execute("DELETE FROM facets WHERE doc_id = ?", (doc.doc_id,))
             self.db.executemany(
                 "INSERT OR IGNORE INTO facets(doc_id, facet, value) VALUES (?, ?, ?)",
-                [(doc.doc_id, facet, str(value)) for facet, values in document_facets(doc).items()
+                [(doc.doc_id, facet, str(value)) for facet, values in doc.stored_facets().items()
                  for value in values],
             )
             self.db.executemany(
@@ -271,7 +188,7 @@ class SqliteStore:
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """A document by id."""
         row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return None if row is None else self._with_facets([_doc_from_row(row)])[0]
+        return None if row is None else self._with_facets([doc_from_row(row)])[0]
 
     def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
         """Documents by id."""
@@ -281,7 +198,7 @@ class SqliteStore:
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
             for row in self.db.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", part):
-                out[row["doc_id"]] = _doc_from_row(row)
+                out[row["doc_id"]] = doc_from_row(row)
         self._with_facets(list(out.values()))
         return out
 
@@ -291,7 +208,7 @@ class SqliteStore:
             rows = self.db.execute("SELECT * FROM documents ORDER BY seq")
         else:
             rows = self.db.execute("SELECT * FROM documents WHERE kind = ? ORDER BY seq", (kind,))
-        return self._with_facets([_doc_from_row(r) for r in rows])
+        return self._with_facets([doc_from_row(r) for r in rows])
 
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Chunks by id."""
@@ -300,8 +217,8 @@ class SqliteStore:
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
-            for row in self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id IN ({marks})", part):
-                out[row["chunk_id"]] = _chunk_from_row(row)
+            for row in self.db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE chunk_id IN ({marks})", part):
+                out[row["chunk_id"]] = chunk_from_row(row)
         return out
 
     def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
@@ -318,19 +235,19 @@ class SqliteStore:
 
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """A document's chunks in order."""
-        rows = self.db.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
-        return [_chunk_from_row(r) for r in rows]
+        rows = self.db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
+        return [chunk_from_row(r) for r in rows]
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
         """All chunks in id order, in batches."""
         last = -1
         while True:
             rows = self.db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?", (last, batch)
+                f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?", (last, batch)
             ).fetchall()
             if not rows:
                 return
-            yield [_chunk_from_row(r) for r in rows]
+            yield [chunk_from_row(r) for r in rows]
             last = rows[-1]["chunk_id"]
 
     def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -413,7 +330,7 @@ class SqliteStore:
         total = self.db.execute(f"SELECT COUNT(*) FROM documents d{clause}", params).fetchone()[0]
         sql = f"SELECT d.* FROM documents d{clause} ORDER BY d.seq LIMIT ? OFFSET ?"
         rows = self.db.execute(sql, [*params, -1 if limit is None else limit, offset]).fetchall()
-        return self._with_facets([_doc_from_row(r) for r in rows]), int(total)
+        return self._with_facets([doc_from_row(r) for r in rows]), int(total)
 
     def stats(self) -> dict[str, object]:
         """Counts per kind and per chunk language."""

@@ -15,59 +15,36 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
-from index.store.postgres import search as pg_search
+from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import WEIGHTS_META, Backend
-from index.store.statistics import LanguageStatistics, StatisticsCache
 from index.store.filter_sql import filter_clause
+from index.store.postgres import search as pg_search
+from index.store.postgres.rows import (
+    CHUNK_COLUMNS,
+    CHUNK_COPY,
+    CHUNK_TYPES,
+    DOC_COLUMNS,
+    array_of,
+    chunk_of,
+    doc_of,
+    safe_url,
+)
 from index.store.postgres.schema import (
     BULK_LOCK_KEY,
     VECTOR_INDEX,
     build_vector_index,
     has_vector_index,
+    index_new_dimension,
     migrate,
     restore_vector_index,
 )
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
-from index.store.embedded.sqlite import document_facets
+from index.store.statistics import LanguageStatistics, StatisticsCache
 from pedkb.errors import StoreError
 
 log = logging.getLogger(__name__)
-
-_DOC_COLUMNS = "doc_id, source, title, fmt, sha256, size, kind, languages, n_chunks, created, updated, meta"
-SWITCH_INDEX_WAIT = 30.0  # seconds a dimension switch waits for older snapshots to end before it leaves
-# the vector index to the next opener
-_CHUNK_COLUMNS = "chunk_id, doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens"
-_CHUNK_COPY = ("COPY chunks (doc_id, ordinal, text, lang, page, start_offset, end_offset, n_tokens, n_terms, "
-               "vector_key, embedding) FROM STDIN (FORMAT BINARY)")
-_CHUNK_TYPES = ["text", "int4", "text", "text", "int4", "int4", "int4", "int4", "int4", "text", "vector"]
-
-
-def _safe_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
-
-
-def _array(value: Any) -> np.ndarray:
-    """A pgvector value as a float32 array."""
-    if hasattr(value, "to_numpy"):
-        value = value.to_numpy()
-    return np.asarray(value, dtype=np.float32)
-
-
-def _doc(row: Sequence[Any]) -> DocumentRecord:
-    return DocumentRecord(doc_id=row[0], source=row[1], title=row[2], fmt=row[3], sha256=row[4], size=row[5],
-                          kind=row[6], languages=list(row[7]), n_chunks=row[8], created=row[9], updated=row[10],
-                          meta=dict(row[11]))
-
-
-def _chunk(row: Sequence[Any]) -> ChunkRecord:
-    return ChunkRecord(chunk_id=row[0], doc_id=row[1], ordinal=row[2], text=row[3], lang=row[4], page=row[5],
-                       start=row[6], end=row[7], n_tokens=row[8])
 
 
 class PgBackend(Backend):
@@ -91,14 +68,14 @@ class PgBackend(Backend):
                 pg_search.ensure_lexical_index(conn)
                 restore_vector_index(conn, self._dim(conn), index_memory, index_workers)
         except psycopg.Error as exc:
-            raise StoreError(f"{_safe_url(url)}: cannot open the database ({exc})") from exc
+            raise StoreError(f"{safe_url(url)}: cannot open the database ({exc})") from exc
 
         def configure(conn: Any) -> None:
             register_vector(conn)
 
         def pool(target: str) -> Any:
             return ConnectionPool(target, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
-                                  configure=configure, open=True, name=_safe_url(target))
+                                  configure=configure, open=True, name=safe_url(target))
 
         self._pool = pool(url)
         self._read_pool = pool(read_url) if read_url else self._pool
@@ -201,7 +178,7 @@ class PgBackend(Backend):
             doc.n_chunks = len(chunks)
             conn.execute("DELETE FROM chunks WHERE doc_id = %s", (doc.doc_id,))
             conn.execute(
-                f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                f"INSERT INTO documents ({DOC_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (doc_id) DO UPDATE SET source = EXCLUDED.source, title = EXCLUDED.title, "
                 "fmt = EXCLUDED.fmt, sha256 = EXCLUDED.sha256, size = EXCLUDED.size, kind = EXCLUDED.kind, "
                 "languages = EXCLUDED.languages, n_chunks = EXCLUDED.n_chunks, updated = EXCLUDED.updated, "
@@ -214,9 +191,9 @@ class PgBackend(Backend):
             terms = [pg_search.chunk_terms(c.text, c.lang) for c in chunks]
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO facets (doc_id, facet, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                                [(doc.doc_id, f, str(v)) for f, values in document_facets(doc).items() for v in values])
-                with cur.copy(_CHUNK_COPY) as copy:
-                    copy.set_types(_CHUNK_TYPES)
+                                [(doc.doc_id, f, str(v)) for f, values in doc.stored_facets().items() for v in values])
+                with cur.copy(CHUNK_COPY) as copy:
+                    copy.set_types(CHUNK_TYPES)
                     for c, counts in zip(chunks, terms, strict=True):
                         copy.write_row((doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens,
                                         sum(counts.values()), c.vector_key, np.asarray(c.vector, dtype=np.float32)))
@@ -239,25 +216,25 @@ class PgBackend(Backend):
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """A document by id, read from the primary (callers decide writes on it)."""
         with self._write() as conn:
-            row = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = %s", (doc_id,)).fetchone()
-            return None if row is None else self._with_facets(conn, [_doc(row)])[0]
+            row = conn.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE doc_id = %s", (doc_id,)).fetchone()
+            return None if row is None else self._with_facets(conn, [doc_of(row)])[0]
 
     def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
         """Documents by id."""
         with self._read() as conn:
-            rows = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ANY(%s)",
+            rows = conn.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE doc_id = ANY(%s)",
                                 (list(dict.fromkeys(doc_ids)),)).fetchall()
-            return {d.doc_id: d for d in self._with_facets(conn, [_doc(r) for r in rows])}
+            return {d.doc_id: d for d in self._with_facets(conn, [doc_of(r) for r in rows])}
 
     def list_documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents in insertion order."""
         with self._read() as conn:
             if kind is None:
-                rows = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY seq").fetchall()
+                rows = conn.execute(f"SELECT {DOC_COLUMNS} FROM documents ORDER BY seq").fetchall()
             else:
-                rows = conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE kind = %s ORDER BY seq",
+                rows = conn.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE kind = %s ORDER BY seq",
                                     (kind,)).fetchall()
-            return self._with_facets(conn, [_doc(r) for r in rows])
+            return self._with_facets(conn, [doc_of(r) for r in rows])
 
     def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
         """A document with its chunks and vectors."""
@@ -267,7 +244,7 @@ class PgBackend(Backend):
         with self._write() as conn:
             rows = conn.execute("SELECT ordinal, text, lang, page, start_offset, end_offset, n_tokens, vector_key, "
                                 "embedding FROM chunks WHERE doc_id = %s ORDER BY ordinal", (doc_id,)).fetchall()
-        return doc, [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _array(r[8])) for r in rows]
+        return doc, [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], array_of(r[8])) for r in rows]
 
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:
@@ -276,24 +253,24 @@ class PgBackend(Backend):
         clause = f" WHERE {where}" if where else ""
         with self._read() as conn:
             total = conn.execute(f"SELECT count(*) FROM documents d{clause}", params).fetchone()[0]
-            rows = conn.execute(f"SELECT {', '.join('d.' + c.strip() for c in _DOC_COLUMNS.split(','))} "
+            rows = conn.execute(f"SELECT {', '.join('d.' + c.strip() for c in DOC_COLUMNS.split(','))} "
                                 f"FROM documents d{clause} ORDER BY d.seq LIMIT %s OFFSET %s",
                                 [*params, limit, offset]).fetchall()
-            return self._with_facets(conn, [_doc(r) for r in rows]), int(total)
+            return self._with_facets(conn, [doc_of(r) for r in rows]), int(total)
 
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Chunks by id."""
         with self._read() as conn:
-            rows = conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id = ANY(%s)",
+            rows = conn.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE chunk_id = ANY(%s)",
                                 ([int(i) for i in chunk_ids],)).fetchall()
-        return {r[0]: _chunk(r) for r in rows}
+        return {r[0]: chunk_of(r) for r in rows}
 
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """A document's chunks in order."""
         with self._read() as conn:
-            rows = conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE doc_id = %s ORDER BY ordinal",
+            rows = conn.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE doc_id = %s ORDER BY ordinal",
                                 (doc_id,)).fetchall()
-        return [_chunk(r) for r in rows]
+        return [chunk_of(r) for r in rows]
 
     # --- vectors -------------------------------------------------------------------------------------------------
     def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -301,7 +278,7 @@ class PgBackend(Backend):
         with self._write() as conn:
             rows = conn.execute("SELECT key, vector FROM vectors WHERE key = ANY(%s)",
                                 (list(dict.fromkeys(keys)),)).fetchall()
-        return {key: _array(vec) for key, vec in rows}
+        return {key: array_of(vec) for key, vec in rows}
 
     def search(self, query: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """Approximate nearest chunks by cosine through the HNSW index (iterative scan when filtered)."""
@@ -332,7 +309,7 @@ class PgBackend(Backend):
             if self._centroids is not None and self._centroids[0] == gen:
                 return self._centroids[1]
             rows = conn.execute("SELECT lang, avg(embedding), count(*) FROM chunks GROUP BY lang").fetchall()
-        means = {lang: (_array(mean), int(n)) for lang, mean, n in rows}
+        means = {lang: (array_of(mean), int(n)) for lang, mean, n in rows}
         self._centroids = (gen, means)
         return means
 
@@ -344,17 +321,8 @@ class PgBackend(Backend):
                                      (WEIGHTS_META,)))
             space = (meta.get("model"), meta.get("dim"), meta.get(WEIGHTS_META))
             return self._statistics.get(int(meta["generation"]), lambda: pg_search.language_statistics(conn),
-                                        self._read_statistics, space=space)
-
-    def _read_statistics(self) -> tuple[dict[str, LanguageStatistics], bool]:
-        """The statistics on a connection of their own, for a background refresh: searches keep every pooled
-        connection for the seconds the pass takes."""
-        import psycopg
-        from pgvector.psycopg import register_vector
-
-        with psycopg.connect(self._read_url, autocommit=True, connect_timeout=10) as conn:
-            register_vector(conn)
-            return pg_search.language_statistics(conn)
+                                        lambda: pg_search.statistics_on_own_connection(self._read_url),
+                                        space=space)
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:
@@ -367,11 +335,11 @@ class PgBackend(Backend):
         last = -1
         while True:
             with self._write() as conn:
-                rows = conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id > %s ORDER BY chunk_id "
+                rows = conn.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE chunk_id > %s ORDER BY chunk_id "
                                     "LIMIT %s", (last, batch)).fetchall()
             if not rows:
                 return
-            yield [_chunk(r) for r in rows]
+            yield [chunk_of(r) for r in rows]
             last = rows[-1][0]
 
     def store_vectors(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -383,10 +351,9 @@ class PgBackend(Backend):
     def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
                      weights: str | None = None) -> None:
         """Point every chunk at its new vector and record the model, in one transaction; rebuild the index.
-
         With the same dimension the index is rebuilt in that transaction. With another one it is built after the
-        commit (`_index_new_dimension`): inside, the build would also meet the old vectors, which any open snapshot
-        keeps alive, and fail on their dimension.
+        commit (`schema.index_new_dimension`): inside, the build would also meet the old vectors, which any open
+        snapshot keeps alive, and fail on their dimension.
         """
         with self._write() as conn:
             with conn.transaction():
@@ -406,21 +373,7 @@ class PgBackend(Backend):
                     self._build_vector_index(conn, dim)
                 self._bump(conn)
             if not same_dim and not self._bulk_depth:
-                self._index_new_dimension(conn, dim)
-
-    def _index_new_dimension(self, conn: Any, dim: int) -> None:
-        """Build the index of a new dimension once no snapshot sees the old vectors; meanwhile searches scan
-        exactly (correct, slower). After SWITCH_INDEX_WAIT seconds of retrying, the next process that opens the
-        database builds it (`restore_vector_index`, which this uses too: one build under its lock)."""
-        waited, delay = 0.0, 0.25
-        while not restore_vector_index(conn, dim, self.index_memory, self.index_workers, expected=True):
-            if waited >= SWITCH_INDEX_WAIT:
-                log.warning("the vector index for %d dimensions is not built: a transaction older than the model "
-                            "switch still sees the old vectors; searches scan every vector until the next process "
-                            "opening the database builds it", dim)
-                return
-            time.sleep(delay)
-            waited, delay = waited + delay, min(delay * 2, 4.0)
+                index_new_dimension(conn, dim, self.index_memory, self.index_workers)
 
     # --- upkeep --------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, object]:

@@ -4,6 +4,7 @@ vector index: its DDL, its build, its restoration after an interrupted bulk load
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -145,3 +146,21 @@ def restore_vector_index(conn: Any, dim: int | None, memory: str, workers: int, 
         return False
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOCK_KEY,))
+
+
+SWITCH_INDEX_WAIT = 30.0  # seconds a dimension switch waits for older snapshots before it leaves the build
+
+
+def index_new_dimension(conn: Any, dim: int, memory: str, workers: int) -> None:
+    """Build the index of a new dimension once no snapshot sees the old vectors; meanwhile searches scan
+    exactly (correct, slower). After SWITCH_INDEX_WAIT seconds of retrying, the next process that opens the
+    database builds it (`restore_vector_index`, which this uses too: one build under its lock)."""
+    waited, delay = 0.0, 0.25
+    while not restore_vector_index(conn, dim, memory, workers, expected=True):
+        if waited >= SWITCH_INDEX_WAIT:
+            log.warning("the vector index for %d dimensions is not built: a transaction older than the model "
+                        "switch still sees the old vectors; searches scan every vector until the next process "
+                        "opening the database builds it", dim)
+            return
+        time.sleep(delay)
+        waited, delay = waited + delay, min(delay * 2, 4.0)

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from index.store.statistics import LanguageStatistics, estimate_statistics
-from index.store.filter_sql import filter_clause
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
+from index.store.filter_sql import filter_clause
+from index.store.statistics import LanguageStatistics, estimate_statistics
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +131,14 @@ def language_statistics(conn: Any) -> tuple[dict[str, LanguageStatistics], bool]
                 yield lang, np.asarray(e.to_numpy() if hasattr(e, "to_numpy") else e, dtype=np.float32)
 
     return estimate_statistics(counts, read)
+
+
+def statistics_on_own_connection(url: str) -> tuple[dict[str, LanguageStatistics], bool]:
+    """The statistics on a connection of their own, for a background refresh: searches keep every pooled
+    connection for the seconds the pass takes."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        register_vector(conn)
+        return language_statistics(conn)
