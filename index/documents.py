@@ -23,9 +23,7 @@ class DocumentIngester:
     """Ingests files and folders as items of kind "document"; one failing file never stops a batch."""
 
     def __init__(self, writer: ItemWriter, settings: Settings) -> None:
-        self.writer = writer
-        self.backend = writer.backend
-        self.settings = settings
+        self.writer, self.settings = writer, settings
 
     def prepare(self, path: Path) -> PreparedDocument:
         """Read, repair and chunk one file (no embedding)."""
@@ -51,7 +49,7 @@ class DocumentIngester:
             data_hash = file_sha256(path)
         except OSError as exc:
             return FileResult(str(path), "failed", reason=f"cannot read: {exc.strerror or exc}")
-        existing = self.backend.get_document(doc_id)
+        existing = self.writer.backend.get_document(doc_id)
         signature = self.writer.signature()
         if (existing is not None and not force and existing.sha256 == data_hash
                 and existing.meta.get("chunking") == signature):
@@ -76,7 +74,7 @@ class DocumentIngester:
         files, failures = collect_files(paths)
         report = IngestReport(files=list(failures))
         self.writer.space.claim()
-        with self.backend.writing():
+        with self.writer.backend.writing():
             for path in files:
                 try:
                     result = self.ingest_file(path, force=force)

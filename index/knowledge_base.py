@@ -30,20 +30,11 @@ from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
 from ingest.knowledge import Vocabulary, empty_vocabulary, experience_text, load_corpus_experiences, load_vocabulary
 from ingest.language import detect_language
+from pedkb import limits
 from pedkb.errors import NotFoundError, ValidationError
-from pedkb.limits import (
-    DEFAULT_SEARCH_MODE,
-    MAX_CLASSIFY_K,
-    MAX_K,
-    MAX_OFFSET,
-    MAX_QUERY_CHARS,
-    MAX_TEXT_CHARS,
-    SEARCH_MODES,
-    SUGGESTED_TAGS,
-)
 from pedkb.settings import Settings
 
-__all__ = ["DEFAULT_SEARCH_MODE", "SEARCH_MODES", "FileResult", "IngestReport", "KnowledgeBase"]
+__all__ = ["FileResult", "IngestReport", "KnowledgeBase"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +84,7 @@ class KnowledgeBase:
 
     # --- reading ------------------------------------------------------------------------------------------------
     def search(self, query: str, *, k: int = 10, offset: int = 0, filters: SearchFilters | None = None,
-               mode: str = DEFAULT_SEARCH_MODE, langs: Sequence[str] | None = None,
+               mode: str = limits.DEFAULT_SEARCH_MODE, langs: Sequence[str] | None = None,
                kinds: Sequence[str] | None = None) -> list[SearchHit]:
         """Passages best answering the query, in any language unless filtered; `offset` pages through them.
 
@@ -104,13 +95,13 @@ class KnowledgeBase:
         query = " ".join(query.split())
         if not query:
             raise ValidationError("query", "must not be empty")
-        if len(query) > MAX_QUERY_CHARS:
-            raise ValidationError("query", f"longer than {MAX_QUERY_CHARS} characters")
-        _check_k(k, MAX_K)
-        if not 0 <= offset <= MAX_OFFSET:
-            raise ValidationError("offset", f"must be between 0 and {MAX_OFFSET}")
-        if mode not in SEARCH_MODES:
-            raise ValidationError("mode", f"must be one of {', '.join(SEARCH_MODES)}")
+        if len(query) > limits.MAX_QUERY_CHARS:
+            raise ValidationError("query", f"longer than {limits.MAX_QUERY_CHARS} characters")
+        _check_k(k, limits.MAX_K)
+        if not 0 <= offset <= limits.MAX_OFFSET:
+            raise ValidationError("offset", f"must be between 0 and {limits.MAX_OFFSET}")
+        if mode not in limits.SEARCH_MODES:
+            raise ValidationError("mode", f"must be one of {', '.join(limits.SEARCH_MODES)}")
         if langs or kinds:
             filters = replace(filters or SearchFilters(), langs=tuple(langs) if langs else None,
                               kinds=tuple(kinds) if kinds else None)
@@ -188,8 +179,8 @@ class KnowledgeBase:
         text = text.strip()
         if not text:
             raise ValidationError(field, "must not be empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise ValidationError(field, f"longer than {MAX_TEXT_CHARS} characters")
+        if len(text) > limits.MAX_TEXT_CHARS:
+            raise ValidationError(field, f"longer than {limits.MAX_TEXT_CHARS} characters")
         chunks = self.writer.chunk_text(text)
         if not chunks:
             raise ValidationError(field, "has no words")
@@ -203,7 +194,7 @@ class KnowledgeBase:
 
     def classify(self, text: str, *, k: int = 5) -> list[TechnologySuggestion]:
         """The k technologies that best match a text (an experience, a document, a teacher's description)."""
-        _check_k(k, MAX_CLASSIFY_K)
+        _check_k(k, limits.MAX_CLASSIFY_K)
         return self.classifier.suggest(self.text_vector(text), k)
 
     def similar(self, *, exp_id: str | None = None, text: str | None = None, k: int = 10,
@@ -211,7 +202,7 @@ class KnowledgeBase:
         """Experiences and documents most similar to an experience or to a project description, never itself."""
         if (exp_id is None) == (text is None):
             raise ValidationError("exp_id", "give either an experience id or a text")
-        _check_k(k, MAX_K)
+        _check_k(k, limits.MAX_K)
         if exp_id is not None:
             exp = self.bank.get(exp_id)
             chunks = self.backend.document_chunks(exp_id)
@@ -219,7 +210,7 @@ class KnowledgeBase:
             own = list(exp.technologies)
         else:
             vector = self.text_vector(text or "")
-            own = [s.technology_id for s in self.classifier.suggest(vector, SUGGESTED_TAGS)]
+            own = [s.technology_id for s in self.classifier.suggest(vector, limits.SUGGESTED_TAGS)]
         self.space.check()
         return find_similar(self.backend, vector, own, exclude=exp_id, k=k, kinds=tuple(kinds),
                             lang_centering=self.settings.lang_centering)

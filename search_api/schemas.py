@@ -6,15 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from pedkb.limits import (
-    DEFAULT_SEARCH_MODE,
-    MAX_CLASSIFY_K,
-    MAX_K,
-    MAX_OFFSET,
-    MAX_QUERY_CHARS,
-    MAX_TEXT_CHARS,
-    SEARCH_MODES,
-)
+from pedkb import limits
 from search_api.examples import QUERIES
 
 
@@ -32,7 +24,7 @@ class NoBooleanNumbers(BaseModel):
                 if any(isinstance(v, bool) for v in (value if isinstance(value, list) else [value])):
                     raise ValueError(f"{name}: expected a number, not true/false")
         return data
-SearchMode = Literal[SEARCH_MODES]  # type: ignore[valid-type]
+SearchMode = Literal[limits.SEARCH_MODES]  # type: ignore[valid-type]
 Kind = Literal["document", "experience", "technology"]
 Lang = Literal["kk", "ru", "ky", "en"]
 SimilarKind = Literal["experience", "document"]
@@ -42,7 +34,7 @@ Grade = Annotated[int, Field(ge=0, le=11)]
 Year = Annotated[int, Field(ge=1900, le=2100)]
 MAX_VALUES = 50  # values of one filter
 NOT_BLANK = r"\S"  # a text with at least one character that is not a space
-QueryText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_BLANK)]
+QueryText = Annotated[str, Field(min_length=1, max_length=limits.MAX_QUERY_CHARS, pattern=NOT_BLANK)]
 
 
 class Filters(NoBooleanNumbers):
@@ -67,9 +59,9 @@ class _SearchHead(NoBooleanNumbers):
 
     q: QueryText = Field(description="the query, in kk, ru or ky (any language finds all three)",
                          examples=list(QUERIES.values()))
-    k: int = Field(default=10, ge=1, le=MAX_K, description="results per page")
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="results to skip (pagination)")
-    mode: SearchMode = Field(default=DEFAULT_SEARCH_MODE,  # type: ignore[arg-type]
+    k: int = Field(default=10, ge=1, le=limits.MAX_K, description="results per page")
+    offset: int = Field(default=0, ge=0, le=limits.MAX_OFFSET, description="results to skip (pagination)")
+    mode: SearchMode = Field(default=limits.DEFAULT_SEARCH_MODE,  # type: ignore[arg-type]
                              description="hybrid = embeddings fused with word matches (the default), "
                                          "dense = embeddings only, lexical = word matches only")
     type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")
@@ -209,14 +201,14 @@ class TextQuery(NoBooleanNumbers):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS, pattern=NOT_BLANK)]
-    k: int = Field(default=10, ge=1, le=MAX_K)
+    text: Annotated[str, Field(min_length=1, max_length=limits.MAX_TEXT_CHARS, pattern=NOT_BLANK)]
+    k: int = Field(default=10, ge=1, le=limits.MAX_K)
 
 
 class ClassifyQuery(TextQuery):
     """A free text and how many technology suggestions to return."""
 
-    k: int = Field(default=5, ge=1, le=MAX_CLASSIFY_K)
+    k: int = Field(default=5, ge=1, le=limits.MAX_CLASSIFY_K)
 
 
 class SimilarQuery(TextQuery):

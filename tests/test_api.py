@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from index.embedding.hashing import HashingEmbedder
-from index.knowledge_base import DEFAULT_SEARCH_MODE, KnowledgeBase
+from index.knowledge_base import KnowledgeBase
+from pedkb.limits import DEFAULT_SEARCH_MODE, SEARCH_MODES
 from pedkb.settings import Settings
 from search_api.app import create_app
-from search_api.schemas import SEARCH_MODES
 
 REPO = Path(__file__).resolve().parents[1]
 KEYS = ["key-one", "key-two"]

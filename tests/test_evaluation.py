@@ -337,7 +337,7 @@ def evaluation_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder):  # t
 @pytest.mark.slow
 def test_search_quality_stays_at_the_recorded_baseline(evaluation_kb: KnowledgeBase) -> None:
     """Overall MRR@10 of the default search may not fall more than 0.03 below corpus/eval/baseline.json."""
-    from index.knowledge_base import DEFAULT_SEARCH_MODE
+    from pedkb.limits import DEFAULT_SEARCH_MODE
 
     baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
     assert baseline["mode"] == DEFAULT_SEARCH_MODE, "the default mode changed: record a new baseline"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cli import main as cli
-from index.knowledge_base import DEFAULT_SEARCH_MODE, SEARCH_MODES, KnowledgeBase
+from index.knowledge_base import KnowledgeBase
 from index.lexical import index_terms
 from index.records import DocumentRecord, NewChunk, SearchFilters
 from index.store import statistics as base
@@ -20,6 +20,7 @@ from index.store.base import Backend
 from index.store.embedded import sqlite as sqlite_store
 from index.store.embedded.backend import DB_NAME, FaissBackend
 from pedkb.errors import ValidationError
+from pedkb.limits import DEFAULT_SEARCH_MODE, SEARCH_MODES
 
 DIM = 8
 TEXTS = {  # doc id -> (kind, [(text, lang)])

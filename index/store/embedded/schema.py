@@ -51,37 +51,19 @@ CREATE TABLE IF NOT EXISTS facets (
 CREATE INDEX IF NOT EXISTS facets_lookup ON facets(facet, value);
 """
 
-CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, text, lang, page, start, "end", n_tokens'
+CHUNK_FIELDS = ("chunk_id", "doc_id", "ordinal", "text", "lang", "page", "start", "end", "n_tokens")
+CHUNK_COLUMNS = ", ".join(f'"{name}"' for name in CHUNK_FIELDS)
+DOC_FIELDS = ("doc_id", "source", "title", "fmt", "sha256", "size", "kind", "languages", "n_chunks", "created",
+              "updated", "meta")
 
 
 def doc_from_row(row: sqlite3.Row) -> DocumentRecord:
-    """A document from its row (facets are read apart)."""
-    return DocumentRecord(
-        doc_id=row["doc_id"],
-        source=row["source"],
-        title=row["title"],
-        fmt=row["fmt"],
-        sha256=row["sha256"],
-        size=row["size"],
-        kind=row["kind"],
-        languages=json.loads(row["languages"]),
-        n_chunks=row["n_chunks"],
-        created=row["created"],
-        updated=row["updated"],
-        meta=json.loads(row["meta"]),
-    )
+    """A document from its row (facets are read apart); languages and meta are stored as JSON."""
+    values = {name: row[name] for name in DOC_FIELDS}
+    values["languages"], values["meta"] = json.loads(values["languages"]), json.loads(values["meta"])
+    return DocumentRecord(**values)
 
 
 def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
     """A chunk from its row."""
-    return ChunkRecord(
-        chunk_id=row["chunk_id"],
-        doc_id=row["doc_id"],
-        ordinal=row["ordinal"],
-        text=row["text"],
-        lang=row["lang"],
-        page=row["page"],
-        start=row["start"],
-        end=row["end"],
-        n_tokens=row["n_tokens"],
-    )
+    return ChunkRecord(**{name: row[name] for name in CHUNK_FIELDS})
