@@ -17,6 +17,8 @@ from index.knowledge_base import KnowledgeBase
 from pedkb import __version__
 from pedkb.settings import Settings
 from search_api.api import api_router
+from search_api.caching import install_http_caching
+from search_api.docs_offline import install_offline_docs
 from search_api.errors import install_error_handlers
 from search_api.limits import BodyLimitMiddleware
 from search_api.openapi import build_openapi
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                 app.state.kb.close()
 
     app = FastAPI(title="pedkb", version=__version__, lifespan=lifespan, description=DESCRIPTION,
-                  default_response_class=SafeJSONResponse)
+                  default_response_class=SafeJSONResponse, docs_url=None, redoc_url=None)
     if kb is not None:
         _attach(app, kb, settings)
 
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         return settings.max_request_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    install_http_caching(app)  # gzip and ETags inside CORS, outside the body limit
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                        allow_headers=["X-API-Key", "Authorization", "Content-Type", "Accept-Language"],
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(web_router)  # the page at /, /embed, /widget.js (before the /docs redirect)
+    install_offline_docs(app)  # /docs and /redoc with their assets served from the package
 
     app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app
