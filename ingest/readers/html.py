@@ -103,7 +103,8 @@ def read_html(data: bytes, path: Path) -> ExtractedDocument:
         raise CorruptFileError(path, f"damaged HTML ({exc})") from exc
     limit_hit = [error.message for error in parser.error_log if error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT]
     if limit_hit:  # libxml2 stops at 256 nested elements and silently drops the rest of the page
-        raise LimitExceededError(path, f"the HTML is nested too deeply or too large to parse ({limit_hit[0]})")
+        reason = limit_hit[0].strip()
+        raise LimitExceededError(path, f"the HTML is nested too deeply or too large to parse ({reason})")
     title_text = " ".join(root.xpath("//title//text()")).strip()
     if not title_text:
         title_text = " ".join(" ".join(h.itertext()) for h in root.xpath("//h1")[:1]).strip()
