@@ -9,10 +9,11 @@ from pathlib import Path
 from ingest.chunker import chunk_pages
 from ingest.document import Chunk, ExtractedDocument, Page, PreparedDocument
 from ingest.language import detect_language, split_by_language
+from ingest.limits import ReadLimits
 from ingest.readers import SUPPORTED_SUFFIXES, read_document
 from ingest.repair import document_vocabulary, repair_text, strip_repeated_lines
 from ingest.sentences import split_sentences
-from pedkb.errors import EmptyFileError
+from pedkb.errors import EmptyFileError, printable_path
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +23,12 @@ __all__ = [
     "ExtractedDocument",
     "Page",
     "PreparedDocument",
+    "ReadLimits",
+    "chunk_document",
     "chunk_pages",
     "detect_language",
     "prepare_document",
+    "read_and_repair",
     "read_document",
     "repair_pages",
     "repair_text",
@@ -44,6 +48,37 @@ def repair_pages(pages: list[Page]) -> list[Page]:
     ]
 
 
+def read_and_repair(path: Path, *, max_bytes: int, limits: ReadLimits | None = None) -> ExtractedDocument:
+    """Read the file at `path` and repair its pages; a document with no text left raises EmptyFileError."""
+    extracted = read_document(Path(path), max_bytes=max_bytes, limits=limits)
+    extracted.pages = repair_pages(extracted.pages)
+    if not any(page.text.strip() for page in extracted.pages):
+        raise EmptyFileError(path, "no text left after extraction and repair")
+    return extracted
+
+
+def chunk_document(
+    repaired: ExtractedDocument,
+    *,
+    count_tokens: Callable[[str], int],
+    max_tokens: int = 256,
+    overlap_tokens: int = 48,
+) -> PreparedDocument:
+    """Cut a read and repaired document into chunks of at most `max_tokens` tokens."""
+    chunks = chunk_pages(
+        repaired.pages, count_tokens=count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens
+    )
+    logger.info("%s: %d page(s), %d chunk(s)", printable_path(repaired.source), len(repaired.pages), len(chunks))
+    return PreparedDocument(
+        source=repaired.source,
+        fmt=repaired.fmt,
+        title=repaired.title,
+        pages=repaired.pages,
+        chunks=chunks,
+        encoding=repaired.encoding,
+    )
+
+
 def prepare_document(
     path: Path,
     *,
@@ -51,21 +86,8 @@ def prepare_document(
     count_tokens: Callable[[str], int],
     max_tokens: int = 256,
     overlap_tokens: int = 48,
+    limits: ReadLimits | None = None,
 ) -> PreparedDocument:
-    """Read, repair and chunk the document at `path`; a document with no text left raises EmptyFileError."""
-    extracted = read_document(Path(path), max_bytes=max_bytes)
-    pages = repair_pages(extracted.pages)
-    if not any(page.text.strip() for page in pages):
-        raise EmptyFileError(path, "no text left after extraction and repair")
-    chunks = chunk_pages(
-        pages, count_tokens=count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens
-    )
-    logger.info("%s: %d page(s), %d chunk(s)", path, len(pages), len(chunks))
-    return PreparedDocument(
-        source=extracted.source,
-        fmt=extracted.fmt,
-        title=extracted.title,
-        pages=pages,
-        chunks=chunks,
-        encoding=extracted.encoding,
-    )
+    """Read, repair and chunk the document at `path` in this process (untrusted files: ingest.sandbox)."""
+    repaired = read_and_repair(path, max_bytes=max_bytes, limits=limits)
+    return chunk_document(repaired, count_tokens=count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens)

@@ -25,6 +25,7 @@ _BULLET_SYMBOL = re.compile(r"([•·▪►●◦○■□✓✔➢➤\uf0b7\uf0
 _DASH_ITEM = re.compile(r"[-–—]\s+(?=\S)")
 _NUMBERED_ITEM = re.compile(r"(?:\d{1,2}(?:\.\d{1,2})*[.)]|[a-zа-яёәіңғүұқөһ]\)|[IVXІХ]{1,4}\.)\s+(?=\S)")
 _BROKEN_END = re.compile(r"([^\W\d_]+(?:-[^\W\d_]+)*)-$")
+_HYPHENATED_TAIL = 200  # characters at a paragraph's end searched for a line-end hyphen (no real word is longer)
 _FIRST_WORD = re.compile(r"[^\W\d_]+")
 _NUMBER_RANGE_END = re.compile(r"\d-$")
 _FIRST_CHAR = re.compile(r"[^\s«»\"'“”„(\[–—-]")
@@ -177,40 +178,55 @@ def _joins(prev: str, cur: _Line, layout: _Layout, heading: bool) -> bool:
     return len(prev) >= 0.75 * layout.width
 
 
-def _join_broken(paragraph: str, cur: str, vocab: Vocabulary) -> str | None:
-    """Join `cur` to a paragraph whose last line ends in a hyphen; None when it does not."""
-    match = _BROKEN_END.search(paragraph)
+def _join_broken(tail: str, cur: str, vocab: Vocabulary) -> bool | None:
+    """How `cur` joins a paragraph ending in `tail` whose last line ends in a hyphen: keep it (True), drop it (False).
+
+    None when the paragraph does not end in a hyphen.
+    """
+    match = _BROKEN_END.search(tail)
     if not match:
-        if _NUMBER_RANGE_END.search(paragraph) and cur[:1].isdigit():
-            return paragraph + cur  # "2011-" + "2020 жылдар"
+        if _NUMBER_RANGE_END.search(tail) and cur[:1].isdigit():
+            return True  # "2011-" + "2020 жылдар"
         return None
     word = _FIRST_WORD.match(cur)
     if not word:
-        return paragraph + cur  # "2011-" + "2020"
-    if keep_hyphen(match.group(1), word.group(0), vocab):
-        return paragraph + cur
-    return paragraph[:-1] + cur
+        return True  # "2011-" + "2020"
+    return keep_hyphen(match.group(1), word.group(0), vocab)
+
+
+def _tail(parts: list[str]) -> str:
+    """The last _HYPHENATED_TAIL characters of a paragraph kept as parts."""
+    tail = ""
+    for part in reversed(parts):
+        tail = part + tail
+        if len(tail) >= _HYPHENATED_TAIL:
+            break
+    return tail[-_HYPHENATED_TAIL:]
 
 
 def _reflow(lines: list[_Line], vocab: Vocabulary) -> list[str]:
     layout = _layout(lines)
-    paragraphs: list[str] = []
+    # Paragraphs are kept as their parts and joined at the end: growing one string line by line, and searching it
+    # whole for a line-end hyphen, made a paragraph cost the square of its length (minutes for 300 KB of short lines).
+    paragraphs: list[list[str]] = []
     last_line = ""
     for i, line in enumerate(lines):
         heading = _is_heading(line, lines[i + 1] if i + 1 < len(lines) else None, layout)
         if paragraphs and not line.item:
-            joined = _join_broken(paragraphs[-1], line.text, vocab)
-            if joined is not None:
-                paragraphs[-1] = joined
+            keep = _join_broken(_tail(paragraphs[-1]), line.text, vocab)
+            if keep is not None:
+                if not keep:
+                    paragraphs[-1][-1] = paragraphs[-1][-1][:-1]
+                paragraphs[-1].append(line.text)
                 last_line = line.text
                 continue
             if _joins(last_line, line, layout, heading):
-                paragraphs[-1] += " " + line.text
+                paragraphs[-1].append(" " + line.text)
                 last_line = line.text
                 continue
-        paragraphs.append(line.text)
+        paragraphs.append([line.text])
         last_line = line.text
-    return paragraphs
+    return ["".join(parts) for parts in paragraphs]
 
 
 def _fix_midline(paragraph: str, vocab: Vocabulary) -> str:

@@ -9,7 +9,9 @@ PedkbError
 │   │   ├── CorruptFileError
 │   │   ├── EncryptedFileError
 │   │   ├── NoTextLayerError    a scanned PDF: pages but no extractable text
-│   │   └── EncodingError
+│   │   ├── EncodingError
+│   │   ├── LimitExceededError  a limit on untrusted files: unpacked size, pages, text, nesting, time, memory
+│   │   └── ParserCrashError    the parser process died on the file
 │   ├── ValidationError         a record or request field is wrong; carries the field
 │   └── ConflictError           the id is taken already
 ├── NotFoundError               an id that does not exist
@@ -21,6 +23,11 @@ PedkbError
 from __future__ import annotations
 
 from pathlib import Path
+
+
+def printable_path(path: str | Path) -> str:
+    """`path` as text that can always be printed: bytes that are not UTF-8 in a file name shown as \\xNN."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class PedkbError(Exception):
@@ -37,7 +44,10 @@ class ReadError(InputError):
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{printable_path(self.path)}: {reason}")
+
+    def __reduce__(self) -> tuple[type[ReadError], tuple[str, str]]:
+        return type(self), (self.path, self.reason)
 
 
 class EmptyFileError(ReadError):
@@ -66,6 +76,14 @@ class NoTextLayerError(ReadError):
 
 class EncodingError(ReadError):
     """The text encoding could not be determined."""
+
+
+class LimitExceededError(ReadError):
+    """Reading the file would pass a limit on untrusted files (settings PEDKB_MAX_DECOMPRESSED_MB and others)."""
+
+
+class ParserCrashError(ReadError):
+    """The parser process died while reading the file (a crash inside a parser library)."""
 
 
 class ValidationError(InputError):

@@ -51,6 +51,27 @@ class Settings(BaseSettings):
                     "it off).",
     )
     max_file_mb: float = Field(default=50.0, gt=0, description="Files larger than this are refused.")
+    max_decompressed_mb: float = Field(
+        default=200.0, gt=0, description="Largest total unpacked size of a DOCX (ZIP) package, from its directory "
+                                         "and counted again while unpacking."
+    )
+    max_compression_ratio: float = Field(
+        default=100.0, gt=1, description="Largest unpacked/packed size ratio of a DOCX package (text XML packs "
+                                         "about 5-20x; bombs pack 1000x)."
+    )
+    max_pdf_pages: int = Field(default=5000, ge=1, description="PDFs with more pages are refused before reading.")
+    max_text_chars_per_file: int = Field(default=5_000_000, ge=1000,
+                                         description="Most characters of text one file may yield (about 2,500 "
+                                                     "pages); a file that yields more is refused.")
+    parse_timeout_s: float = Field(default=60.0, gt=0,
+                                   description="Wall-clock limit of reading one file; the parser process is killed "
+                                               "after it.")
+    parse_memory_mb: int = Field(default=1024, ge=64,
+                                 description="Address space a parse may add to the parser process's start-up "
+                                             "footprint (RLIMIT_AS).")
+    isolate_parsing: bool = Field(default=True, description="Read files in a separate, resource-limited parser "
+                                                            "process (off: in the calling process, limits on "
+                                                            "sizes still apply, time and memory limits do not).")
     backend: str = Field(default="faiss", description="Vector backend: faiss (embedded) or a postgresql:// URL.")
     read_backend: str | None = Field(
         default=None, description="A postgresql:// URL of a read replica for searches and listings (optional)."

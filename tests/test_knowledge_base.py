@@ -12,6 +12,7 @@ from ingest.files import document_id
 from pedkb.errors import ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings
 from tests.conftest import CountingEmbedder
+from tests.support import hostile
 
 RU = ("Работа в парах помогает ученикам спорить аргументированно. Учитель даёт каждой паре тезис, "
       "ученики готовят доводы за и против, затем меняются ролями.")
@@ -149,3 +150,13 @@ def test_language_centering_lets_the_answer_in_another_language_win(tmp_path: Pa
     assert top.chunk.lang == winner
     if winner == "kk":
         assert top.document.doc_id == "kk0"
+
+
+def test_ingest_reads_files_within_the_parsing_limits(kb: KnowledgeBase, folder: Path, tmp_path: Path) -> None:
+    """A decompression bomb in a batch is refused by name and reason; the files beside it are still stored."""
+    bomb = hostile.docx_bomb(tmp_path / "bomb.docx", unpacked_mb=300)
+    report = kb.ingest([bomb, folder])
+    failed = {Path(f.path).name: f.reason for f in report.failed}
+    assert set(failed) == {"bomb.docx"} and "PEDKB_MAX_DECOMPRESSED_MB" in failed["bomb.docx"]
+    assert report.count("added") == 3
+    assert kb.settings.isolate_parsing  # the default: read in the resource-limited parser process

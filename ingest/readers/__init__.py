@@ -7,8 +7,9 @@ import stat
 from pathlib import Path
 
 from ingest.document import ExtractedDocument
+from ingest.limits import ReadLimits, setting_name
 from ingest.readers.sniff import SUPPORTED_SUFFIXES, detect_format
-from pedkb.errors import EmptyFileError, FileTooLargeError, ReadError
+from pedkb.errors import EmptyFileError, FileTooLargeError, LimitExceededError, ReadError
 
 logger = logging.getLogger(__name__)
 
@@ -49,20 +50,30 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def read_document(path: Path, *, max_bytes: int) -> ExtractedDocument:
+def read_document(path: Path, *, max_bytes: int, limits: ReadLimits | None = None) -> ExtractedDocument:
     """Read the PDF, DOCX, TXT/MD or HTML file at `path` into pages of raw text (errors: ReadError)."""
     path = Path(path)
-    data = _read_bytes(path, max_bytes)
+    limits = limits or ReadLimits.defaults()
+    extracted = _read_format(path, _read_bytes(path, max_bytes), limits)
+    chars = sum(len(page.text) for page in extracted.pages)
+    if chars > limits.max_text_chars_per_file:
+        raise LimitExceededError(path, f"the file yields {chars} characters of text, more than the limit of "
+                                       f"{limits.max_text_chars_per_file} ({setting_name('max_text_chars_per_file')})")
+    return extracted
+
+
+def _read_format(path: Path, data: bytes, limits: ReadLimits) -> ExtractedDocument:
+    """The reader of the format `data` really has (magic bytes first), applied to it."""
     fmt = detect_format(data, path)
     logger.debug("reading %s as %s (%d bytes)", path, fmt, len(data))
     if fmt == "pdf":
         from ingest.readers.pdf import read_pdf
 
-        return read_pdf(data, path)
+        return read_pdf(data, path, limits)
     if fmt == "docx":
         from ingest.readers.docx import read_docx
 
-        return read_docx(data, path)
+        return read_docx(data, path, limits)
     if fmt == "html":
         from ingest.readers.html import read_html
 

@@ -15,6 +15,8 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from ingest.document import ExtractedDocument, Page
+from ingest.limits import ReadLimits
+from ingest.readers.archive import check_package
 from pedkb.errors import CorruptFileError
 
 logger = logging.getLogger(__name__)
@@ -50,8 +52,9 @@ def _blocks(document: Document) -> Iterator[str]:
             yield from _table_rows(Table(child, document))
 
 
-def read_docx(data: bytes, path: Path) -> ExtractedDocument:
-    """Extract the paragraphs and tables of the DOCX `data` read from `path` as one page."""
+def read_docx(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
+    """Extract the paragraphs and tables of the DOCX `data` read from `path` as one page, within `limits`."""
+    check_package(data, path, limits)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_blocks(document))

@@ -10,7 +10,7 @@ from lxml import etree
 
 from ingest.document import ExtractedDocument, Page
 from ingest.readers.encoding import decode_text
-from pedkb.errors import CorruptFileError
+from pedkb.errors import CorruptFileError, LimitExceededError
 
 DROPPED = frozenset(
     "script style nav header footer aside form noscript template iframe svg canvas button select "
@@ -96,10 +96,15 @@ def _is_dropped(element: etree._Element, tag: str) -> bool:
 def read_html(data: bytes, path: Path) -> ExtractedDocument:
     """Extract the main text of the HTML `data` read from `path` as one page; title from <title> or <h1>."""
     text, encoding = _decode(data, path)
+    parser = lxml.html.HTMLParser()  # huge_tree stays off: libxml2 keeps its depth and text-node limits
     try:
-        root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", text))
+        root = lxml.html.document_fromstring(_XML_DECLARATION.sub("", text), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise CorruptFileError(path, f"damaged HTML ({exc})") from exc
+    limit_hit = [error.message for error in parser.error_log if error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT]
+    if limit_hit:  # libxml2 stops at 256 nested elements and silently drops the rest of the page
+        reason = limit_hit[0].strip()
+        raise LimitExceededError(path, f"the HTML is nested too deeply or too large to parse ({reason})")
     title_text = " ".join(root.xpath("//title//text()")).strip()
     if not title_text:
         title_text = " ".join(" ".join(h.itertext()) for h in root.xpath("//h1")[:1]).strip()

@@ -8,14 +8,15 @@ from pathlib import Path
 import pymupdf
 
 from ingest.document import ExtractedDocument, Page
-from pedkb.errors import CorruptFileError, EncryptedFileError, NoTextLayerError
+from ingest.limits import ReadLimits, setting_name
+from pedkb.errors import CorruptFileError, EncryptedFileError, LimitExceededError, NoTextLayerError
 
 logger = logging.getLogger(__name__)
 _META_FIELDS = ("author", "subject", "keywords", "creator", "producer", "creationDate")
 
 
-def read_pdf(data: bytes, path: Path) -> ExtractedDocument:
-    """Extract the text of every page of the PDF `data` read from `path`."""
+def read_pdf(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
+    """Extract the text of every page of the PDF `data` read from `path`, within `limits`."""
     try:
         document = pymupdf.open(stream=data, filetype="pdf")
     except Exception as exc:  # PyMuPDF raises its own FileDataError, RuntimeError or ValueError
@@ -23,6 +24,7 @@ def read_pdf(data: bytes, path: Path) -> ExtractedDocument:
     with document:
         if document.needs_pass:
             raise EncryptedFileError(path, "the PDF is password-protected; remove the password first")
+        _check_page_count(document, path, limits)
         if document.page_count == 0:
             raise CorruptFileError(path, "damaged PDF: no pages could be read")
         if document.is_repaired and b"%%EOF" not in data[-2048:]:
@@ -45,3 +47,16 @@ def read_pdf(data: bytes, path: Path) -> ExtractedDocument:
     meta = {key: str(metadata[key]).strip() for key in _META_FIELDS if metadata.get(key)}
     logger.debug("%s: %d pages, title %r", path, len(pages), title)
     return ExtractedDocument(source=str(path), fmt="pdf", pages=pages, title=title, meta=meta)
+
+
+def _check_page_count(document: pymupdf.Document, path: Path, limits: ReadLimits) -> None:
+    """Refuse a PDF with more pages than the limit (MuPDF takes the count from the page tree, without reading)."""
+    try:
+        count = document.page_count
+    except RuntimeError as exc:  # a /Count that does not match the page tree
+        raise CorruptFileError(path, f"damaged PDF: the page tree cannot be read ({exc})") from exc
+    if count > limits.max_pdf_pages:
+        raise LimitExceededError(
+            path, f"the PDF has {count} pages, more than the limit of {limits.max_pdf_pages} "
+                  f"({setting_name('max_pdf_pages')})"
+        )

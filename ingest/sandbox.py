@@ -1,0 +1,296 @@
+"""Read untrusted files in a separate parser process with a memory cap and a wall-clock timeout.
+
+The parser process does what touches the file's bytes: `read_and_repair` (format sniffing, the parser libraries,
+text repair). This process then chunks the repaired text with its own tokenizer. The tokenizer is the embedding
+model's: shipping it to the worker would load it once more per worker (hundreds of MB inside the memory cap, seconds
+per restart), while chunking only walks text that is already bounded by PEDKB_MAX_TEXT_CHARS_PER_FILE and touches
+no parser library. So the split keeps the worker small, restarts cheap, and the chunks identical to
+`prepare_document`'s.
+
+A worker is a fresh interpreter (`python -c`, never a fork of this process, which may hold torch threads and the
+model; nor a multiprocessing child, which would re-run the caller's main module) that imports the same `ingest`
+package and talks over a socket pair. Workers are reused between files. One that passes the timeout is killed and
+replaced; one that dies (a segfault, the kernel's OOM killer) is replaced and its signal reported. The worker
+answers in JSON, never in pickle: a parser compromised by a hostile file must not run code in this process by way
+of its answer, and the answer's length is bounded when it is received.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import logging
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import ingest
+from ingest import chunk_document, read_and_repair
+from ingest.document import ExtractedDocument, Page, PreparedDocument
+from ingest.limits import MB, ReadLimits, setting_name
+from pedkb import errors
+from pedkb.errors import LimitExceededError, ParserCrashError, ReadError
+
+logger = logging.getLogger(__name__)
+
+Extractor = Callable[..., ExtractedDocument]  # called as extract(path, max_bytes=..., limits=...)
+_WORKER_CODE = "import sys; from ingest.sandbox import serve; serve(int(sys.argv[1]))"
+# One BLAS thread and two malloc arenas keep the worker's address space near what it uses, so RLIMIT_AS means memory.
+_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
+READER_MODULES = ("ingest.readers.pdf", "ingest.readers.docx", "ingest.readers.html", "ingest.readers.text")
+MAX_IDLE_WORKERS = 4
+START_TIMEOUT_S = 120
+_MEMORY_MARGIN = 32 * MB  # a failure this close to the cap is reported as running out of memory
+_JSON_BYTES_PER_CHAR = 12  # the most ASCII JSON spends on one character (a surrogate pair, \\ud83d\\ude00)
+_ANSWER_OVERHEAD = 16 * MB
+_READ_ERRORS: dict[str, type[ReadError]] = {
+    cls.__name__: cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, ReadError)
+}
+
+
+def prepare_document_isolated(
+    path: Path,
+    *,
+    max_bytes: int,
+    count_tokens: Callable[[str], int],
+    max_tokens: int = 256,
+    overlap_tokens: int = 48,
+    limits: ReadLimits | None = None,
+    isolate: bool = True,
+) -> PreparedDocument:
+    """`prepare_document` with the file read in a resource-limited parser process (`isolate=False`: in this one)."""
+    limits = limits or ReadLimits.defaults()
+    if isolate:
+        repaired = default_pool().read(path, max_bytes=max_bytes, limits=limits)
+    else:
+        repaired = read_and_repair(path, max_bytes=max_bytes, limits=limits)
+    return chunk_document(repaired, count_tokens=count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
+
+
+@dataclass
+class _Worker:
+    """One parser process and this side of its socket."""
+
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    ready: bool = False
+
+    def wait_ready(self, path: Path) -> None:
+        """Wait until the process has imported the readers, so that start-up is not counted as parsing time."""
+        if self.ready:
+            return
+        if not self.conn.poll(START_TIMEOUT_S) or json.loads(self.conn.recv_bytes(1024)) != {"ready": True}:
+            raise ParserCrashError(path, f"the parser process did not start within {START_TIMEOUT_S} s")
+        self.ready = True
+
+    def stop(self) -> None:
+        """Kill the process (it may be hung in C code) and reap it."""
+        self.conn.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=5)
+
+
+class ParserPool:
+    """Parser processes started on demand and reused, with one spare; one that fails is killed and replaced."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def read(self, path: Path, *, max_bytes: int, limits: ReadLimits,
+             extract: Extractor = read_and_repair) -> ExtractedDocument:
+        """`extract(path, ...)` (read and repair) run in a parser process within `limits` (errors: ReadError)."""
+        worker = self._take()
+        reusable = False
+        try:
+            try:
+                worker.wait_ready(path)
+                worker.conn.send((extract, Path(os.path.abspath(path)), max_bytes, limits))
+                answered = worker.conn.poll(limits.parse_timeout_s)
+            except (EOFError, OSError) as exc:
+                raise self._death(worker, path, exc) from None
+            if not answered:
+                raise LimitExceededError(path, f"parsing took longer than {limits.parse_timeout_s:g} s "
+                                               f"({setting_name('parse_timeout_s')})")
+            try:
+                payload = worker.conn.recv_bytes(_JSON_BYTES_PER_CHAR * limits.max_text_chars_per_file
+                                                 + _ANSWER_OVERHEAD)
+            except (EOFError, OSError) as exc:
+                raise self._death(worker, path, exc) from None
+            answer = json.loads(payload)
+            reusable = not answer.get("retire")
+            return _document(answer, path, limits)
+        finally:
+            if reusable:
+                self._give_back(worker)
+            else:
+                worker.stop()
+                self._keep_spare()
+
+    def close(self) -> None:
+        """Stop the idle workers."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+    def _take(self) -> _Worker:
+        """An idle worker, or a new one; a spare is started when none is left, so a failure costs no start-up."""
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop(0)
+                if worker.process.poll() is None:
+                    break
+                worker.stop()
+            else:
+                worker = self._start()
+        self._keep_spare()
+        return worker
+
+    def _keep_spare(self) -> None:
+        """Start a worker if none is idle: it imports while the caller works, ready for the next file."""
+        with self._lock:
+            if not self._idle:
+                self._idle.append(self._start())
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if len(self._idle) < MAX_IDLE_WORKERS:
+                self._idle.append(worker)
+                return
+        worker.stop()
+
+    @staticmethod
+    def _start() -> _Worker:
+        """A new parser process running the `ingest` package this process runs."""
+        ours, theirs = socket.socketpair()
+        package_root = str(Path(ingest.__file__).resolve().parents[1])
+        python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_CODE, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env={**os.environ, **_WORKER_ENV, "PYTHONPATH": python_path},
+            )
+        finally:
+            theirs.close()
+        return _Worker(process, Connection(ours.detach()))
+
+    @staticmethod
+    def _death(worker: _Worker, path: Path, exc: BaseException) -> ReadError:
+        """The error to report for a worker that died instead of answering."""
+        try:
+            code: int | None = worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else "unknown"
+            how = f"signal {-code}, {name}"
+        else:
+            how = f"exit code {code}" if code is not None else f"no answer: {exc}"
+        logger.error("the parser process died reading %s (%s)", errors.printable_path(path), how)
+        return ParserCrashError(path, f"the parser process crashed ({how})")
+
+
+_POOL = ParserPool()
+atexit.register(_POOL.close)
+
+
+def default_pool() -> ParserPool:
+    """The parser processes shared by this process."""
+    return _POOL
+
+
+def _document(answer: dict[str, Any], path: Path, limits: ReadLimits) -> ExtractedDocument:
+    """The document, or the error, that a worker's JSON answer describes."""
+    if "document" in answer:
+        doc = answer["document"]
+        return ExtractedDocument(
+            source=str(path), fmt=str(doc["fmt"]), pages=[Page(number, str(text)) for number, text in doc["pages"]],
+            title=doc["title"], encoding=doc["encoding"], meta={str(k): str(v) for k, v in doc["meta"].items()},
+        )
+    if answer.get("memory"):
+        error: ReadError = LimitExceededError(
+            path, f"parser ran out of memory (limit {limits.parse_memory_mb} MB, {setting_name('parse_memory_mb')})"
+        )
+    elif "error" in answer:
+        error = _READ_ERRORS.get(answer["error"], ReadError)(path, str(answer["reason"]))
+    else:
+        logger.error("the parser failed on %s:\n%s", errors.printable_path(path), answer.get("trace", ""))
+        error = ParserCrashError(path, f"the parser failed ({answer.get('failed')})")
+    raise error
+
+
+# --- the worker side ------------------------------------------------------------------------------------------
+
+
+def serve(fd: int) -> None:
+    """The parser process's loop: answer one request at a time, each under its memory cap, until the socket closes."""
+    conn = Connection(fd)
+    for module in READER_MODULES:  # imported before the footprint is measured: the cap is for parsing only
+        importlib.import_module(module)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    footprint = _address_space()
+    conn.send_bytes(b'{"ready": true}')
+    while True:
+        try:
+            extract, path, max_bytes, limits = conn.recv()
+        except (EOFError, OSError):
+            return
+        cap = None if footprint is None else footprint + limits.parse_memory_mb * MB
+        if cap is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, resource.RLIM_INFINITY))
+        answer = _answer(extract, path, max_bytes, limits)
+        if cap is not None and _peak_address_space() > cap - _MEMORY_MARGIN:
+            answer["retire"] = True  # the peak stays: a fresh worker lets the next file be judged on its own
+            if "document" not in answer:
+                answer["memory"] = True
+        conn.send_bytes(json.dumps(answer).encode("ascii"))
+
+
+def _answer(extract: Extractor, path: Path, max_bytes: int, limits: ReadLimits) -> dict[str, Any]:
+    try:
+        doc = extract(path, max_bytes=max_bytes, limits=limits)
+    except ReadError as exc:
+        # libraries report a refused allocation in their own words ("malloc failed", "Memory allocation failed")
+        lost_memory = any(word in exc.reason.lower() for word in ("memory", "malloc", "alloc"))
+        return {"error": type(exc).__name__, "reason": exc.reason, "memory": lost_memory, "retire": lost_memory}
+    except MemoryError:
+        return {"memory": True, "retire": True}
+    except Exception as exc:  # a bug or a library failure: reported for this file, the worker is replaced
+        return {"failed": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(), "retire": True}
+    return {"document": {"fmt": doc.fmt, "title": doc.title, "encoding": doc.encoding, "meta": doc.meta,
+                         "pages": [[page.number, page.text] for page in doc.pages]}}
+
+
+def _address_space() -> int | None:
+    """This process's virtual size in bytes (Linux), else None."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
+
+
+def _peak_address_space() -> int:
+    """The highest virtual size this process reached, in bytes (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
