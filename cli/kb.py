@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.records import SearchFilters
 from pedkb.errors import InputError, NotFoundError
 from pedkb.limits import MAX_LIST
@@ -144,7 +146,7 @@ def cmd_classify_eval(args: argparse.Namespace, kb: Any) -> int:
     if not experiences:
         raise InputError("the bank has no experiences: run `pedkb kb load` first")
     vectors = [kb.text_vector("\n".join(c.text for c in kb.backend.document_chunks(e.id))) for e in experiences]
-    report = evaluate_classifier(kb.classifier, experiences, vectors)
+    report = evaluate_classifier(kb.classifier, experiences, np.stack(vectors))
     print(report.table())
     return 0
 
@@ -162,7 +164,7 @@ def cmd_similar(args: argparse.Namespace, kb: Any) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction, run: Any) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction, run: Any) -> None:
     """Add the knowledge-base commands; `run` wraps a handler so it gets an open knowledge base."""
     p = sub.add_parser("kb", help="load the technology classification and sample experiences")
     p.add_argument("action", choices=["load"])

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from index.items import ItemWriter
 from index.records import DocumentRecord
+from ingest import chunk_document
 from ingest.document import PreparedDocument
 from ingest.files import FileResult, IngestReport, collect_files, document_id, file_sha256
 from ingest.limits import ReadLimits
-from ingest.sandbox import prepare_document_isolated
+from ingest.sandbox import read_isolated
 from pedkb.errors import PedkbError, ReadError
 from pedkb.limits import SUGGESTED_TAGS
 from pedkb.settings import Settings
@@ -29,15 +30,11 @@ class DocumentIngester:
     def prepare(self, path: Path) -> PreparedDocument:
         """Read and repair one file within the parsing limits (in a resource-limited parser process unless
         PEDKB_ISOLATE_PARSING is off), then chunk it here with the model's tokenizer (no embedding)."""
-        return prepare_document_isolated(
-            path,
-            max_bytes=self.settings.max_file_bytes,
-            count_tokens=self.writer.space.embedder.count_tokens,
-            max_tokens=self.settings.chunk_tokens,
-            overlap_tokens=self.settings.chunk_overlap,
-            limits=ReadLimits.from_settings(self.settings),
-            isolate=self.settings.isolate_parsing,
-        )
+        settings = self.settings
+        repaired = read_isolated(path, max_bytes=settings.max_file_bytes, limits=ReadLimits.from_settings(settings),
+                                 isolate=settings.isolate_parsing)
+        return chunk_document(repaired, count_tokens=self.writer.space.embedder.count_tokens,
+                              max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
 
     def ingest_file(self, path: Path, *, source: str | None = None, force: bool = False,
                     kind: str = "document", meta: dict[str, object] | None = None) -> FileResult:

@@ -37,10 +37,15 @@ _CITATION = re.compile(
 _CONJUNCTIONS = frozenset({"и", "или", "және", "мен", "жана", "же", "немесе", "бен", "пен", "and", "or"})
 _MIDLINE_BROKEN = re.compile(r"(?<![\w-])([^\W\d_]+(?:-[^\W\d_]+)*)- ([^\W\d_]+)")
 _MIDLINE_LEADING = re.compile(r"(?<=[^\W\d_]) -(?=[a-zа-яёәіңғүұқөһ])")
-_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^\W_]) +(?=[,.;:!?)\]»])")
-_SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[«]) +")
-_UNDERSCORES = re.compile(r"_{4,}")
 _MULTISPACE = re.compile(r"\s+")
+# the last touches of a paragraph, in order: (pattern, replacement)
+_TIDY = (
+    (_CITATION, ""),
+    (re.compile(r"_{4,}"), "___"),  # a fill-in line
+    (_MULTISPACE, " "),
+    (re.compile(r"(?<=[^\W_]) +(?=[,.;:!?)\]»])"), ""),  # a space before punctuation
+    (re.compile(r"(?<=[(\[«]) +"), ""),  # a space after an opening bracket or quote
+)
 
 
 @dataclass
@@ -246,11 +251,9 @@ def _fix_midline(paragraph: str, vocab: Vocabulary) -> str:
 
 def _finish(paragraph: str, vocab: Vocabulary) -> str:
     paragraph = _fix_midline(paragraph, vocab)
-    paragraph = _CITATION.sub("", paragraph)
-    paragraph = _UNDERSCORES.sub("___", paragraph)
-    paragraph = _MULTISPACE.sub(" ", paragraph).strip()
-    paragraph = _SPACE_BEFORE_PUNCT.sub("", paragraph)
-    return _SPACE_AFTER_OPEN.sub("", paragraph)
+    for pattern, replacement in _TIDY:
+        paragraph = pattern.sub(replacement, paragraph)
+    return paragraph.strip()
 
 
 def repair_text(text: str, *, vocabulary: Vocabulary | None = None) -> str:

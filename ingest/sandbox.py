@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import ingest
-from ingest import chunk_document, read_and_repair
-from ingest.document import ExtractedDocument, Page, PreparedDocument
+from ingest import read_and_repair
+from ingest.document import ExtractedDocument, Page
 from ingest.limits import MB, ReadLimits, setting_name
 from pedkb import errors
 from pedkb.errors import LimitExceededError, ParserCrashError, ReadError
@@ -59,23 +59,14 @@ _READ_ERRORS: dict[str, type[ReadError]] = {
 }
 
 
-def prepare_document_isolated(
-    path: Path,
-    *,
-    max_bytes: int,
-    count_tokens: Callable[[str], int],
-    max_tokens: int = 256,
-    overlap_tokens: int = 48,
-    limits: ReadLimits | None = None,
-    isolate: bool = True,
-) -> PreparedDocument:
-    """`prepare_document` with the file read in a resource-limited parser process (`isolate=False`: in this one)."""
+def read_isolated(path: Path, *, max_bytes: int, limits: ReadLimits | None = None,
+                  isolate: bool = True) -> ExtractedDocument:
+    """`read_and_repair` in a resource-limited parser process (`isolate=False`: in this one); chunk the result
+    with `ingest.chunk_document`, as `prepare_document` does."""
     limits = limits or ReadLimits.defaults()
     if isolate:
-        repaired = default_pool().read(path, max_bytes=max_bytes, limits=limits)
-    else:
-        repaired = read_and_repair(path, max_bytes=max_bytes, limits=limits)
-    return chunk_document(repaired, count_tokens=count_tokens, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
+        return default_pool().read(path, max_bytes=max_bytes, limits=limits)
+    return read_and_repair(path, max_bytes=max_bytes, limits=limits)
 
 
 @dataclass

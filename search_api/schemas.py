@@ -61,7 +61,7 @@ class _SearchHead(NoBooleanNumbers):
                          examples=list(QUERIES.values()))
     k: int = Field(default=10, ge=1, le=limits.MAX_K, description="results per page")
     offset: int = Field(default=0, ge=0, le=limits.MAX_OFFSET, description="results to skip (pagination)")
-    mode: SearchMode = Field(default=limits.DEFAULT_SEARCH_MODE,  # type: ignore[arg-type]
+    mode: SearchMode = Field(default=limits.DEFAULT_SEARCH_MODE,
                              description="hybrid = embeddings fused with word matches (the default), "
                                          "dense = embeddings only, lexical = word matches only")
     type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")

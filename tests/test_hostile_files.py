@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import PreparedDocument, ReadLimits, prepare_document
-from ingest.sandbox import Extractor, default_pool, prepare_document_isolated
+from ingest import PreparedDocument, ReadLimits, chunk_document, prepare_document
+from ingest.sandbox import Extractor, default_pool, read_isolated
 from pedkb.errors import CorruptFileError, LimitExceededError, ParserCrashError, ReadError
 from pedkb.settings import Settings
 from tests.support import hostile
@@ -73,7 +73,7 @@ def within_budget(seconds: float = 5.0, extra_rss_mb: float = 300.0) -> Iterator
 
 def prepare(path: Path, limits: ReadLimits = LIMITS) -> PreparedDocument:
     """The isolated path the index uses."""
-    return prepare_document_isolated(path, max_bytes=MAX_BYTES, count_tokens=count_words, limits=limits)
+    return chunk_document(read_isolated(path, max_bytes=MAX_BYTES, limits=limits), count_tokens=count_words)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module", autouse=True)
 def warm_pool() -> None:
     """A first worker started outside the timed tests (a fresh interpreter takes about a second)."""
-    prepare_document_isolated(DATA / "ru_plain.txt", max_bytes=MAX_BYTES, count_tokens=count_words)
+    read_isolated(DATA / "ru_plain.txt", max_bytes=MAX_BYTES)
 
 
 @pytest.mark.parametrize(("name", "error", "reason"), [(n, e, r) for n, _, e, r in HOSTILE],
