@@ -10,7 +10,7 @@ test-fast:  ## only the tests that need no model
 	.venv/bin/python -m pytest -q -m "not slow"
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/mypy ingest index search_api pedkb
+	.venv/bin/ruff check . && .venv/bin/mypy ingest index search_api pedkb cli
 
 bench:
 	.venv/bin/python bench/pipeline_bench.py
