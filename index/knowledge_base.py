@@ -8,6 +8,7 @@ classification and similar projects (`kb/`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import cached_property
@@ -46,6 +47,7 @@ class KnowledgeBase:
                  backend: Backend | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._embedder_lock = threading.Lock()  # the server's warm-up and a first search load the model once
         self.backend = backend if backend is not None else open_backend(settings)
         self.space = EmbeddingSpace(self.backend, lambda: self.embedder, settings.data)
         self.writer = ItemWriter(self.backend, self.space, settings, self.suggest_for_vectors)
@@ -53,9 +55,11 @@ class KnowledgeBase:
 
     @property
     def embedder(self) -> Embedder:
-        """The embedding model, loaded on first use."""
+        """The embedding model, loaded on first use (once, whichever thread asks first)."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings)
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self.settings)
         return self._embedder
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from search_api.limits import BodyLimitMiddleware
 from search_api.openapi import build_openapi
 from search_api.routes import API_PREFIX
 from search_api.uploads import Uploader
+from search_api.warmup import Warmup
 from search_api.web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         own = kb is None
         if own:
             _attach(app, KnowledgeBase(settings), settings)
+        app.state.warmup.start(app.state.kb)  # live at once, ready once the model has answered a query
         try:
             yield
         finally:
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     app = FastAPI(title="pedkb", version=__version__, lifespan=lifespan, description=DESCRIPTION,
                   default_response_class=SafeJSONResponse, docs_url=None, redoc_url=None)
+    app.state.warmup = Warmup()
     if kb is not None:
         _attach(app, kb, settings)
 

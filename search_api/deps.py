@@ -1,4 +1,4 @@
-"""Request dependencies as Annotated aliases: the knowledge base, the settings and write access."""
+"""Request dependencies as Annotated aliases: the knowledge base, the settings, the warm-up and write access."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.errors import ApiError
 from search_api.uploads import Uploader
+from search_api.warmup import Warmup
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="A key from PEDKB_API_KEYS; needed to upload, create, update, delete.")
@@ -35,7 +36,13 @@ def get_uploader(request: Request) -> Uploader:
     return request.app.state.uploader
 
 
+def get_warmup(request: Request) -> Warmup:
+    """The state of the model warm-up started at start-up."""
+    return request.app.state.warmup
+
+
 KbDep = Annotated[KnowledgeBase, Depends(get_kb)]
+WarmupDep = Annotated[Warmup, Depends(get_warmup)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UploaderDep = Annotated[Uploader, Depends(get_uploader)]
 

@@ -190,6 +190,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kk": "эмбеддинг моделі қолжетімсіз: {reason}",
         "ky": "эмбеддинг модели жеткиликсиз: {reason}",
     },
+    "starting": {
+        "en": "the service is starting: the model is loading, try again in a moment",
+        "ru": "сервис запускается: модель загружается, повторите попытку чуть позже",
+        "kk": "сервис іске қосылуда: модель жүктелуде, сәлден кейін қайталаңыз",
+        "ky": "сервис ишке киргизилүүдө: модель жүктөлүүдө, бир аздан кийин кайталаңыз",
+    },
+    "not_ready": {
+        "en": "the service is not ready: the model failed to load: {reason}",
+        "ru": "сервис не готов: модель не загрузилась: {reason}",
+        "kk": "сервис дайын емес: модель жүктелмеді: {reason}",
+        "ky": "сервис даяр эмес: модель жүктөлгөн жок: {reason}",
+    },
     "store_unavailable": {
         "en": "the store cannot be used right now: {reason}",
         "ru": "хранилище сейчас недоступно: {reason}",

@@ -172,13 +172,20 @@ class ErrorResponse(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness, the model in use and the size of the store."""
+    """Liveness, readiness (the model is loaded), the model in use and the size of the store."""
 
     status: str
+    ready: bool = Field(description="the model is loaded and answers queries (see /health/ready)")
     version: str
     model: str | None
     documents: int
     chunks: int
+
+
+class Status(BaseModel):
+    """A bare status answer."""
+
+    status: str
 
 
 class Stats(BaseModel):

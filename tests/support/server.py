@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @contextlib.contextmanager
 def serve_pedkb(data: Path, env: dict[str, str], *, timeout: float = 300) -> Iterator[str]:
-    """uvicorn over `data` with `env`; yields the base URL once /health answers, and stops the server afterwards.
+    """uvicorn over `data` with `env`; yields the base URL once /health/ready answers (the model is loaded).
 
-    The server's output goes to `server.log` beside the data folder, shown if the server dies while starting.
+    Stops the server afterwards; its output goes to `server.log` beside the data folder, shown if it dies.
     """
     port = free_port()
     log_path = data.parent / "server.log"
@@ -35,7 +35,7 @@ def serve_pedkb(data: Path, env: dict[str, str], *, timeout: float = 300) -> Ite
             while True:
                 assert process.poll() is None, log_path.read_text()
                 try:
-                    if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                    if httpx.get(f"{url}/api/v1/health/ready", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass

@@ -1,0 +1,94 @@
+"""Warm serving: the app is live at once and ready once a background warm-up has loaded the model (issue 16)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from index import knowledge_base
+from index.embedding.embedder import Embedder
+from index.embedding.hashing import HashingEmbedder
+from index.knowledge_base import KnowledgeBase
+from pedkb.errors import ModelError
+from pedkb.settings import Settings
+from search_api.app import create_app
+
+TIMEOUT = 10.0
+
+
+class SlowModel:
+    """A model loader that blocks until the test releases it, then loads the hashing model or fails."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.failure: Exception | None = None
+
+    def load(self, settings: Settings) -> Embedder:
+        """Stand-in for `load_embedder`."""
+        assert self.release.wait(TIMEOUT), "the test never released the model"
+        if self.failure is not None:
+            raise self.failure
+        return HashingEmbedder(256)
+
+
+@pytest.fixture
+def slow_model(monkeypatch: pytest.MonkeyPatch) -> SlowModel:
+    """The knowledge base loads its model through a SlowModel."""
+    model = SlowModel()
+    monkeypatch.setattr(knowledge_base, "load_embedder", model.load)
+    return model
+
+
+@pytest.fixture
+def client(tmp_path: Path, slow_model: SlowModel) -> Iterator[TestClient]:
+    """A started app whose knowledge base has no model loaded yet."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    with KnowledgeBase(settings) as kb:
+        with TestClient(create_app(settings, kb=kb), raise_server_exceptions=False) as test_client:
+            yield test_client
+        slow_model.release.set()  # never leave the warm-up thread waiting
+
+
+def wait_until(client: TestClient, path: str, status: int) -> None:
+    """Poll `path` until it answers `status` (at most TIMEOUT seconds)."""
+    deadline = time.monotonic() + TIMEOUT
+    while client.get(path).status_code != status:
+        assert time.monotonic() < deadline, f"{path} never answered {status}"
+        time.sleep(0.01)
+
+
+def test_live_at_once_ready_after_warm_up(client: TestClient, slow_model: SlowModel) -> None:
+    assert client.get("/api/v1/health/live").json() == {"status": "ok"}
+    starting = client.get("/api/v1/health/ready", headers={"Accept-Language": "ru"})
+    assert starting.status_code == 503 and starting.headers["retry-after"] == "1"
+    assert starting.json()["error"] == "starting" and "модель" in starting.json()["detail"]
+    health = client.get("/api/v1/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["ready"] is False
+
+    slow_model.release.set()
+    wait_until(client, "/api/v1/health/ready", 200)
+    assert client.get("/api/v1/health/ready").json() == {"status": "ok"}
+    assert client.get("/api/v1/health").json()["ready"] is True
+    assert client.get("/api/v1/health/live").status_code == 200
+
+
+def test_warm_up_failure_is_reported_and_logged(client: TestClient, slow_model: SlowModel,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="search_api.warmup")
+    slow_model.failure = ModelError("weights not found")
+    slow_model.release.set()
+    deadline = time.monotonic() + TIMEOUT
+    while (answer := client.get("/api/v1/health/ready")).json()["error"] != "not_ready":
+        assert time.monotonic() < deadline, "the failure was never reported"
+        time.sleep(0.01)
+    assert answer.status_code == 503 and "weights not found" in answer.json()["detail"]
+    assert "retry-after" not in answer.headers
+    assert client.get("/api/v1/health").json()["ready"] is False
+    assert client.get("/api/v1/health/live").status_code == 200
+    assert any("weights not found" in record.getMessage() for record in caplog.records)
