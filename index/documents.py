@@ -36,8 +36,7 @@ class DocumentIngester:
         return chunk_document(repaired, count_tokens=self.writer.space.embedder.count_tokens,
                               max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
 
-    def ingest_file(self, path: Path, *, source: str | None = None, force: bool = False,
-                    kind: str = "document", meta: dict[str, object] | None = None) -> FileResult:
+    def ingest_file(self, path: Path, *, source: str | None = None, force: bool = False) -> FileResult:
         """Ingest one file; the document id derives from `source` (default: the absolute path)."""
         source = source or str(path.resolve())
         doc_id = document_id(source)
@@ -61,8 +60,8 @@ class DocumentIngester:
             return FileResult(str(path), "failed", reason=exc.reason)
         record = DocumentRecord(
             doc_id=doc_id, source=source, title=prepared.title, fmt=prepared.fmt, sha256=data_hash,
-            size=size, kind=kind, languages=prepared.languages,
-            meta={**(meta or {}), "chunking": signature, "encoding": prepared.encoding},
+            size=size, kind="document", languages=prepared.languages,
+            meta={"chunking": signature, "encoding": prepared.encoding},
         )
         tokens = self.writer.store(record, prepared.chunks, suggest=SUGGESTED_TAGS)
         status = "added" if existing is None else "updated"
