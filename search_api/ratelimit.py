@@ -13,8 +13,6 @@ from limits.strategies import MovingWindowRateLimiter
 from pedkb.settings import Settings
 from search_api.errors import ApiError
 
-SCOPES = ("search", "analysis")  # what is limited; each has a limit per address and a higher one per key
-
 
 class RateLimits:
     """The limits of one app: `check` counts a request and answers 429 with Retry-After once a limit is reached."""
