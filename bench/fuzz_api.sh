@@ -13,12 +13,15 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 MAX_EXAMPLES=${1:-50}
 shift || true
-$PY -c "import schemathesis" 2>/dev/null || $PY -m pip install -q "schemathesis>=4,<5"
+$PY -c "import schemathesis" 2>/dev/null || $PY -m pip install -q "schemathesis==4.32.5"  # as in pyproject [dev]
 
 WORK=$(mktemp -d)
 PORT=$($PY -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()")
 export PEDKB_DATA="$WORK/data" PEDKB_MODEL=hashing:256 PEDKB_API_KEYS=fuzz-key PEDKB_CHUNK_TOKENS=64 \
        PEDKB_CHUNK_OVERLAP=8
+# thousands of requests from one address: the rate limits (empty = off) would answer most of them 429
+export PEDKB_RATE_LIMIT_SEARCH= PEDKB_RATE_LIMIT_SEARCH_KEY= PEDKB_RATE_LIMIT_ANALYSIS= PEDKB_RATE_LIMIT_ANALYSIS_KEY= \
+       PEDKB_RATE_LIMIT_KEY_FAILURES=
 SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -26,6 +29,7 @@ trap cleanup EXIT
 .venv/bin/pedkb -q kb load >/dev/null
 .venv/bin/pedkb -q ingest corpus/documents >/dev/null
 $PY -m uvicorn search_api.app:create_app --factory --host 127.0.0.1 --port "$PORT" --log-level warning \
+    --http search_api.server:JsonErrorH11Protocol \
     >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do

@@ -197,14 +197,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP API and web page."""
-    import uvicorn
-
-    from search_api.app import create_app
+    from search_api.server import serve
 
     settings = _settings(args)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    serve(settings, args.host or settings.host, args.port or settings.port)
     return 0
 
 

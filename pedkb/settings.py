@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -102,6 +103,19 @@ class Settings(BaseSettings):
                                 description="Largest JSON request body, in KB (uploads have their own limit).")
     max_upload_mb: float = Field(default=100.0, gt=0, description="Largest upload request (all files), in MB.")
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="Most files in one upload request.")
+    rate_limit_search: str = Field(
+        default="300/minute", description="Searches (GET and POST) one client address may make without a key; "
+                                          "`limits` notation (`10/second;300/minute`), empty for no limit.")
+    rate_limit_search_key: str = Field(default="3000/minute",
+                                       description="Searches one valid API key may make, from any address.")
+    rate_limit_analysis: str = Field(
+        default="60/minute", description="Calls of /classify, /similar and /experiences/{id}/similar one client "
+                                         "address may make without a key (each runs the model over a text).")
+    rate_limit_analysis_key: str = Field(default="600/minute",
+                                         description="The same calls one valid API key may make.")
+    rate_limit_key_failures: str = Field(default="20/minute",
+                                         description="Wrong API keys one client address may send before it is "
+                                                     "answered 429 instead of 403.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -123,6 +137,14 @@ class Settings(BaseSettings):
         if any(not key.strip() for key in value):
             raise ValueError("an API key must not be blank")
         return value
+
+    @field_validator("rate_limit_search", "rate_limit_search_key", "rate_limit_analysis",
+                     "rate_limit_analysis_key", "rate_limit_key_failures")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # raises ValueError naming the notation
+        return value.strip()
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -20,8 +20,9 @@ from search_api.api import api_router
 from search_api.caching import install_http_caching
 from search_api.docs_offline import install_offline_docs
 from search_api.errors import install_error_handlers
-from search_api.limits import BodyLimitMiddleware
+from search_api.limits import BodyLimitMiddleware, JsonBodyMiddleware
 from search_api.openapi import build_openapi
+from search_api.ratelimit import RateLimits
 from search_api.routes import API_PREFIX
 from search_api.uploads import Uploader
 from search_api.warmup import Warmup
@@ -36,7 +37,9 @@ DESCRIPTION = """Search and browse pedagogical innovation material in Kazakh, Ru
   `X-API-Key: <key>` or `Authorization: Bearer <key>`: no key is 401, a wrong key 403, and nothing changes.
 * **Errors** are `{"error": kind, "detail": text, "field": name?}`; `detail` follows `Accept-Language`
   (`en`, `ru`, `kk`; default `en`).
-* **Limits** (configurable): query length, `k`, `offset`, JSON body size, upload size and file count.
+* **Limits** (configurable): query length, `k`, `offset`, JSON body size, upload size and file count; searches,
+  `/classify` and `/similar` are rate-limited per client address, and more generously per valid key: past a limit
+  the answer is 429 with `Retry-After` (seconds).
 """
 
 
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app = FastAPI(title="pedkb", version=__version__, lifespan=lifespan, description=DESCRIPTION,
                   default_response_class=SafeJSONResponse, docs_url=None, redoc_url=None)
     app.state.warmup = Warmup()
+    app.state.rate_limits = RateLimits(settings)
     if kb is not None:
         _attach(app, kb, settings)
 
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
             return settings.max_upload_bytes
         return settings.max_request_bytes
 
+    app.add_middleware(JsonBodyMiddleware)  # 415 before the body is read
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     install_http_caching(app)  # gzip and ETags inside CORS, outside the body limit
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,

@@ -1,4 +1,4 @@
-"""Request dependencies as Annotated aliases: the knowledge base, the settings, the warm-up and write access."""
+"""Request dependencies as Annotated aliases: knowledge base, settings, warm-up, write access and rate limits."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.errors import ApiError
+from search_api.ratelimit import RateLimits
+from search_api.schemas import ErrorResponse
 from search_api.uploads import Uploader
 from search_api.warmup import Warmup
 
@@ -54,14 +56,24 @@ def key_is_valid(given: str, keys: list[str]) -> bool:
     return any(matches)
 
 
-def check_write_access(given: str | None, settings: Settings) -> None:
-    """Allow a write only with a configured key: none given is 401, a wrong one (or none configured) is 403."""
+def check_write_access(request: Request, given: str | None) -> None:
+    """Allow a write only with a configured key: none given is 401, a wrong one (or none configured) is 403.
+
+    Wrong keys count against the client address's `rate_limit_key_failures`; past it the answer is 429.
+    """
+    settings: Settings = request.app.state.settings
     if not given:
         raise ApiError(401, "api_key_required", headers={"WWW-Authenticate": 'Bearer realm="pedkb"'})
     if not settings.api_keys:
         raise ApiError(403, "writes_disabled")
     if not key_is_valid(given, settings.api_keys):
+        request.app.state.rate_limits.check("key_failures", client_address(request))
         raise ApiError(403, "api_key_invalid")
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address as the server sees it (behind a proxy: run uvicorn with --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
 
 
 def given_key(x_api_key: str | None, authorization: str | None) -> str | None:
@@ -75,12 +87,12 @@ def given_key(x_api_key: str | None, authorization: str | None) -> str | None:
 
 
 def require_writer(
-    settings: SettingsDep,
+    request: Request,
     x_api_key: Annotated[str | None, Security(api_key_header)] = None,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> None:
     """Write access (documented in OpenAPI as the two security schemes)."""
-    check_write_access(x_api_key or (credentials.credentials if credentials else None), settings)
+    check_write_access(request, x_api_key or (credentials.credentials if credentials else None))
 
 
 WriterDep = Depends(require_writer)
@@ -97,7 +109,26 @@ class GuardedRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             key = given_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
-            check_write_access(key, request.app.state.settings)
+            check_write_access(request, key)
             return await handler(request)
 
         return guarded
+
+
+def rate_limited(scope: str) -> Callable[[Request], None]:
+    """A dependency counting a request against the `scope` limits of its valid key, or else of its address."""
+
+    def count(request: Request) -> None:
+        limits: RateLimits = request.app.state.rate_limits
+        key = given_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
+        keys = request.app.state.settings.api_keys
+        limits.check(scope, client_address(request), key if key and key_is_valid(key, keys) else None)
+
+    return count
+
+
+SearchLimit = Depends(rate_limited("search"))
+AnalysisLimit = Depends(rate_limited("analysis"))
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "too many requests from this address or key; see Retry-After"},
+}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pedkb import errors as pedkb_errors
+from pedkb.settings import Settings
 from search_api.i18n import message, pick_language
 from search_api.routes import API_PREFIX
 
@@ -35,6 +38,12 @@ NOT_BLANK = r"\S"  # the pattern of texts that must not be blank (schemas.NOT_BL
 _HTTP_KINDS = {400: "bad_request", 404: "route_not_found", 405: "method_not_allowed", 413: "body_too_large",
                415: "unsupported_media_type"}
 QUERY_FIELDS = ("q", "text")  # fields whose length limit is reported as "query too long"
+_PEDKB_ERRORS: tuple[tuple[type[pedkb_errors.PedkbError], int, str], ...] = (
+    (pedkb_errors.NotFoundError, 404, "not_found"), (pedkb_errors.ConflictError, 409, "conflict"),
+    (pedkb_errors.ReadError, 422, "input_error"), (pedkb_errors.InputError, 422, "input_error"),
+    (pedkb_errors.ModelError, 503, "model_unavailable"), (pedkb_errors.StoreError, 503, "store_unavailable"),
+)
+_FOLDERS = re.compile(r"(?<![\w.:/~])/(?:[^\s/:'\"()]+/)+")  # the folders of an absolute path (not of a URL)
 
 
 class ApiError(Exception):
@@ -104,24 +113,24 @@ def from_validation(first: Mapping[str, Any], limits: Mapping[str, int] | None =
     return ApiError(422, kind, field=field, reason=reason)
 
 
-def from_pedkb(exc: pedkb_errors.PedkbError) -> ApiError:
-    """A pedkb error as an ApiError: the English detail it carries is kept inside a translated sentence."""
+def hide_paths(text: str, settings: Settings) -> str:
+    """A message without the server's folders: the data folder shown as DATA, other absolute folders as `…/`."""
+    for folder, label in ((settings.data, "DATA"), (settings.model_cache, "MODELS"), (settings.corpus, "CORPUS")):
+        for form in sorted({str(Path(folder).resolve()), str(Path(folder).absolute())}, key=len, reverse=True):
+            text = text.replace(form, label)
+    return _FOLDERS.sub("…/", text)
+
+
+def from_pedkb(exc: pedkb_errors.PedkbError, settings: Settings) -> ApiError:
+    """A pedkb error as an ApiError: its English detail, without server paths, inside a translated sentence."""
     if isinstance(exc, pedkb_errors.ValidationError):
         field = exc.field.rsplit(": ", 1)[-1]
         field = "q" if field == "query" else field
-        return ApiError(422, "invalid_value", field=field, reason=exc.reason)
-    if isinstance(exc, pedkb_errors.NotFoundError):
-        return ApiError(404, "not_found", reason=str(exc))
-    if isinstance(exc, pedkb_errors.ConflictError):
-        return ApiError(409, "conflict", reason=str(exc))
-    if isinstance(exc, pedkb_errors.ReadError):
-        return ApiError(422, "input_error", reason=exc.reason)
-    if isinstance(exc, pedkb_errors.InputError):
-        return ApiError(422, "input_error", reason=str(exc))
-    if isinstance(exc, pedkb_errors.ModelError):
-        return ApiError(503, "model_unavailable", reason=str(exc))
-    if isinstance(exc, pedkb_errors.StoreError):
-        return ApiError(503, "store_unavailable", reason=str(exc))
+        return ApiError(422, "invalid_value", field=field, reason=hide_paths(exc.reason, settings))
+    reason = hide_paths(exc.reason if isinstance(exc, pedkb_errors.ReadError) else str(exc), settings)
+    for kind, status, name in _PEDKB_ERRORS:  # ReadError before InputError, its parent
+        if isinstance(exc, kind):
+            return ApiError(status, name, reason=reason)
     return ApiError(500, "internal_error")
 
 
@@ -144,7 +153,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(pedkb_errors.PedkbError)
     async def pedkb_error(request: Request, exc: pedkb_errors.PedkbError) -> JSONResponse:
-        error = from_pedkb(exc)
+        error = from_pedkb(exc, request.app.state.settings)
         if error.status >= 500:
             log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
         return error_response(request, error)
@@ -166,8 +175,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
+        values = {"limit": getattr(exc, "limit", "?"), "got": "?", "expected": "?", **getattr(exc, "values", {})}
         error = ApiError(exc.status_code, kind, headers=headers, reason=exc.detail, path=request.url.path,
-                         method=request.method, limit=getattr(exc, "limit", "?"), got="?", expected="?")
+                         method=request.method, **values)
         return error_response(request, error)
 
     @app.exception_handler(Exception)

@@ -142,6 +142,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kk": "сұрау денесі тым үлкен: шегі {limit}",
         "ky": "сурамдын денеси өтө чоң: чеги {limit}",
     },
+    "rate_limited": {
+        "en": "too many requests: the limit is {limit}; try again in {seconds} s",
+        "ru": "слишком много запросов: предел {limit}; повторите через {seconds} с",
+        "kk": "сұраулар тым көп: шегі {limit}; {seconds} с кейін қайталаңыз",
+        "ky": "сурамдар өтө көп: чеги {limit}; {seconds} с кийин кайталаңыз",
+    },
+    "uri_too_long": {
+        "en": "the address is too long (over {limit}); send long queries with POST /api/v1/search",
+        "ru": "адрес слишком длинный (больше {limit}); длинные запросы отправляйте через POST /api/v1/search",
+        "kk": "мекенжай тым ұзын ({limit} артық); ұзын сұрауларды POST /api/v1/search арқылы жіберіңіз",
+        "ky": "дарек өтө узун ({limit} ашык); узун сурамдарды POST /api/v1/search аркылуу жөнөтүңүз",
+    },
+    "headers_too_large": {
+        "en": "the request headers are too large (over {limit})",
+        "ru": "заголовки запроса слишком велики (больше {limit})",
+        "kk": "сұрау тақырыптары тым үлкен ({limit} артық)",
+        "ky": "сурамдын баш саптары өтө чоң ({limit} ашык)",
+    },
+    "filename_missing": {
+        "en": "the file has no usable name ('{name}'): send each file with its own name, e.g. plan.docx",
+        "ru": "у файла нет пригодного имени («{name}»): отправляйте каждый файл с его именем, например plan.docx",
+        "kk": "файлдың жарамды аты жоқ («{name}»): әр файлды өз атымен жіберіңіз, мысалы plan.docx",
+        "ky": "файлдын жарактуу аты жок («{name}»): ар бир файлды өз аты менен жөнөтүңүз, мисалы plan.docx",
+    },
     "file_too_large": {
         "en": "the file is too large: {size}, the limit is {limit}",
         "ru": "файл слишком большой: {size} при пределе {limit}",

@@ -1,11 +1,14 @@
-"""Request body limits, enforced while the body streams in (a declared or a chunked body alike)."""
+"""Request body limits, enforced while the body streams in (a declared or a chunked body alike), and body types."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi import HTTPException, params
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search_api.errors import ApiError, error_response
@@ -24,6 +27,14 @@ class BodyTooLarge(StarletteHTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(status_code=413, detail="request body too large")
         self.limit = human_size(limit)
+
+
+class UnsupportedBody(HTTPException):
+    """Raised from `receive` when a JSON route is sent another content type; the error handlers answer 415."""
+
+    def __init__(self, got: str) -> None:
+        super().__init__(status_code=415, detail="unsupported content type")
+        self.values = {"got": got, "expected": "application/json"}
 
 
 class BodyLimitMiddleware:
@@ -69,3 +80,41 @@ class BodyLimitMiddleware:
                 raise
             error = ApiError(413, "body_too_large", limit=exc.limit)
             await error_response(Request(scope), error)(scope, receive, send)
+
+
+def is_json_type(content_type: str) -> bool:
+    """Whether a Content-Type names JSON (`application/json`, `application/<x>+json`, any parameters)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def reads_json_body(route: BaseRoute | None) -> bool:
+    """Whether a route declares a JSON body (a pydantic body, not a form)."""
+    body = route.body_field if isinstance(route, APIRoute) else None
+    return body is not None and not isinstance(body.field_info, params.Form)
+
+
+class JsonBodyMiddleware:
+    """Answer 415 when a route that reads a JSON body is sent another type (or a body with no type).
+
+    The check runs when the route first asks for the body, once routing has chosen the route, and reads nothing;
+    the answer names the type sent and never repeats the body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        sent = headers.get(b"content-type", b"").decode("latin-1")
+        has_body = headers.get(b"content-length", b"0").strip() not in (b"", b"0") or b"transfer-encoding" in headers
+        if scope["type"] != "http" or is_json_type(sent) or not (sent or has_body):
+            await self.app(scope, receive, send)
+            return
+
+        async def checked_receive() -> Message:
+            if reads_json_body(scope.get("route")):
+                raise UnsupportedBody(sent.split(";", 1)[0].strip()[:80] or "none")
+            return await receive()
+
+        await self.app(scope, checked_receive, send)

@@ -2,7 +2,9 @@
 
 A file is copied to `DATA/uploads/.incoming/<random>/<name>`, ingested from there (the document's source is
 `upload/<name>`, so re-uploading a name replaces that document), and renamed to `DATA/uploads/<name>` only after
-the ingest committed; a failed file is removed. Ingests run one at a time in a worker thread.
+the ingest committed; a failed file is removed. Ingests run one at a time in a worker thread. A file whose name
+leaves nothing once made safe (``, `.`, `..`, `???`) fails with `filename_missing` instead of being given a
+made-up name that the next such file would overwrite.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import BinaryIO
 from index.knowledge_base import KnowledgeBase
 from pedkb.errors import PedkbError
 from pedkb.settings import Settings
+from search_api.errors import hide_paths
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +49,17 @@ class StoredFile:
 
 
 def sanitise_filename(name: str | None) -> str:
-    """A name that is one plain path component: no folders, no leading dots, no control characters."""
+    """A name that is one plain path component: no folders, no leading dots, no control characters ('' if none)."""
     text = (name or "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     text = unicodedata.normalize("NFC", text).replace("\\", "/").rsplit("/", 1)[-1]
     text = _RUNS.sub("_", _UNSAFE.sub("_", text)).strip(" ._-")
+    if not text:
+        return ""
     stem, dot, suffix = text.rpartition(".")
     if not dot:
         stem, suffix = text, ""
     suffix = suffix[:16]
-    stem = stem.rstrip(" .") or "upload"
+    stem = stem.rstrip(" .") or "file"
     budget = MAX_NAME_BYTES - len(suffix.encode()) - 1
     while len(stem.encode("utf-8")) > budget:
         stem = stem[:-1]
@@ -89,6 +94,9 @@ class Uploader:
         """Copy, ingest and keep one file, or remove every trace of it when it fails."""
         safe = sanitise_filename(filename)
         shown = filename or safe
+        if not safe:
+            return StoredFile(filename or "", None, "failed", reason="the file has no usable name",
+                              kind="filename_missing", values={"name": filename or ""})
         source = SOURCE_PREFIX + safe
         limit = self.settings.max_file_bytes
         if size is not None and size > limit:
@@ -115,12 +123,13 @@ class Uploader:
         try:
             result = self.kb.ingest_file(path, source=source)
         except PedkbError as exc:
-            return StoredFile(shown, source, "failed", reason=str(exc).replace(str(path), shown))
+            return StoredFile(shown, source, "failed", reason=hide_paths(str(exc).replace(str(path), shown),
+                                                                          self.settings))
         except Exception as exc:  # noqa: BLE001 - one broken file must not fail the request
             log.exception("unexpected error while ingesting upload %s", shown)
             return StoredFile(shown, source, "failed", reason=f"internal error: {type(exc).__name__}")
-        reason = result.reason.replace(str(path), shown) if result.reason else None
-        return StoredFile(shown, source, result.status, result.doc_id, result.chunks, reason)
+        shown_reason = hide_paths(result.reason.replace(str(path), shown), self.settings) if result.reason else None
+        return StoredFile(shown, source, result.status, result.doc_id, result.chunks, shown_reason)
 
     def _too_large(self, shown: str, source: str, size: int) -> StoredFile:
         limit_mb = f"{self.settings.max_file_mb:g} MB"

@@ -118,12 +118,31 @@ def test_upload_name_cannot_escape_the_upload_folder(client: TestClient) -> None
                       ("/etc/../../x.ini", TEXT_RU.encode()), (".", TEXT_RU.encode()))
     assert response.status_code == 200
     files = response.json()["files"]
-    assert [f["source"] for f in files] == ["upload/passwd", "upload/boot.txt", "upload/x.ini", "upload/upload"]
-    assert [f["status"] for f in files] == ["added", "added", "failed", "added"]  # .ini is not a format we read
+    assert [f["source"] for f in files] == ["upload/passwd", "upload/boot.txt", "upload/x.ini", None]
+    assert [f["status"] for f in files] == ["added", "added", "failed", "failed"]  # .ini is not a format we read
     uploads = data_dir(client) / "uploads"
     assert (uploads / "passwd").read_bytes() == TEXT_RU.encode()
     kept = [p for p in data_dir(client).parent.rglob("*") if p.is_file() and p.read_bytes() == TEXT_RU.encode()]
-    assert sorted(p.relative_to(uploads).as_posix() for p in kept) == ["boot.txt", "passwd", "upload"]
+    assert sorted(p.relative_to(uploads).as_posix() for p in kept) == ["boot.txt", "passwd"]
+
+
+def test_files_without_a_usable_name_are_refused_not_merged(client: TestClient) -> None:
+    before = client.get("/api/v1/stats").json()["documents"]
+    texts = {name: (TEXT_RU + f" Файл {i}.").encode() for i, name in enumerate([".", "..", "", "???", "a/.."])}
+    parts = b"".join(b'--b\r\nContent-Disposition: form-data; name="files"; filename="%s"\r\n\r\n%s\r\n'
+                     % (name.encode(), text) for name, text in texts.items())  # httpx drops filename=""
+    response = client.post("/api/v1/documents", content=parts + b"--b--\r\n",
+                           headers={**KEY, "Accept-Language": "ru", "Content-Type": "multipart/form-data; boundary=b"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "nothing_ingested" and body["field"] == "files"
+    assert body["detail"].count("нет пригодного имени") == len(texts)
+    assert client.get("/api/v1/stats").json()["documents"] == before
+    assert not (data_dir(client) / "uploads").exists() or not any((data_dir(client) / "uploads").iterdir())
+    mixed = upload(client, ("..", TEXT_RU.encode()), ("named.txt", TEXT_RU.encode())).json()
+    assert [(f["filename"], f["status"], f["source"]) for f in mixed["files"]] == [
+        ("..", "failed", None), ("named.txt", "added", "upload/named.txt")]
+    assert "no usable name" in mixed["files"][0]["message"]
 
 
 def test_reupload_replaces_the_document_and_reports_each_status(client: TestClient) -> None:

@@ -340,20 +340,22 @@ def test_methodist_uploads_with_progress_then_processing(page: Page, server: str
     page.goto(f"{server}/#/manage")
     expect(page.get_by_text("Чтобы загружать и редактировать, сначала введите API-ключ.")).to_be_visible()
     page.get_by_label("API-ключ").fill("wrong-key")
-    page.get_by_role("button", name="Сохранить ключ").click()
-    expect(page.locator(".key-state")).to_be_visible()
-    assert page.evaluate("sessionStorage.getItem('pedkb.key')") == "wrong-key"
+    page.get_by_role("button", name="Сохранить ключ").click()  # checked at once, refused beside the field
+    expect(page.locator("#api-key-error")).to_have_text("ключ API недействителен")
+    expect(page.get_by_label("API-ключ")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("API-ключ")).to_be_focused()
+    assert page.evaluate("sessionStorage.getItem('pedkb.key')") is None
+    expect(page.locator(".key-state")).to_be_hidden()
+    expect(page.get_by_label("Файлы (PDF, DOCX, TXT, MD, HTML)")).to_have_count(0)
     upload = tmp_path / "ru-big-report.txt"
     paragraph = "Отчёт методического кабинета о наставничестве и открытых уроках в сельских школах. "
     upload.write_text("\n\n".join(f"{i}. {paragraph * 8}" for i in range(1500)), encoding="utf-8")
-    page.get_by_label("Файлы (PDF, DOCX, TXT, MD, HTML)").set_input_files(str(upload))
-    page.get_by_role("button", name="Загрузить").click()
-    expect(page.get_by_role("alert")).to_contain_text("Ошибка")
-    assert "ключ" in page.get_by_role("alert").inner_text().lower()
 
-    page.get_by_role("button", name="Забыть ключ").click()
     page.get_by_label("API-ключ").fill(KEY)
     page.get_by_role("button", name="Сохранить ключ").click()
+    expect(page.locator(".key-state")).to_be_visible()
+    expect(page.locator("#api-key-error")).to_be_empty()
+    expect(page.get_by_label("API-ключ")).not_to_have_attribute("aria-invalid", "true")
     page.evaluate("""() => {
         window.__states = [];
         const status = document.getElementById('upload-status');

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from pedkb.errors import ValidationError
-from search_api.deps import KbDep, SettingsDep
+from search_api.deps import RATE_LIMITED, AnalysisLimit, KbDep, SettingsDep
 from search_api.examples import CLASSIFY_BODY, SIMILAR_BODY
 from search_api.query import check_page, check_text, has_letters
 from search_api.schemas import ClassifyQuery, ErrorResponse, SimilarItem, SimilarQuery, TechnologySuggestion
 
-router = APIRouter(tags=["analysis"],
-                   responses={422: {"model": ErrorResponse, "description": "a field is wrong"}})
+router = APIRouter(tags=["analysis"], dependencies=[AnalysisLimit],
+                   responses={422: {"model": ErrorResponse, "description": "a field is wrong"}, **RATE_LIMITED})
 
 
 @router.post("/similar", response_model=list[SimilarItem])

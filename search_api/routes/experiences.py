@@ -10,7 +10,7 @@ from pydantic import Field
 from ingest.knowledge import Experience
 from pedkb.errors import NotFoundError
 from pedkb.limits import MAX_K, MAX_LIST
-from search_api.deps import GuardedRoute, KbDep, SettingsDep, WriterDep
+from search_api.deps import RATE_LIMITED, AnalysisLimit, GuardedRoute, KbDep, SettingsDep, WriterDep
 from search_api.errors import ApiError
 from search_api.examples import EXPERIENCE_BODY
 from search_api.query import NOTHING, build_filters, check_page, clean_text
@@ -107,7 +107,8 @@ def delete_experience(kb: KbDep, exp_id: ExpId) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{exp_id}/similar", response_model=list[SimilarItem], responses=NOT_FOUND)
+@router.get("/{exp_id}/similar", response_model=list[SimilarItem], dependencies=[AnalysisLimit],
+            responses={**NOT_FOUND, **RATE_LIMITED})
 def similar_to_experience(
     kb: KbDep,
     settings: SettingsDep,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from search_api.server import PROTOCOL
 from tests.support.pgserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def serve_pedkb(data: Path, env: dict[str, str], *, timeout: float = 300) -> Ite
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "search_api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
+             "--port", str(port), "--log-level", "warning", "--http", PROTOCOL],
             cwd=REPO, env={**env, "PEDKB_DATA": str(data)}, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:

@@ -45,20 +45,20 @@ export class Api {
     this.cache = new Map();
   }
 
-  headers(write, json) {
+  headers(write, json, key = null) {
     const headers = { Accept: "application/json", "Accept-Language": this.lang };
     if (json) headers["Content-Type"] = "application/json";
-    const key = write ? this.key() : null;
-    if (key) headers["X-API-Key"] = key;
+    const sent = key || (write ? this.key() : null);
+    if (sent) headers["X-API-Key"] = sent;
     return headers;
   }
 
-  async request(method, path, { params = {}, body = undefined, write = false } = {}) {
+  async request(method, path, { params = {}, body = undefined, write = false, key = null } = {}) {
     let response;
     try {
       response = await fetch(this.base + path + queryString(params), {
         method,
-        headers: this.headers(write, body !== undefined),
+        headers: this.headers(write, body !== undefined, key),
         body: body === undefined ? undefined : JSON.stringify(body),
         credentials: "omit",
       });
@@ -91,6 +91,8 @@ export class Api {
   similarTo(id, k = 6) {
     return this.request("GET", `/api/v1/experiences/${encodeURIComponent(id)}/similar`, { params: { k } });
   }
+  /** Resolves when `key` may write; rejects with the API's error (401, 403 wrong key, 429 too many tries). */
+  checkKey(key) { return this.request("GET", "/api/v1/access", { key }); }
   document(id) { return this.request("GET", `/api/v1/documents/${encodeURIComponent(id)}`); }
   classify(text, k = 3) { return this.request("POST", "/api/v1/classify", { body: { text, k } }); }
   createExperience(record) { return this.request("POST", "/api/v1/experiences", { body: record, write: true }); }

@@ -4,16 +4,31 @@ import { h, replace } from "./dom.js";
 
 function keyPanel(app, onChange) {
   const input = h("input", { id: "api-key", type: "password", autocomplete: "off", name: "key",
-    "aria-describedby": "api-key-hint" });
+    "aria-describedby": "api-key-hint api-key-error" });
+  const error = h("p", { id: "api-key-error", class: "error-box", role: "alert" });
   const message = h("p", { class: "status", role: "status", "aria-live": "polite" });
+  const save = h("button", { type: "submit", class: "primary" }, app.t("key_save"));
   const forget = h("button", { type: "button", class: "secondary", hidden: !app.key() }, app.t("key_forget"));
   const form = h("form", { class: "inline-form" },
-    h("div", { class: "field" }, h("label", { for: "api-key" }, app.t("key_label")), input),
-    h("button", { type: "submit", class: "primary" }, app.t("key_save")), forget);
-  form.addEventListener("submit", (event) => {
+    h("div", { class: "field" }, h("label", { for: "api-key" }, app.t("key_label")), input, error), save, forget);
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const value = input.value.trim();
     if (!value) return input.focus();
+    error.replaceChildren();
+    input.removeAttribute("aria-invalid");
+    save.disabled = true;
+    message.textContent = app.t("key_checking");
+    try {
+      await app.api.checkKey(value); // the server says at once whether this key may write
+    } catch (err) {
+      message.textContent = "";
+      error.textContent = err.detail || err.message;
+      input.setAttribute("aria-invalid", "true");
+      return input.focus();
+    } finally {
+      save.disabled = false;
+    }
     app.setKey(value);
     input.value = "";
     forget.hidden = false;
@@ -23,6 +38,7 @@ function keyPanel(app, onChange) {
   forget.addEventListener("click", () => {
     app.setKey(null);
     forget.hidden = true;
+    error.replaceChildren();
     message.textContent = app.t("key_forgotten");
     onChange();
     input.focus();
