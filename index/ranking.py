@@ -83,6 +83,24 @@ def language_scale(backend: Backend, query: np.ndarray, alpha: float) -> Scale:
     return lambda score, lang: (blended[lang][0] + blended[lang][1] * score) if lang in blended else score
 
 
+def corpus_moments(backend: Backend, query: np.ndarray) -> tuple[float, float] | None:
+    """The mean and standard deviation of this query's cosine over every stored chunk (None without statistics).
+
+    A score's distance above the mean in standard deviations says how much a passage stands out for *this* query:
+    a nonsense query is about as close to everything, a real one has passages far above the crowd.
+    """
+    stats = backend.language_statistics()
+    if not stats:
+        return None
+    q = np.asarray(query, dtype=np.float64)
+    total = sum(s.count for s in stats.values())
+    means = {lang: float(q @ s.mean) for lang, s in stats.items()}
+    variances = {lang: float(q @ s.covariance.astype(np.float64) @ q) for lang, s in stats.items()}
+    mean = sum(means[lang] * s.count for lang, s in stats.items()) / total
+    var = sum((variances[lang] + means[lang] ** 2) * s.count for lang, s in stats.items()) / total - mean**2
+    return mean, math.sqrt(max(var, _MIN_VARIANCE))
+
+
 def _standardising(query: np.ndarray, stats: dict[str, LanguageStatistics],
                    power: float = SPREAD_POWER) -> dict[str, tuple[float, float]]:
     """lang -> (intercept, slope) mapping each language's score distribution onto the corpus-wide one."""
