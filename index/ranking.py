@@ -26,6 +26,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -243,17 +244,23 @@ def drop_duplicates(ranked: Iterable[Ranked]) -> Iterator[Ranked]:
     exact: set[tuple[str, str]] = set()
     shingles: list[tuple[str, set[tuple[str, str, str]]]] = []
     for r in ranked:
-        tokens = _WORD.findall(r.chunk.text.casefold())
-        key = (r.chunk.lang, hashlib.sha1(" ".join(tokens).encode()).hexdigest())
+        key = (r.chunk.lang, _text_key(r.chunk.text))
         if key in exact:
             continue
         if len(exact) < NEAR_DUPLICATE_WINDOW:
+            tokens = _WORD.findall(r.chunk.text.casefold())
             grams = set(zip(tokens, tokens[1:], tokens[2:], strict=False))
             if any(lang == r.chunk.lang and _near_copy(grams, other) for lang, other in shingles):
                 continue
             shingles.append((r.chunk.lang, grams))
         exact.add(key)
         yield r
+
+
+@lru_cache(maxsize=20_000)
+def _text_key(text: str) -> str:
+    """A digest of a passage's words, case-folded (the same passage text recurs across queries: cached)."""
+    return hashlib.sha1(" ".join(_WORD.findall(text.casefold())).encode()).hexdigest()
 
 
 def _near_copy(a: set[tuple[str, str, str]], b: set[tuple[str, str, str]]) -> bool:
