@@ -130,7 +130,8 @@ class Searcher:
         try:
             return ranking.lexical_ranking(self.backend, terms, depth, filters)
         except NotImplementedError:
-            log.warning("%s has no lexical index: searching by embeddings alone", type(self.backend).__name__)
+            log.warning("%s has no lexical index: search falls back to dense (embeddings alone)",
+                        type(self.backend).__name__)
             return None
 
     def passages(self, query: str, *, k: int, offset: int, filters: SearchFilters | None,
@@ -158,7 +159,7 @@ class Searcher:
         floor = calibration.floor(mode) if min_score is None else min_score
         close = calibration.close_match(found.dense_top, found.words)
         query_floor = calibration.query_floor()
-        no_close_match = not groups or (close is not None and query_floor is not None and close < query_floor)
+        no_close_match = bool(groups) and close is not None and query_floor is not None and close < query_floor
         matching = [] if no_close_match else [i for i, s in enumerate(scores) if floor is None or s >= floor]
         shown = matching[offset:offset + k]
         wanted = [groups[i].doc_id for i in matching]

@@ -352,9 +352,11 @@ def test_technology_page_and_the_classification_tree(page: Page, server: str) ->
 def test_pdf_results_show_their_page(page: Page, server: str) -> None:
     page.goto(f"{server}/#/search?q=Әдістемелік+хабаршы+банк+жазба&type=document&lang=kk")
     expect(page.locator("#result-status")).to_have_attribute("data-state", "results")
-    card = page.locator(".card", has=page.locator(".page", has_text="с. 2")).first
+    card = page.locator(".card", has=page.locator(".page")).first  # one card per document: its best passage's page
+    shown = card.locator(".page").inner_text()
+    assert shown in ("с. 1", "с. 2", "с. 3")
     card.get_by_role("link").click()
-    expect(page.locator(".chunks li.target .page")).to_have_text("с. 2")
+    expect(page.locator(".chunks li.target .page")).to_have_text(shown)
     assert page.locator(".chunks .page").all_inner_texts()[:3] == ["с. 1", "с. 2", "с. 3"]
 
 

@@ -28,8 +28,7 @@ def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> Sea
     filters = build_filters(kb, query, list(query.type))
     head = {"query": text, "mode": query.mode, "group_by": query.group_by, "k": query.k, "offset": query.offset}
     if filters is NOTHING or not has_words(text):
-        return SearchResponse(**head, results=[], next_offset=None, total=0 if query.group_by == "item" else None,
-                              no_close_match=query.group_by == "item")
+        return SearchResponse(**head, results=[], next_offset=None, total=0 if query.group_by == "item" else None)
     corpus = kb.settings.corpus.resolve()
     if query.group_by == "passage":
         hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)

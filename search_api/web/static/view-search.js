@@ -149,7 +149,8 @@ export async function renderSearch(app, { query }) {
   const status = h("p", { id: "result-status", class: "status", role: "status", "aria-live": "polite" });
   const suggestion = h("p", { class: "did-you-mean", hidden: true });
   const facets = h("div", { class: "facet-area" });
-  const technology = h("input", { type: "hidden", name: "technology", form: "search-form", value: params.technology });
+  const technology = h("input", { type: "hidden", hidden: true, name: "technology", form: "search-form",
+    value: params.technology });
   const error = h("div", { class: "error-box", role: "alert" });
   const groups = h("div", { class: "result-groups" });
   const more = h("button", { type: "button", class: "secondary more", hidden: true }, app.t("results_more"));
