@@ -12,6 +12,7 @@ from pathlib import Path
 import pydantic
 
 from cli import kb as cli_kb
+from index.records import SearchHit
 from pedkb.errors import PedkbError
 from pedkb.limits import DEFAULT_SEARCH_MODE, SEARCH_MODES
 from pedkb.settings import Settings
@@ -61,21 +62,52 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """Search and print results as text or JSON."""
+    """Search and print one result per item (or passages with --passages), as text or JSON."""
     with _open_kb(args) as kb:
-        hits = kb.search(args.query, k=args.k, filters=cli_kb.filters_from(args), **_mode(args))
+        if args.passages:
+            hits = kb.search(args.query, k=args.k, filters=cli_kb.filters_from(args), **_mode(args))
+            return _print_passages(args, hits)
+        page = kb.find(args.query, k=args.k, filters=cli_kb.filters_from(args), explain=args.explain,
+                       **_mode(args))
+    if args.json:
+        print(json.dumps({"query": args.query, "total": page.total, "total_is_estimate": page.total_is_estimate,
+                          "no_close_match": page.no_close_match, "facets": page.facets,
+                          "results": [{**item.hit().to_dict(), "matched_passages": len(item.group.passages) - 1,
+                                       **({"explain": item.explanation} if args.explain else {})}
+                                      for item in page.items]}, ensure_ascii=False))
+        return 0
+    if page.no_close_match:
+        print("no close match")
+        return 0
+    print(f"{'at least ' if page.total_is_estimate else ''}{page.total} matching items")
+    for rank, item in enumerate(page.items, 1):
+        hit = item.hit()
+        more = len(item.group.passages) - 1
+        _print_hit(rank, hit, f"  (+{more} more passages)" if more else "")
+        if args.explain:
+            print(f"    explain: {json.dumps(item.explanation, ensure_ascii=False)}")
+    return 0
+
+
+def _print_passages(args: argparse.Namespace, hits: list[SearchHit]) -> int:
+    """The flat passage list, as text or JSON."""
     if args.json:
         print(json.dumps({"query": args.query, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return 0
     if not hits:
         print("no results")
     for rank, hit in enumerate(hits, 1):
-        where = Path(hit.document.source).name + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
-        text = " ".join(hit.chunk.text.split())
-        snippet = text if len(text) <= 300 else text[:297] + "..."
-        print(f"{rank:>2}. [{hit.chunk.lang}] {hit.score:.3f}  {where}  ({hit.document.doc_id}#{hit.chunk.chunk_id})")
-        print(f"    {snippet}")
+        _print_hit(rank, hit)
     return 0
+
+
+def _print_hit(rank: int, hit: SearchHit, note: str = "") -> None:
+    """One result as two lines: rank, language, score, where, ids; then the passage, shortened."""
+    where = Path(hit.document.source).name + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
+    text = " ".join(hit.chunk.text.split())
+    snippet = text if len(text) <= 300 else text[:297] + "..."
+    print(f"{rank:>2}. [{hit.chunk.lang}] {hit.score:.3f}  {where}  ({hit.document.doc_id}#{hit.chunk.chunk_id}){note}")
+    print(f"    {snippet}")
 
 
 def _mode(args: argparse.Namespace) -> dict[str, str]:
@@ -228,9 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("search", help="search passages in any language")
+    p = sub.add_parser("search", help="search in any language: one result per item (--passages: every passage)")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--passages", action="store_true", help="list matching passages, not one result per item")
+    p.add_argument("--explain", action="store_true", help="print why each result is there")
     p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default=None)
     p.add_argument("--mode", choices=SEARCH_MODE_CHOICES, default=None,
                    help="hybrid (default): dense + BM25; dense: embeddings only; lexical: BM25 only")

@@ -16,21 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from index import ranking
+from index.calibration import Calibration
 from index.documents import DocumentIngester
 from index.embedding.embedder import Embedder, load_embedder
 from index.items import ItemWriter
 from index.kb.bank import ExperienceBank
 from index.kb.classify import TechnologyClassifier
 from index.kb.similar import SimilarItem, find_similar
-from index.lexical import index_terms
 from index.records import DocumentRecord, SearchFilters, SearchHit, TechnologySuggestion
+from index.searcher import ItemPage, Searcher
 from index.space import EmbeddingSpace, mean_vector
 from index.store.base import Backend
 from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
 from ingest.knowledge import Vocabulary, empty_vocabulary, experience_text, load_corpus_experiences, load_vocabulary
-from ingest.language import detect_language
 from pedkb import limits
 from pedkb.errors import NotFoundError, ValidationError
 from pedkb.settings import Settings
@@ -94,8 +93,32 @@ class KnowledgeBase:
 
         `mode`: "hybrid" (dense and BM25 fused), "dense" (embeddings only) or "lexical" (BM25 only); every mode
         drops near-duplicate passages and keeps at most three passages of one document and language per page
-        of ten (`ranking.present`).
+        of ten (`ranking.present`). Scores are calibrated 0–1 (`calibration.py`). `find` gives one result per item.
         """
+        query, filters = self._checked(query, k, offset, mode, filters, langs, kinds)
+        if not self.space.is_claimed():
+            return []
+        self.space.check()
+        return self.searcher.passages(query, k=k, offset=offset, filters=filters, mode=mode)
+
+    def find(self, query: str, *, k: int = 10, offset: int = 0, filters: SearchFilters | None = None,
+             mode: str = limits.DEFAULT_SEARCH_MODE, explain: bool = False,
+             min_score: float | None = None) -> ItemPage:
+        """Items (documents, experiences, technologies) best answering the query, one result per item.
+
+        Each item comes once, with its best passage, its other matching passages, and a calibrated 0–1 score;
+        the page says how many items match and their facet counts, or that nothing is a close match.
+        """
+        query, filters = self._checked(query, k, offset, mode, filters, None, None)
+        if not self.space.is_claimed():
+            return ItemPage([], 0, False, {}, False, None)
+        self.space.check()
+        return self.searcher.items(query, k=k, offset=offset, filters=filters, mode=mode, explain=explain,
+                                   min_score=min_score)
+
+    def _checked(self, query: str, k: int, offset: int, mode: str, filters: SearchFilters | None,
+                 langs: Sequence[str] | None, kinds: Sequence[str] | None) -> tuple[str, SearchFilters | None]:
+        """The query with its spaces collapsed and the filters, or ValidationError naming the wrong parameter."""
         query = " ".join(query.split())
         if not query:
             raise ValidationError("query", "must not be empty")
@@ -109,28 +132,18 @@ class KnowledgeBase:
         if langs or kinds:
             filters = replace(filters or SearchFilters(), langs=tuple(langs) if langs else None,
                               kinds=tuple(kinds) if kinds else None)
-        if not self.space.is_claimed():
-            return []
-        self.space.check()
-        depth = max(ranking.CANDIDATES, offset + k)
-        alpha = self.settings.lang_centering
-        vector = self.embedder.embed_queries([query])[0] if mode != "lexical" else None
-        ranked: list[ranking.Ranked] | None = None
-        try:
-            if mode == "lexical":
-                ranked = ranking.lexical_ranking(self.backend, index_terms(query), depth, filters)
-            elif mode == "hybrid" and vector is not None:
-                ranked = ranking.hybrid_ranking(self.backend, vector, index_terms(query), depth, filters, alpha,
-                                                detect_language(query))
-        except NotImplementedError:
-            log.warning("%s has no lexical index: %s search falls back to dense", type(self.backend).__name__, mode)
-        if ranked is None:
-            if vector is None:
-                vector = self.embedder.embed_queries([query])[0]
-            ranked = ranking.dense_ranked(self.backend, vector, depth, filters, alpha)
-        page = ranking.present(ranked, offset + k)[offset:]
-        docs = self.backend.get_documents([r.chunk.doc_id for r in page])
-        return [SearchHit(r.chunk, docs[r.chunk.doc_id], r.score) for r in page if r.chunk.doc_id in docs]
+        return query, filters
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        """The search pipeline over this store (scores calibrated for the loaded model)."""
+        return Searcher(self.backend, lambda text: self.embedder.embed_queries([text])[0],
+                        self.settings.lang_centering, lambda: self.calibration)
+
+    @cached_property
+    def calibration(self) -> Calibration:
+        """The score calibration fitted for the loaded model (uncalibrated for any other)."""
+        return Calibration.for_model(self.embedder.name)
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""

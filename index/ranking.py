@@ -26,6 +26,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -81,6 +82,24 @@ def language_scale(backend: Backend, query: np.ndarray, alpha: float) -> Scale:
         return lambda score, lang: score
     blended = {lang: (alpha * intercept, 1.0 - alpha + alpha * slope) for lang, (intercept, slope) in affine.items()}
     return lambda score, lang: (blended[lang][0] + blended[lang][1] * score) if lang in blended else score
+
+
+def corpus_moments(backend: Backend, query: np.ndarray) -> tuple[float, float] | None:
+    """The mean and standard deviation of this query's cosine over every stored chunk (None without statistics).
+
+    A score's distance above the mean in standard deviations says how much a passage stands out for *this* query:
+    a nonsense query is about as close to everything, a real one has passages far above the crowd.
+    """
+    stats = backend.language_statistics()
+    if not stats:
+        return None
+    q = np.asarray(query, dtype=np.float64)
+    total = sum(s.count for s in stats.values())
+    means = {lang: float(q @ s.mean) for lang, s in stats.items()}
+    variances = {lang: float(q @ s.covariance.astype(np.float64) @ q) for lang, s in stats.items()}
+    mean = sum(means[lang] * s.count for lang, s in stats.items()) / total
+    var = sum((variances[lang] + means[lang] ** 2) * s.count for lang, s in stats.items()) / total - mean**2
+    return mean, math.sqrt(max(var, _MIN_VARIANCE))
 
 
 def _standardising(query: np.ndarray, stats: dict[str, LanguageStatistics],
@@ -225,17 +244,23 @@ def drop_duplicates(ranked: Iterable[Ranked]) -> Iterator[Ranked]:
     exact: set[tuple[str, str]] = set()
     shingles: list[tuple[str, set[tuple[str, str, str]]]] = []
     for r in ranked:
-        tokens = _WORD.findall(r.chunk.text.casefold())
-        key = (r.chunk.lang, hashlib.sha1(" ".join(tokens).encode()).hexdigest())
+        key = (r.chunk.lang, _text_key(r.chunk.text))
         if key in exact:
             continue
         if len(exact) < NEAR_DUPLICATE_WINDOW:
+            tokens = _WORD.findall(r.chunk.text.casefold())
             grams = set(zip(tokens, tokens[1:], tokens[2:], strict=False))
             if any(lang == r.chunk.lang and _near_copy(grams, other) for lang, other in shingles):
                 continue
             shingles.append((r.chunk.lang, grams))
         exact.add(key)
         yield r
+
+
+@lru_cache(maxsize=20_000)
+def _text_key(text: str) -> str:
+    """A digest of a passage's words, case-folded (the same passage text recurs across queries: cached)."""
+    return hashlib.sha1(" ".join(_WORD.findall(text.casefold())).encode()).hexdigest()
 
 
 def _near_copy(a: set[tuple[str, str, str]], b: set[tuple[str, str, str]]) -> bool:

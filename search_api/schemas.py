@@ -65,14 +65,36 @@ class _SearchHead(NoBooleanNumbers):
                              description="hybrid = embeddings fused with word matches (the default), "
                                          "dense = embeddings only, lexical = word matches only")
     type: list[Kind] = Field(default_factory=list, max_length=3, description="document, experience, technology")
+    group_by: Literal["item", "passage"] = Field(
+        default="item", description="item = one result per document, experience or technology (its best passage; "
+                                    "paging counts items); passage = every matching passage, as before")
+    expand: list[Literal["passages"]] = Field(
+        default_factory=list, max_length=1, description="passages: list each item's other matching passages")
+    explain: bool = Field(default=False, description="add per result the dense and word-match evidence, the "
+                                                     "matched terms, the fusion ranks and the score calibration")
+    min_score: float | None = Field(default=None, ge=0.0, le=1.0,
+                                    description="items scoring below this are not shown or counted (default: "
+                                                "the calibrated floor; 0 shows every item found)")
 
 
 class SearchQuery(Filters, _SearchHead):
     """A search: the query, how many results from where, the mode and the filters."""
 
 
+class MatchedPassage(BaseModel):
+    """Another passage of an item that matched the query (`expand=passages`)."""
+
+    chunk_id: int
+    lang: str
+    page: int | None
+    score: float
+    snippet: str
+    highlights: list[tuple[int, int]]
+    snippet_html: str
+
+
 class SearchResult(BaseModel):
-    """One passage found by a search."""
+    """One result: an item and its best passage (group_by=item), or one passage (group_by=passage)."""
 
     type: str = Field(description="document | experience | technology")
     doc_id: str
@@ -87,17 +109,33 @@ class SearchResult(BaseModel):
     highlights: list[tuple[int, int]] = Field(description="[start, end) of the matching words in `snippet`")
     snippet_html: str = Field(description="`snippet` HTML-escaped with the matching words in <mark>")
     text: str = Field(description="the whole passage")
+    matched_passages: int = Field(default=0, description="how many other passages of the item matched")
+    passages: list[MatchedPassage] | None = Field(default=None, description="those passages (expand=passages)")
+    explain: dict[str, Any] | None = Field(default=None, description="why the result is here (explain=true)")
 
 
 class SearchResponse(BaseModel):
-    """Results of a search, best first; `next_offset` asks for the next page, null when there is none."""
+    """Results of a search, best first; `next_offset` asks for the next page, null when there is none.
+
+    With group_by=item: `total` matching items (`total_is_estimate` when more may match beyond the ranked pool),
+    `facets` (facet -> value -> items), and `no_close_match` when nothing is close enough to show.
+    """
 
     query: str
     mode: str
+    group_by: str = "item"
     k: int
     offset: int
     results: list[SearchResult]
     next_offset: int | None
+    total: int | None = Field(default=None, description="matching items (group_by=item)")
+    total_is_estimate: bool = False
+    facets: dict[str, dict[str, int]] = Field(default_factory=dict,
+                                              description="type, lang, technology, region, subject, grade")
+    no_close_match: bool = Field(default=False, description="nothing answers the query closely: no results")
+    close_match: float | None = Field(default=None, description="the calibrated chance of a close match")
+    min_score: float | None = Field(default=None, description="the score below which items were left out")
+    did_you_mean: str | None = Field(default=None, description="a spelling of the query that the corpus knows")
 
 
 class DocumentSummary(BaseModel):

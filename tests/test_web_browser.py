@@ -197,7 +197,9 @@ def test_search_groups_results_by_type_with_badges_marks_and_a_live_count(
 ) -> None:
     page.goto(server)
     expect(page.locator("h1")).to_have_text("Поиск по опыту и методическим материалам")
-    search(page, "наставничество молодых учителей")
+    with page.expect_response(lambda response: "/api/v1/search" in response.url) as answer:
+        search(page, "наставничество молодых учителей")
+    total = answer.value.json()["total"]
     groups = page.locator(".result-group h2")
     expect(groups.first).to_be_visible()
     titles = groups.all_inner_texts()
@@ -205,7 +207,10 @@ def test_search_groups_results_by_type_with_badges_marks_and_a_live_count(
     status = page.locator("#result-status")
     expect(status).to_have_attribute("aria-live", "polite")
     count = page.locator(".card").count()
-    expect(status).to_have_text(f"Найдено результатов: {count}")
+    assert total > count  # the count says how many items match, not how many cards the first page shows
+    expect(status).to_have_text(f"Найдено результатов: {total}")
+    ids = page.eval_on_selector_all(".card", "els => els.map(e => e.dataset.docId)")
+    assert len(ids) == len(set(ids))  # one card per item
     assert page.locator(".snippet mark").count() > 0
     marks = [m.lower() for m in page.locator(".snippet mark").all_inner_texts()]
     assert all(m.startswith(("наставни", "молод", "учител")) for m in marks), marks
@@ -217,6 +222,23 @@ def test_search_groups_results_by_type_with_badges_marks_and_a_live_count(
     expect(status).to_have_attribute("data-state", "results")
     assert page.locator(".card").count() >= count
     assert page.evaluate("document.activeElement.matches('.card-title a')")  # focus moved to the first new result
+
+
+def test_facet_counts_narrow_the_search(page: Page, server: str) -> None:
+    page.goto(server)
+    with page.expect_response(lambda response: "/api/v1/search" in response.url) as answer:
+        search(page, "оқушылардың жобалық жұмысы")
+    facets = answer.value.json()["facets"]
+    chip = page.locator('.chip[data-facet="type"][data-value="experience"]')
+    expect(chip).to_contain_text(f"({facets['type']['experience']})")
+    technology = page.locator('.chip[data-facet="technology"]').first
+    expect(technology).to_be_visible()
+    with page.expect_response(lambda response: "/api/v1/search" in response.url) as narrowed:
+        chip.click()
+    expect(page.locator("#result-status")).to_have_attribute("data-state", "results")
+    assert narrowed.value.json()["total"] == facets["type"]["experience"]
+    assert set(page.eval_on_selector_all(".card", "els => els.map(e => e.dataset.type)")) == {"experience"}
+    assert "type=experience" in page.url
 
 
 def test_filters_restrict_the_results(page: Page, server: str) -> None:
@@ -330,9 +352,11 @@ def test_technology_page_and_the_classification_tree(page: Page, server: str) ->
 def test_pdf_results_show_their_page(page: Page, server: str) -> None:
     page.goto(f"{server}/#/search?q=Әдістемелік+хабаршы+банк+жазба&type=document&lang=kk")
     expect(page.locator("#result-status")).to_have_attribute("data-state", "results")
-    card = page.locator(".card", has=page.locator(".page", has_text="с. 2")).first
+    card = page.locator(".card", has=page.locator(".page")).first  # one card per document: its best passage's page
+    shown = card.locator(".page").inner_text()
+    assert shown in ("с. 1", "с. 2", "с. 3")
     card.get_by_role("link").click()
-    expect(page.locator(".chunks li.target .page")).to_have_text("с. 2")
+    expect(page.locator(".chunks li.target .page")).to_have_text(shown)
     assert page.locator(".chunks .page").all_inner_texts()[:3] == ["с. 1", "с. 2", "с. 3"]
 
 

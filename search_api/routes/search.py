@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 
 from index.knowledge_base import KnowledgeBase
+from index.records import SearchHit
+from index.results import Passage
 from pedkb.settings import Settings
 from search_api.deps import GuardedRoute, KbDep, SettingsDep
 from search_api.examples import SEARCH_BODY
 from search_api.query import NOTHING, build_filters, check_page, check_text, has_words, shown_source
-from search_api.schemas import ErrorResponse, SearchQuery, SearchResponse, SearchResult
+from search_api.schemas import ErrorResponse, MatchedPassage, SearchQuery, SearchResponse, SearchResult
 from search_api.snippets import make_snippet
 
 router = APIRouter(tags=["search"], route_class=GuardedRoute,
@@ -19,26 +22,52 @@ router = APIRouter(tags=["search"], route_class=GuardedRoute,
 
 
 def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> SearchResponse:
-    """Check the limits, search and shape the results with snippets."""
+    """Check the limits, search and shape the results with snippets: one per item, or passages."""
     text = check_text(query.q, settings.max_query_chars)
     check_page(query.k, query.offset, settings)
     filters = build_filters(kb, query, list(query.type))
+    head = {"query": text, "mode": query.mode, "group_by": query.group_by, "k": query.k, "offset": query.offset}
     if filters is NOTHING or not has_words(text):
-        return SearchResponse(query=text, mode=query.mode, k=query.k, offset=query.offset, results=[],
-                              next_offset=None)
-    hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
-    results = []
+        return SearchResponse(**head, results=[], next_offset=None, total=0 if query.group_by == "item" else None)
     corpus = kb.settings.corpus.resolve()
-    for hit in hits:
-        snippet = make_snippet(hit.chunk.text, text)
-        results.append(SearchResult.model_validate({
-            "technologies": [], **hit.to_dict(), "source": shown_source(hit.document.source, corpus),
-            "snippet": snippet.text, "highlights": snippet.highlights, "snippet_html": snippet.html(),
-        }))  # fmt: skip
+    if query.group_by == "passage":
+        hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
+        results = [_result(hit, text, corpus) for hit in hits]
+        following = query.offset + query.k
+        more = len(results) == query.k and following <= settings.max_offset
+        return SearchResponse(**head, results=results, next_offset=following if more else None)
+    page = kb.find(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode, explain=query.explain,
+                   min_score=query.min_score)
+    results = []
+    for item in page.items:
+        result = _result(item.hit(), text, corpus)
+        result.matched_passages = len(item.group.passages) - 1
+        if "passages" in query.expand:
+            result.passages = [_passage(p, text, score)
+                               for p, score in zip(item.group.passages[1:], item.passage_scores[1:], strict=True)]
+        result.explain = item.explanation
+        results.append(result)
     following = query.offset + query.k
-    more = len(results) == query.k and following <= settings.max_offset
-    return SearchResponse(query=text, mode=query.mode, k=query.k, offset=query.offset, results=results,
-                          next_offset=following if more else None)
+    more = following < page.total and following <= settings.max_offset
+    return SearchResponse(**head, results=results, next_offset=following if more else None, total=page.total,
+                          total_is_estimate=page.total_is_estimate, facets=page.facets,
+                          no_close_match=page.no_close_match, close_match=page.close_match, min_score=page.floor)
+
+
+def _result(hit: SearchHit, text: str, corpus: Path) -> SearchResult:
+    """A result from a passage and its document, with the snippet around the query's words."""
+    snippet = make_snippet(hit.chunk.text, text)
+    return SearchResult.model_validate({
+        "technologies": [], **hit.to_dict(), "source": shown_source(hit.document.source, corpus),
+        "snippet": snippet.text, "highlights": snippet.highlights, "snippet_html": snippet.html(),
+    })  # fmt: skip
+
+
+def _passage(passage: Passage, text: str, score: float) -> MatchedPassage:
+    """Another matching passage of an item, with its snippet."""
+    snippet = make_snippet(passage.text, text)
+    return MatchedPassage(chunk_id=passage.chunk_id, lang=passage.lang, page=passage.chunk.page, score=round(score, 6),
+                          snippet=snippet.text, highlights=snippet.highlights, snippet_html=snippet.html())
 
 
 @router.get("/search", response_model=SearchResponse)

@@ -74,6 +74,8 @@ export function resultCard(result, ctx) {
       result.page ? h("span", { class: "page" }, t(lang, "page_n", { n: result.page })) : null),
     h("h3", { class: "card-title" }, link),
     h("p", { class: "snippet", lang: result.lang }, marked(snippet, spans)),
+    result.matched_passages ? h("p", { class: "more-passages" },
+      t(lang, "more_passages", { n: result.matched_passages })) : null,
     extra.length ? h("p", { class: "card-extra" }, extra.map((e, i) => [i ? " · " : "", e])) : null);
 }
 
@@ -119,8 +121,8 @@ export class ResultList {
   add(results) {
     const first = this.cards.length;
     for (const result of results) {
-      // one card per experience or technology (their page shows it all); each document passage is its own card
-      const key = result.type === "document" ? `${result.doc_id}#${result.chunk_id}` : result.doc_id;
+      // one card per item: the API answers one result per item; a passage list (group_by=passage) is folded the same way
+      const key = result.doc_id;
       const card = this.seen.get(key);
       if (card) {
         if (!card.querySelector(`.lang-${result.lang}`)) {

@@ -7,7 +7,9 @@ import { LANGS } from "./strings.js";
 
 const PAGE = 10;
 const MULTI = ["type", "lang"];
-const SINGLE = ["group", "region", "subject", "grade"];
+const SINGLE = ["group", "region", "subject", "grade", "technology"];
+const FACETS = ["type", "lang", "technology", "region", "subject", "grade"];
+const FACET_VALUES = 6; // values shown per facet
 const EXAMPLES = [
   ["kk", "жас мұғалімдерге тәлімгерлік"],
   ["ru", "проектный метод в сельской школе"],
@@ -84,6 +86,31 @@ function filterPanel(app, catalog, params) {
   return h("aside", {}, details);
 }
 
+/** A facet value's name in the interface language. */
+function facetName(app, catalog, facet, value) {
+  if (facet === "type") return app.t(`type_${value}`);
+  if (facet === "lang") return LANGS.includes(value) ? app.t(`lang_${value}`) : value;
+  if (facet === "technology") return catalog.tech(value, app.lang);
+  if (facet === "region") return catalog.region(value, app.lang);
+  if (facet === "subject") return catalog.subject(value, app.lang);
+  if (facet === "grade") return value === "0" ? app.t("grade_0") : app.t("grade_n", { n: value });
+  return value;
+}
+
+/** Facet counts of the current query as buttons; choosing one narrows the search to that value. */
+function facetBlock(app, catalog, facets, choose) {
+  // a type or language facet with one value narrows nothing; any technology, region, subject or grade does
+  const useful = (facet) => Object.keys(facets?.[facet] || {}).length > (facet === "type" || facet === "lang" ? 1 : 0);
+  const rows = FACETS.filter(useful).map((facet) => h("div", { class: "facet", dataset: { facet } },
+      h("span", { class: "facet-name" }, `${app.t(`filter_${facet}`)}:`),
+      Object.entries(facets[facet]).slice(0, FACET_VALUES).map(([value, count]) =>
+        h("button", { type: "button", class: "chip", dataset: { facet, value },
+          onclick: () => choose(facet, value) },
+          facetName(app, catalog, facet, value), " ", h("span", { class: "count" }, `(${count})`)))));
+  return rows.length ? h("div", { class: "facets", role: "group", "aria-label": app.t("facets_title") },
+    h("p", { class: "facets-title" }, app.t("facets_title")), rows) : null;
+}
+
 function readForm(form) {
   const data = new FormData(form);
   const params = { q: String(data.get("q") || "").trim() };
@@ -120,6 +147,10 @@ export async function renderSearch(app, { query }) {
     h("label", { for: "q" }, app.t("search_label")),
     h("div", { class: "search-row" }, input, h("button", { type: "submit", class: "primary" }, app.t("search_button"))));
   const status = h("p", { id: "result-status", class: "status", role: "status", "aria-live": "polite" });
+  const suggestion = h("p", { class: "did-you-mean", hidden: true });
+  const facets = h("div", { class: "facet-area" });
+  const technology = h("input", { type: "hidden", hidden: true, name: "technology", form: "search-form",
+    value: params.technology });
   const error = h("div", { class: "error-box", role: "alert" });
   const groups = h("div", { class: "result-groups" });
   const more = h("button", { type: "button", class: "secondary more", hidden: true }, app.t("results_more"));
@@ -134,6 +165,10 @@ export async function renderSearch(app, { query }) {
     const mine = ++ticket;
     error.replaceChildren();
     more.hidden = true;
+    if (offset === 0) {
+      suggestion.hidden = true;
+      facets.replaceChildren();
+    }
     if (!current.q) {
       list.clear();
       status.textContent = app.t("query_needed");
@@ -149,8 +184,20 @@ export async function renderSearch(app, { query }) {
       if (offset > 0) added?.querySelector("a")?.focus();
       next = page.next_offset;
       more.hidden = next === null || next === undefined;
-      status.textContent = list.size ? app.t("results_count", { n: list.size }) : app.t("no_results");
+      const total = page.total ?? list.size;
+      status.textContent = page.no_close_match ? app.t("no_close_match")
+        : list.size ? app.t(page.total_is_estimate ? "results_total_estimate" : "results_total", { n: total })
+          : app.t("no_results");
       status.dataset.state = list.size ? "results" : "empty";
+      if (offset === 0 && page.did_you_mean) {
+        replace(suggestion, `${app.t("did_you_mean")} `,
+          h("button", { type: "button", class: "link", lang: "", onclick: () => {
+            input.value = page.did_you_mean;
+            submit();
+          } }, page.did_you_mean));
+        suggestion.hidden = false;
+      }
+      if (offset === 0) replace(facets, facetBlock(app, catalog, page.facets, narrow));
     } catch (err) {
       if (mine !== ticket) return;
       status.textContent = "";
@@ -158,6 +205,18 @@ export async function renderSearch(app, { query }) {
       replace(error, h("strong", {}, `${app.t("error")}: `), err.detail || err.message,
         err.field ? ` (${app.t("error_field", { field: err.field })})` : "");
     }
+  }
+
+  function narrow(facet, value) {
+    if (facet === "type" || facet === "lang") {
+      for (const box of aside.querySelectorAll(`input[name=${facet}]`)) box.checked = box.value === value;
+    } else if (facet === "technology") {
+      technology.value = value;
+    } else {
+      const control = aside.querySelector(`select[name=${facet}]`);
+      if (control) control.value = value;
+    }
+    submit();
   }
 
   function submit() {
@@ -180,6 +239,7 @@ export async function renderSearch(app, { query }) {
   aside.querySelector(".clear-filters").addEventListener("click", () => {
     for (const box of aside.querySelectorAll("input[type=checkbox]")) box.checked = false;
     for (const control of aside.querySelectorAll("select")) control.value = "";
+    technology.value = "";
     submit();
   });
   more.addEventListener("click", () => run(next));
@@ -191,9 +251,9 @@ export async function renderSearch(app, { query }) {
   });
 
   const view = h("div", { class: "search-view" },
-    h("h1", {}, app.t("search_title")), form,
+    h("h1", {}, app.t("search_title")), form, technology,
     h("div", { class: "search-layout" }, aside,
-      h("div", { class: "search-results" }, start, status, error, groups, more)));
+      h("div", { class: "search-results" }, start, status, suggestion, error, facets, groups, more)));
   if (params.q) setTimeout(() => run(0), 0);
   return view;
 }

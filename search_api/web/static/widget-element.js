@@ -102,7 +102,10 @@ export function defineWidget(root) {
           if (offset > 0) added?.querySelector("a")?.focus();
           next = page.next_offset;
           more.hidden = next === null || next === undefined;
-          status.textContent = results.size ? t(lang, "results_count", { n: results.size }) : t(lang, "no_results");
+          const total = page.total ?? results.size;
+          status.textContent = page.no_close_match ? t(lang, "no_close_match")
+            : results.size ? t(lang, page.total_is_estimate ? "results_total_estimate" : "results_total", { n: total })
+              : t(lang, "no_results");
           status.dataset.state = results.size ? "results" : "empty";
         } catch (err) {
           if (mine !== ticket) return;

@@ -1,0 +1,134 @@
+"""Fit the score calibration: per mode, a logistic curve from a raw score to the chance an item is relevant.
+
+Runs every evaluation query (corpus/eval/queries.jsonl) and every nonsense or off-topic query
+(corpus/eval/nonsense.jsonl) through each mode of a real knowledge base (seeds + bank), labels the top items
+(relevant: named by a judgement of the query; nonsense queries have none), fits the curve with scikit-learn and
+picks the floor: the highest probability that cuts at most MAX_REAL_CUT of the real queries' best items. Prints
+the fit, the floor's cut shares and, with --write, stores the curves in index/calibration.json under the model name.
+
+    python bench/calibrate.py --data /tmp/e [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from index.calibration import CALIBRATION_FILE, Calibration, Curve, QueryModel  # noqa: E402
+from index.eval_queries import file_name, load_queries  # noqa: E402
+from index.knowledge_base import KnowledgeBase  # noqa: E402
+from index.ranking import drop_duplicates  # noqa: E402
+from index.results import Passage, group  # noqa: E402
+from pedkb.limits import SEARCH_MODES  # noqa: E402
+from pedkb.settings import Settings  # noqa: E402
+
+TOP = 10  # items per query labelled for the fit
+MAX_REAL_CUT = 0.03
+
+
+def cpu_name() -> str:
+    """The CPU model, for the printout."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def nonsense_texts(path: Path) -> list[str]:
+    """The query texts of the nonsense set (one JSON object with "text" per line)."""
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def ranked_items(kb: KnowledgeBase, text: str, mode: str) -> tuple[list[tuple[str, float]], int, tuple[float, float]]:
+    """(doc_id, raw score of its best passage) for the items of a query, best first; the distinct terms; the
+    best word match per term."""
+    found = kb.searcher.rank(" ".join(text.split()), mode, None)
+    groups = group(Passage(r.chunk, r.score) for r in drop_duplicates(found.ranked))
+    return [(g.doc_id, g.best.raw) for g in groups], len(set(found.terms)), (found.dense_top or 0.0, found.words)
+
+
+def floor_for(real: list[float], junk: list[float]) -> tuple[float, float, float]:
+    """The highest threshold cutting at most MAX_REAL_CUT of `real`; (floor, real share cut, junk share cut)."""
+    ordered = sorted(real)
+    cut = int(MAX_REAL_CUT * len(ordered))  # this many real queries may fall below the floor
+    floor = (ordered[cut] + ordered[cut - 1]) / 2 if cut else ordered[0] * 0.999
+    return floor, sum(p < floor for p in real) / len(real), sum(p < floor for p in junk) / max(len(junk), 1)
+
+
+def main() -> int:
+    """Fit, print, and optionally write the calibration."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, default=Path("corpus/eval/queries.jsonl"))
+    parser.add_argument("--nonsense", type=Path, default=Path("corpus/eval/nonsense.jsonl"))
+    parser.add_argument("--write", action="store_true", help="store the curves in index/calibration.json")
+    args = parser.parse_args()
+    kb = KnowledgeBase(Settings(data=args.data))
+    model = kb.embedder.name
+    kb.__dict__["calibration"] = Calibration(model, {})  # raw scores while fitting
+    documents = kb.documents()
+    names = {d.doc_id: file_name(d.source) for d in documents}
+    queries = load_queries(args.queries)
+    junk = nonsense_texts(args.nonsense)
+    print(f"CPU: {cpu_name()}; model {model}; {len(queries)} queries, {len(junk)} nonsense/off-topic")
+    out: dict[str, dict[str, float]] = {}
+    evidence: list[tuple[float, float]] = []  # per query (real first, then nonsense): best dense, words per term
+    labels: list[int] = []
+    for mode in SEARCH_MODES:
+        xs, ys, relevant = [], [], []
+        for texts, label in (([q.text for q in queries], 1), (junk, 0)):
+            for n, text in enumerate(texts):
+                items, n_terms, query_evidence = ranked_items(kb, text, mode)
+                judgements = queries[n].judgements if label else ()
+                for doc_id, raw in items[:TOP]:
+                    hit = any(j.item == doc_id if j.item is not None
+                              else names.get(doc_id, "").startswith(j.seed or "\0") for j in judgements)
+                    xs.append(Calibration.feature(raw, mode, n_terms))
+                    ys.append(int(hit))
+                    if hit:
+                        relevant.append(xs[-1])
+                if mode == SEARCH_MODES[0]:
+                    evidence.append(query_evidence)
+                    labels.append(label)
+        fit = LogisticRegression(C=1e4).fit(np.array(xs).reshape(-1, 1), np.array(ys))
+        slope = float(fit.coef_[0][0])
+        midpoint = -float(fit.intercept_[0]) / slope
+        curve = Curve(slope, midpoint, None)
+        floor, _, _ = floor_for([curve(x) for x in relevant], [])
+        print(f"{mode:>8}: item curve slope {slope:.2f} midpoint {midpoint:.4f}; item floor {floor:.3f} "
+              f"(at most {MAX_REAL_CUT:.0%} of the {len(relevant)} relevant items in the top {TOP} below it)")
+        out[mode] = {"slope": round(slope, 4), "midpoint": round(midpoint, 6), "floor": round(floor, 4)}
+    features = np.array(evidence)
+    qfit = LogisticRegression(C=1e4).fit(features, np.array(labels))
+    query = QueryModel(float(qfit.coef_[0][0]), float(qfit.coef_[0][1]), float(qfit.intercept_[0]), 0.0)
+    real = [query(x, w) for (x, w), label in zip(features, labels, strict=True) if label]
+    nonsense = [query(x, w) for (x, w), label in zip(features, labels, strict=True) if not label]
+    query_floor, real_cut, junk_cut = floor_for(real, nonsense)
+    print(f"close match: dense {query.dense:.2f} words {query.lexical:.2f} bias {query.bias:.2f}, floor "
+          f"{query_floor:.3f}: real queries cut {real_cut:.1%} ({round(real_cut * len(real))}/{len(real)}), "
+          f"nonsense cut {junk_cut:.1%} ({round(junk_cut * len(nonsense))}/{len(nonsense)})")
+    close = {"dense": round(query.dense, 4), "lexical": round(query.lexical, 4), "bias": round(query.bias, 4),
+             "floor": round(query_floor, 4)}
+    if args.write:
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")) if CALIBRATION_FILE.exists() else {}
+        data[model] = {"fitted_on": f"{args.queries.name} ({len(queries)}) + {args.nonsense.name} ({len(junk)})",
+                       "modes": out, "query": close}
+        CALIBRATION_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"written to {CALIBRATION_FILE}")
+    kb.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

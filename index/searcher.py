@@ -1,0 +1,212 @@
+"""Search as a reader sees it: the ranking pipeline run once per query, then passages or one result per item.
+
+`Searcher.passages` is the flat passage list (`ranking.present`'s page rules); `Searcher.items` groups the same
+ranked list by item (`results.group`), maps raw scores to calibrated 0–1 scores (`calibration.py`), says "no
+close match" when even the best item is below the calibrated floor, counts the matching items and their facets,
+and with `explain` records for every shown passage the dense and lexical evidence and the fusion ranks.
+
+Both read one fixed-depth pool of passages (POOL), whatever the offset, so page n + 1 continues page n exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index import ranking
+from index.calibration import Calibration
+from index.lexical import index_terms
+from index.records import DocumentRecord, SearchFilters, SearchHit
+from index.results import ItemGroup, Passage, facet_counts, group
+from index.store.base import Backend
+from ingest.language import detect_language
+from pedkb import limits
+
+log = logging.getLogger(__name__)
+
+POOL = limits.MAX_OFFSET + limits.MAX_K  # passages ranked for every query: the deepest page reachable
+
+
+@dataclass
+class Evidence:
+    """Why one passage ranks where it does: its dense and lexical ranks (within its language) and scores."""
+
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    lexical_rank: int | None = None
+    lexical_score: float | None = None
+    rank: int = 0  # position in the fused list (1 = first)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON shape of `explain`."""
+        return {"dense": None if self.dense_rank is None else
+                {"rank_in_language": self.dense_rank, "score": round(float(self.dense_score or 0.0), 6)},
+                "lexical": None if self.lexical_rank is None else
+                {"rank_in_language": self.lexical_rank, "score": round(float(self.lexical_score or 0.0), 6)},
+                "fused_rank": self.rank}
+
+
+@dataclass
+class Ranking:
+    """The ranked passages of one query, with the terms searched and the evidence per chunk."""
+
+    ranked: list[ranking.Ranked]
+    terms: list[str]
+    evidence: dict[int, Evidence] = field(default_factory=dict)
+    expansions: list[str] = field(default_factory=list)
+    full: bool = False  # the pool was full: more passages may match beyond it
+    words: float = 0.0  # the best BM25 per distinct query term among the word matches (0: no word matched)
+    dense_top: float | None = None  # the best language-corrected cosine, in every mode
+
+
+@dataclass
+class ItemHit:
+    """One item of a search answer: its document, its matched passages and its calibrated score."""
+
+    document: DocumentRecord
+    group: ItemGroup
+    score: float
+    passage_scores: list[float]  # the calibrated score of each matched passage, best first
+    explanation: dict[str, object] | None = None
+
+    def hit(self) -> SearchHit:
+        """The item as a passage hit: its best passage, its document, its score."""
+        return SearchHit(self.group.best.chunk, self.document, self.score)
+
+
+@dataclass
+class ItemPage:
+    """A page of items with the query's totals and facets."""
+
+    items: list[ItemHit]
+    total: int
+    total_is_estimate: bool
+    facets: dict[str, dict[str, int]]
+    no_close_match: bool
+    floor: float | None
+    close_match: float | None = None  # the calibrated chance that the query has a close match at all
+
+
+class Searcher:
+    """Runs searches over one backend with one embedder."""
+
+    def __init__(self, backend: Backend, embed_query: Callable[[str], np.ndarray], lang_centering: float,
+                 calibration: Callable[[], Calibration]) -> None:
+        self.backend = backend
+        self._embed_query = embed_query
+        self._alpha = lang_centering
+        self._calibration = calibration
+
+    def rank(self, query: str, mode: str, filters: SearchFilters | None, depth: int = POOL) -> Ranking:
+        """The passages for a query best first, `depth` at most from each leg (dense and lexical).
+
+        Both legs always run (the one a mode does not rank by, shallowly): the close-match check reads the best
+        dense score and the best word match in every mode.
+        """
+        terms = index_terms(query)
+        lexical = self._lexical(terms, depth if mode != "dense" else 1, filters)
+        words = lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
+        vector = self._embed_query(query)
+        dense = ranking.dense_ranked(self.backend, vector, depth if mode != "lexical" else 1, filters,
+                                     self._alpha)
+        dense_top = dense[0].score if dense else None
+        if mode == "lexical" and lexical is not None:
+            return Ranking(lexical, terms, _evidence([], lexical, lexical), full=len(lexical) >= depth, words=words,
+                           dense_top=dense_top)
+        dense = dense[:depth]
+        full = len(dense) >= depth
+        if mode != "hybrid" or lexical is None:
+            return Ranking(dense, terms, _evidence(dense, [], dense), full=full, words=words, dense_top=dense_top)
+        fused = ranking.fuse_by_language(dense, lexical, query_lang=detect_language(query))
+        return Ranking(fused, terms, _evidence(dense, lexical, fused), full=full or len(lexical) >= depth,
+                       words=words, dense_top=dense_top)
+
+    def _lexical(self, terms: list[str], depth: int, filters: SearchFilters | None) -> list[ranking.Ranked] | None:
+        """The word matches, best first; None (and a warning) when the backend has no lexical index."""
+        try:
+            return ranking.lexical_ranking(self.backend, terms, depth, filters)
+        except NotImplementedError:
+            log.warning("%s has no lexical index: search falls back to dense (embeddings alone)",
+                        type(self.backend).__name__)
+            return None
+
+    def passages(self, query: str, *, k: int, offset: int, filters: SearchFilters | None,
+                 mode: str) -> list[SearchHit]:
+        """One page of passages under the page rules (near duplicates dropped, at most three of a source)."""
+        found = self.rank(query, mode, filters)
+        page = ranking.present(found.ranked, offset + k)[offset:]
+        docs = self.backend.get_documents([r.chunk.doc_id for r in page])
+        calibration = self._calibration()
+        return [SearchHit(r.chunk, docs[r.chunk.doc_id], calibration.score(r.score, mode, len(set(found.terms))))
+                for r in page if r.chunk.doc_id in docs]
+
+    def items(self, query: str, *, k: int, offset: int, filters: SearchFilters | None, mode: str,
+              explain: bool = False, min_score: float | None = None) -> ItemPage:
+        """One page of items: each item once, at its best passage; totals and facets over the matching items.
+
+        Matching items score at least `min_score` (default: the calibrated floor of the mode); a query whose
+        best item is not a close match (`Calibration.close_match` below its floor) has none.
+        """
+        found = self.rank(query, mode, filters)
+        calibration = self._calibration()
+        n_terms = len(set(found.terms))
+        groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(found.ranked))
+        scores = [calibration.score(g.best.raw, mode, n_terms) for g in groups]
+        floor = calibration.floor(mode) if min_score is None else min_score
+        close = calibration.close_match(found.dense_top, found.words)
+        query_floor = calibration.query_floor()
+        no_close_match = bool(groups) and close is not None and query_floor is not None and close < query_floor
+        matching = [] if no_close_match else [i for i, s in enumerate(scores) if floor is None or s >= floor]
+        shown = matching[offset:offset + k]
+        wanted = [groups[i].doc_id for i in matching]
+        docs = self.backend.get_documents(wanted)
+        kept = [groups[i] for i in matching if groups[i].doc_id in docs]
+        items = []
+        for i in shown:
+            g = groups[i]
+            if g.doc_id not in docs:
+                continue
+            explanation = None
+            if explain:
+                explanation = self._explain(g, found, scores[i], mode, calibration, floor)
+            passage_scores = [calibration.score(p.raw, mode, n_terms) for p in g.passages]
+            items.append(ItemHit(docs[g.doc_id], g, scores[i], passage_scores, explanation))
+        estimate = found.full and bool(matching) and matching[-1] == len(groups) - 1
+        return ItemPage(items, len(kept), estimate, facet_counts(kept, docs), no_close_match, floor, close)
+
+    def _explain(self, item: ItemGroup, found: Ranking, score: float, mode: str, calibration: Calibration,
+                 floor: float | None) -> dict[str, object]:
+        """The evidence behind one item: per matched passage, the legs' ranks and scores and the terms matched."""
+        query_terms = Counter(found.terms)
+        passages = []
+        for passage in item.passages[:5]:
+            evidence = found.evidence.get(passage.chunk_id, Evidence())
+            matched = sorted(set(index_terms(passage.text)) & set(query_terms))
+            passages.append({"chunk_id": passage.chunk_id, "lang": passage.lang, "raw_score": round(passage.raw, 6),
+                             **evidence.to_dict(), "matched_terms": matched})
+        return {"mode": mode, "score": round(score, 6), "raw_score": round(item.best.raw, 6), "floor": floor,
+                "best_dense_score": found.dense_top, "word_match_per_term": round(found.words, 4),
+                "calibration": calibration.describe(mode), "query_terms": list(query_terms),
+                "expansions": list(found.expansions), "passages": passages}
+
+
+def _evidence(dense: Sequence[ranking.Ranked], lexical: Sequence[ranking.Ranked],
+              fused: Sequence[ranking.Ranked]) -> dict[int, Evidence]:
+    """Per chunk: its rank within its language in each leg, the leg's score, and its place in the final list."""
+    out: dict[int, Evidence] = {}
+    for leg, is_lexical in ((dense, False), (lexical, True)):
+        seen: Counter[str] = Counter()
+        for r in leg:
+            seen[r.chunk.lang] += 1
+            evidence = out.setdefault(r.chunk_id, Evidence())
+            if is_lexical:
+                evidence.lexical_rank, evidence.lexical_score = seen[r.chunk.lang], r.score
+            else:
+                evidence.dense_rank, evidence.dense_score = seen[r.chunk.lang], r.score
+    for position, r in enumerate(fused, 1):
+        out.setdefault(r.chunk_id, Evidence()).rank = position
+    return out
