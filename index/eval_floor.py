@@ -103,7 +103,7 @@ def top_scores(search: ScoredSearch, texts: Iterable[str]) -> list[float]:
 
 def sweep_floor(nonsense_scores: Sequence[float], real_scores: Sequence[float]) -> list[FloorOutcome]:
     """Every useful threshold over the top-1 scores (each distinct score, and one above them all), lowest first."""
-    thresholds = sorted(set(nonsense_scores) | set(real_scores) - {float("-inf")})
+    thresholds = sorted((set(nonsense_scores) | set(real_scores)) - {float("-inf")})
     thresholds.append(thresholds[-1] + 1e-6 if thresholds else 0.0)
     return [FloorOutcome(t, _share([s < t for s in nonsense_scores]), _share([s < t for s in real_scores]),
                          len(nonsense_scores), len(real_scores)) for t in thresholds]

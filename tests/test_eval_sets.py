@@ -155,6 +155,7 @@ def test_the_sweep_finds_the_floor_within_the_real_query_budget() -> None:
     nonsense, real = [0.5, 0.6, 0.7, 0.8], [0.75, 0.85, 0.9, 0.95]
     sweep = sweep_floor(nonsense, real)
     assert [o.threshold for o in sweep][:3] == [0.5, 0.6, 0.7] and sweep[-1].real_cut == 1.0
+    assert [o.threshold for o in sweep_floor([float("-inf"), 0.4], [0.9])] == [0.4, 0.9, pytest.approx(0.9 + 1e-6)]
     best = best_floor(sweep, max_real_cut=0.0)
     assert best == FloorOutcome(0.75, 0.75, 0.0, 4, 4)
     assert best_floor(sweep, max_real_cut=0.25) == FloorOutcome(0.85, 1.0, 0.25, 4, 4)
