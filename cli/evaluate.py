@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pedkb.limits import DEFAULT_SEARCH_MODE, SEARCH_MODES
+from pedkb.limits import SEARCH_MODES
 
 DEFAULT_NONSENSE = Path(__file__).resolve().parents[1] / "corpus" / "eval" / "nonsense.jsonl"
 FLOOR_RESULTS = 10  # results per query the floor looks at
@@ -20,8 +20,8 @@ def add_parser(sub: Any, open_kb: Callable[[argparse.Namespace], Any]) -> None:
 
     p = sub.add_parser("eval", help="score search on graded queries (corpus/eval/queries.jsonl)")
     p.add_argument("qrels", help="JSON Lines of queries with graded judgements (corpus/eval/README.md)")
-    p.add_argument("--mode", choices=[*SEARCH_MODES, "all"], default=None,
-                   help="search mode to evaluate (default: the search default); all: every mode")
+    p.add_argument("--mode", choices=[*SEARCH_MODES, "all"], default="all",
+                   help="search mode to evaluate (default all: every mode, the search default first)")
     p.add_argument("--level", choices=LEVELS, default=LEVELS[0],
                    help="item (default): passages collapsed to items; passage: every judged passage")
     p.add_argument("--k", type=int, default=10, help="results per query (default 10)")
@@ -38,7 +38,7 @@ def cmd_eval(args: argparse.Namespace, open_kb: Callable[[argparse.Namespace], A
     """Score search on graded queries: MRR@10, nDCG@10 and Recall@1/5/10, overall and per language pair."""
     from index.evaluation import run_evaluation
 
-    modes = list(SEARCH_MODES) if args.mode == "all" else [args.mode or DEFAULT_SEARCH_MODE]
+    modes = list(SEARCH_MODES) if args.mode == "all" else [args.mode]
     with open_kb(args) as kb:
         reports = [run_evaluation(kb, Path(args.qrels), k=args.k, mode=mode, within_language=args.within_language,
                                   level=args.level) for mode in modes]

@@ -291,8 +291,9 @@ def test_eval_command_prints_metrics_per_mode(tmp_path: Path) -> None:
     assert "| kk→ru |" in out.stdout and "MRR@10 by mode" in out.stdout
     assert "searched within the answer language" in out.stdout
     default = json.loads(pedkb("eval", str(qrels), "--json").stdout)
-    assert [r["mode"] for r in default] == ["hybrid"] and default[0]["rows"][0]["name"] == "overall"
+    assert [r["mode"] for r in default] == ["hybrid", "dense", "lexical"] and default[0]["rows"][0]["name"] == "overall"
     assert default[0]["level"] == "item"
+    assert [r["mode"] for r in json.loads(pedkb("eval", str(qrels), "--mode", "dense", "--json").stdout)] == ["dense"]
     nonsense = tmp_path / "nonsense.jsonl"
     nonsense.write_text('{"id": "n1", "lang": "mixed", "kind": "random", "text": "zzqxv qwpp"}\n', "utf-8")
     floor = pedkb("eval", str(qrels), "--level", "passage", "--nonsense", str(nonsense))
