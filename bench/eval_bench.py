@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from index.embedding.embedder import Embedder, load_embedder  # noqa: E402
 from index.eval_queries import EvalQuery, SearchResult, file_name, load_queries  # noqa: E402
-from index.evaluation import METRICS, EvaluationReport, available_judgements, evaluate  # noqa: E402
+from index.evaluation import LEVELS, METRICS, EvaluationReport, available_judgements, evaluate  # noqa: E402
 from index.lexical import analyse  # noqa: E402
 from ingest import detect_language, prepare_document  # noqa: E402
 from ingest.knowledge import (  # noqa: E402
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=Path, default=seed_folder())
     parser.add_argument("--no-dense", action="store_true", help="skip the embedding model")
     parser.add_argument("--seeds-only", action="store_true", help="only judgements on the seed documents")
+    parser.add_argument("--level", choices=LEVELS, default=LEVELS[0], help="item (default) or passage counting")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
 
@@ -189,14 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     searches: dict[str, Search] = {}
     for name, options in ANALYZERS.items():
         searches[name] = lexical_search(corpus, options, langs)
-        reports[f"bm25-{name}"] = evaluate(queries, searches[name], k=10)
+        reports[f"bm25-{name}"] = evaluate(queries, searches[name], k=10, level=args.level)
     if not args.no_dense:
         began = time.perf_counter()
         searches["dense"] = dense_search(corpus, queries, embedder)
         log.warning("dense vectors in %.1f s", time.perf_counter() - began)
-        reports["dense"] = evaluate(queries, searches["dense"], k=10)
+        reports["dense"] = evaluate(queries, searches["dense"], k=10, level=args.level)
         best = max(ANALYZERS, key=lambda a: reports[f"bm25-{a}"].overall["MRR@10"])
-        reports[f"rrf(dense, bm25-{best})"] = evaluate(queries, rrf([searches["dense"], searches[best]]), k=10)
+        reports[f"rrf(dense, bm25-{best})"] = evaluate(queries, rrf([searches["dense"], searches[best]]), k=10,
+                                                            level=args.level)
     print_tables(reports)
     print("\noverall: " + "; ".join(f"{name} " + " ".join(f"{m} {r.overall[m]:.3f}" for m in METRICS)
                                      for name, r in reports.items()))

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pydantic
 
+from cli import evaluate as cli_evaluate
 from cli import kb as cli_kb
 from index.records import SearchHit
 from pedkb.errors import PedkbError
-from pedkb.limits import DEFAULT_SEARCH_MODE, SEARCH_MODES
+from pedkb.limits import SEARCH_MODES
 from pedkb.settings import Settings
 
 log = logging.getLogger("pedkb")
@@ -112,35 +113,6 @@ def _print_hit(rank: int, hit: SearchHit, note: str = "") -> None:
 
 def _mode(args: argparse.Namespace) -> dict[str, str]:
     return {"mode": args.mode} if getattr(args, "mode", None) else {}
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Score search on graded queries: MRR@10, nDCG@10 and Recall@1/5/10, overall and per language pair."""
-    from index.evaluation import run_evaluation
-
-    modes = list(SEARCH_MODES) if args.mode == "all" else [args.mode or DEFAULT_SEARCH_MODE]
-    with _open_kb(args) as kb:
-        reports = [run_evaluation(kb, Path(args.qrels), k=args.k, mode=mode, within_language=args.within_language)
-                   for mode in modes]
-    if args.json:
-        print(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=2))
-        return 0
-    for report in reports:
-        print(f"\nmode {report.mode}: {len(report.queries)} queries, {report.skipped_judgements} judgements on "
-              f"items not in this knowledge base left out ({len(report.skipped_queries)} queries), "
-              f"{report.seconds:.1f} s\n")
-        print(report.table())
-        print("\nlanguage pairs, relevant answers in other languages removed from the list (filtered):\n")
-        print(report.table(report.filtered))
-        if report.within_language:
-            print("\nsearched within the answer language (--lang):\n")
-            print(report.table(report.within_language))
-    if len(reports) > 1:
-        names = [row.name for row in reports[0].rows]
-        print("\nMRR@10 by mode\n\n| mode | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names))
-        for report in reports:
-            print(f"| {report.mode} | " + " | ".join(f"{report.row(n).metrics['MRR@10']:.3f}" for n in names) + " |")
-    return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -274,15 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", action="append", choices=["document", "experience", "technology"])
     cli_kb.add_filter_options(p)
 
-    p = sub.add_parser("eval", help="score search on graded queries (corpus/eval/queries.jsonl)")
-    p.add_argument("qrels", help="JSON Lines of queries with graded judgements (corpus/eval/README.md)")
-    p.add_argument("--mode", choices=[*SEARCH_MODE_CHOICES, "all"], default=None,
-                   help="search mode to evaluate (default: the search default); all: every mode")
-    p.add_argument("--k", type=int, default=10, help="results per query (default 10)")
-    p.add_argument("--within-language", action="store_true",
-                   help="also score each language pair with the search restricted to the answer language")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_eval)
+    cli_evaluate.add_parser(sub, _open_kb)
 
     p = sub.add_parser("docs", help="list documents")
     p.add_argument("--json", action="store_true")

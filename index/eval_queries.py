@@ -107,6 +107,7 @@ class EvalQuery:
     text: str
     lang: str
     judgements: tuple[Judgement, ...]
+    names: tuple[str, ...] = ()  # the technologies the query names (`tech:<id>`), each also judged
 
     def answer_lang(self, judgement: Judgement) -> str:
         """The language a judgement answers in (an every-language item answers in the query's)."""
@@ -169,7 +170,13 @@ def parse_query(raw: Any) -> EvalQuery:
             judgements.append(_parse_judgement(item))
         except ValueError as exc:
             raise ValueError(f"judgements[{i}]: {exc}") from None
-    return EvalQuery(raw["id"], raw["text"], raw["lang"], tuple(judgements))
+    names = raw.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.startswith(TECH_PREFIX) for n in names):
+        raise ValueError(f"names: must be a list of {TECH_PREFIX}<id> technology ids")
+    unjudged = set(names) - {j.item for j in judgements}
+    if unjudged:
+        raise ValueError(f"names: {', '.join(sorted(unjudged))} named but not judged")
+    return EvalQuery(raw["id"], raw["text"], raw["lang"], tuple(judgements), tuple(names))
 
 
 def load_queries(path: Path) -> list[EvalQuery]:

@@ -1,5 +1,13 @@
 """Retrieval evaluation: graded judgements that survive re-chunking, IR metrics overall and per language pair.
 
+Two levels. **Item level** (the default) ranks what a teacher sees: the search's passages collapsed to items
+(`collapse_to_items`: the first passage of each document id), and grades each item once: its grade is the best
+grade of the judgements naming it (a seed judgement names the seed file starting with its prefix, whatever the
+phrase; `item` judgements name the item). An item answers in every language it is judged in (the bilingual
+guide judged in kk and ru answers in both; a technology answers in the query's language), and the item-level
+pair rows are filtered (see below) so that an ideal ranking scores 1 in every row. **Passage level**
+(`level="passage"`) scores the judgements themselves, as described next.
+
 In the spirit of sentence-transformers' InformationRetrievalEvaluator: queries, graded relevance judgements and a
 search function go in, named metrics come out. A judgement names what a relevant answer *says*, not where it sits:
 either an item id (an experience `exp-ru-001`, a technology `tech:critical-thinking`) or a seed file prefix plus a
@@ -33,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from index.eval_queries import (
     LANGUAGES,
@@ -47,6 +55,7 @@ from index.eval_queries import (
     result_from_hit,
 )
 from index.knowledge_base import KnowledgeBase
+from pedkb import limits
 from pedkb.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -57,9 +66,72 @@ LanguageSearchFunction = Callable[[str, int, str], Sequence[Result]]  # (text, k
 RECALL_CUTOFFS: tuple[int, ...] = (1, 5, 10)
 RANK_CUTOFF = 10
 METRICS: tuple[str, ...] = ("MRR@10", "nDCG@10", "R@1", "R@5", "R@10")
+LEVELS: tuple[str, ...] = ("item", "passage")  # the first is the default
+PASSAGES_PER_ITEM = 5  # item level asks the search for k × this many passages before collapsing them
+SEED_KEY = "seed:"
 
 
-def best_ranks(judgements: Sequence[Judgement], results: Sequence[Result]) -> list[int | None]:
+class Answer(Protocol):
+    """What a ranking is scored against: a passage judgement or an item judgement."""
+
+    @property
+    def grade(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+    def matches(self, doc_id: str, name: str, normalised_text: str) -> bool: ...
+
+
+def collapse_to_items(results: Sequence[Result]) -> list[Result]:
+    """Passages collapsed to items: the first passage of each doc_id, in rank order (to be replaced once the
+    search itself returns one result per item)."""
+    seen: set[str] = set()
+    items = []
+    for result in results:
+        if result.doc_id not in seen:
+            seen.add(result.doc_id)
+            items.append(result)
+    return items
+
+
+@dataclass(frozen=True)
+class ItemJudgement:
+    """A relevant item of a query: an item id or a seed prefix, its best grade and the languages it answers in."""
+
+    key: str  # `exp-ru-001`, `tech:debates` or `seed:002`
+    grade: int
+    langs: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        """The item id, or `seed:<prefix>`."""
+        return self.key
+
+    def matches(self, doc_id: str, name: str, normalised_text: str) -> bool:
+        """True when a result (its document id and file name) is this item; the text does not matter."""
+        if self.key.startswith(SEED_KEY):
+            return name.startswith(self.key[len(SEED_KEY):])
+        return doc_id == self.key
+
+
+def item_judgements(query: EvalQuery) -> list[ItemJudgement]:
+    """A query's judgements grouped by the item they name: best grade, every judged answer language."""
+    grades: dict[str, int] = {}
+    langs: dict[str, set[str]] = {}
+    for judgement in query.judgements:
+        key = judgement.item if judgement.item is not None else f"{SEED_KEY}{judgement.seed}"
+        grades[key] = max(grades.get(key, 0), judgement.grade)
+        langs.setdefault(key, set()).add(query.answer_lang(judgement))
+    return [ItemJudgement(key, grade, frozenset(langs[key])) for key, grade in grades.items()]
+
+
+def _answer_langs(query: EvalQuery, answer: Answer) -> frozenset[str]:
+    if isinstance(answer, ItemJudgement):
+        return answer.langs
+    assert isinstance(answer, Judgement)
+    return frozenset({query.answer_lang(answer)})
+
+
+def best_ranks(judgements: Sequence[Answer], results: Sequence[Result]) -> list[int | None]:
     """For each judgement, the 1-based rank of the first result matching it (None when none does)."""
     chunks = [(r.doc_id, file_name(r.source), normalise_passage(r.text)) for r in results]
     ranks: list[int | None] = []
@@ -93,14 +165,17 @@ class QueryOutcome:
     query: EvalQuery
     ranks: list[int | None]
     metrics: dict[str, float]
+    answers: Sequence[Answer] = ()  # what the ranks are of (the query's judgements, or its items); () = judgements
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready form: id, language, metrics and each judgement's rank."""
+        """JSON-ready form: id, language, metrics and each judgement's (or item's) rank."""
+        answers = self.answers or self.query.judgements
         return {
             "id": self.query.id, "lang": self.query.lang, "text": self.query.text,
             "metrics": {name: round(value, 4) for name, value in self.metrics.items()},
-            "judgements": [{"judgement": j.label, "grade": j.grade, "lang": self.query.answer_lang(j), "rank": r}
-                           for j, r in zip(self.query.judgements, self.ranks, strict=True)],
+            "judgements": [{"judgement": a.label, "grade": a.grade,
+                            "lang": ",".join(sorted(_answer_langs(self.query, a))), "rank": r}
+                           for a, r in zip(answers, self.ranks, strict=True)],
         }
 
 
@@ -126,6 +201,7 @@ class EvaluationReport:
     queries: list[QueryOutcome]
     k: int
     mode: str | None = None
+    level: str = LEVELS[0]
     seconds: float = 0.0
     skipped_judgements: int = 0
     skipped_queries: list[str] = field(default_factory=list)
@@ -156,7 +232,7 @@ class EvaluationReport:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form of the whole report."""
         return {
-            "k": self.k, "mode": self.mode, "seconds": round(self.seconds, 3),
+            "k": self.k, "mode": self.mode, "level": self.level, "seconds": round(self.seconds, 3),
             "skipped_judgements": self.skipped_judgements, "skipped_queries": self.skipped_queries,
             "rows": [_row_dict(r) for r in self.rows],
             "filtered": [_row_dict(r) for r in self.filtered],
@@ -181,41 +257,52 @@ def _pair_rows(pairs: dict[tuple[str, str], list[dict[str, float]]], summaries: 
 
 
 def evaluate(queries: Sequence[EvalQuery], search: SearchFunction, *, k: int = 10,
-             within_language: LanguageSearchFunction | None = None) -> EvaluationReport:
-    """Run every query through `search(text, k)` and score the results against the judgements; with
+             within_language: LanguageSearchFunction | None = None, level: str = LEVELS[0]) -> EvaluationReport:
+    """Run every query through `search(text, k)` and score the results against the judgements, at item level
+    (passages collapsed to items, `search` asked for more passages) or passage level; with
     `within_language(text, k, lang)` also per pair with the search restricted to the answer language."""
     if k < 1:
         raise ValidationError("k", "must be at least 1")
+    if level not in LEVELS:
+        raise ValidationError("level", f"must be one of {', '.join(LEVELS)}")
     started = time.perf_counter()
+    by_item = level == "item"
+    depth = min(limits.MAX_K, k * PASSAGES_PER_ITEM) if by_item else k
+
+    def ranked(found: Sequence[Result]) -> list[Result]:
+        return (collapse_to_items(found) if by_item else list(found))[:k]
+
     outcomes: list[QueryOutcome] = []
     pairs: dict[tuple[str, str], list[dict[str, float]]] = {}
     filtered: dict[tuple[str, str], list[dict[str, float]]] = {}
     within: dict[tuple[str, str], list[dict[str, float]]] = {}
     for query in queries:
-        results = list(search(query.text, k))[:k]
-        ranks = best_ranks(query.judgements, results)
-        outcomes.append(QueryOutcome(query, ranks, metrics_from_ranks([j.grade for j in query.judgements], ranks)))
-        for answer_lang in sorted({query.answer_lang(j) for j in query.judgements}):
-            subset = [(j, r) for j, r in zip(query.judgements, ranks, strict=True)
-                      if query.answer_lang(j) == answer_lang]
-            grades = [j.grade for j, _ in subset]
-            pairs.setdefault((query.lang, answer_lang), []).append(metrics_from_ranks(grades, [r for _, r in subset]))
-            mine = [j for j, _ in subset]
-            others = [j for j in query.judgements if query.answer_lang(j) != answer_lang]
+        answers: Sequence[Answer] = item_judgements(query) if by_item else query.judgements
+        results = ranked(search(query.text, depth))
+        ranks = best_ranks(answers, results)
+        outcomes.append(QueryOutcome(query, ranks, metrics_from_ranks([a.grade for a in answers], ranks),
+                                     answers if by_item else ()))
+        langs = [_answer_langs(query, a) for a in answers]
+        for answer_lang in sorted(set().union(*langs)):
+            mine = [a for a, ls in zip(answers, langs, strict=True) if answer_lang in ls]
+            others = [a for a, ls in zip(answers, langs, strict=True) if answer_lang not in ls]
+            grades = [a.grade for a in mine]
             kept = [r for r in results if _relevant(mine, r) or not _relevant(others, r)]
-            filtered.setdefault((query.lang, answer_lang), []).append(
-                metrics_from_ranks(grades, best_ranks(mine, kept)))
+            unit = (query.lang, answer_lang)
+            filtered.setdefault(unit, []).append(metrics_from_ranks(grades, best_ranks(mine, kept)))
+            if not by_item:
+                pairs.setdefault(unit, []).append(metrics_from_ranks(grades, best_ranks(mine, results)))
             if within_language is not None:
-                only = list(within_language(query.text, k, answer_lang))[:k]
-                within.setdefault((query.lang, answer_lang), []).append(
-                    metrics_from_ranks(grades, best_ranks([j for j, _ in subset], only)))
-    rows = [_mean_row("overall", [o.metrics for o in outcomes]), *_pair_rows(pairs, summaries=True)]
-    return EvaluationReport(rows, outcomes, k, seconds=time.perf_counter() - started,
+                only = ranked(within_language(query.text, depth, answer_lang))
+                within.setdefault(unit, []).append(metrics_from_ranks(grades, best_ranks(mine, only)))
+    pair_rows = _pair_rows(filtered if by_item else pairs, summaries=True)
+    return EvaluationReport([_mean_row("overall", [o.metrics for o in outcomes]), *pair_rows], outcomes, k,
+                            level=level, seconds=time.perf_counter() - started,
                             within_language=_pair_rows(within, summaries=True) if within else [],
-                            filtered=_pair_rows(filtered, summaries=True))
+                            filtered=[] if by_item else _pair_rows(filtered, summaries=True))
 
 
-def _relevant(judgements: Sequence[Judgement], result: Result) -> bool:
+def _relevant(judgements: Sequence[Answer], result: Result) -> bool:
     """True when the result matches one of the judgements."""
     return any(rank is not None for rank in best_ranks(judgements, [result]))
 
@@ -235,14 +322,14 @@ def available_judgements(queries: Iterable[EvalQuery], doc_ids: set[str],
                                                         else any(n.startswith(j.seed or "") for n in names)))
         dropped += len(query.judgements) - len(present)
         if present:
-            kept.append(EvalQuery(query.id, query.text, query.lang, present))
+            kept.append(EvalQuery(query.id, query.text, query.lang, present, query.names))
         else:
             emptied.append(query.id)
     return kept, dropped, emptied
 
 
 def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10, mode: str | None = None,
-                   within_language: bool = False) -> EvaluationReport:
+                   within_language: bool = False, level: str = LEVELS[0]) -> EvaluationReport:
     """Evaluate `kb.search` on a qrels file; judgements naming items or seeds absent from the index are left
     out (and counted in the report), so a partial knowledge base can still be measured. `within_language` adds
     the pair rows searched within the answer language (`EvaluationReport.within_language`)."""
@@ -263,6 +350,6 @@ def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10, mode: st
     def search_within(text: str, limit: int, lang: str) -> list[SearchResult]:
         return [result_from_hit(hit) for hit in kb.search(text, **{**options, "k": limit, "langs": [lang]})]
 
-    report = evaluate(kept, search, k=k, within_language=search_within if within_language else None)
+    report = evaluate(kept, search, k=k, within_language=search_within if within_language else None, level=level)
     report.mode, report.skipped_judgements, report.skipped_queries = mode, dropped, emptied
     return report
