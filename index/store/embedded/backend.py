@@ -105,12 +105,9 @@ class FaissBackend(Backend):
 
     @contextlib.contextmanager
     def bulk_loading(self) -> Iterator[None]:
-        """A write batch whose documents reach the FAISS index all at once at its end.
-
-        Outside it every document write updates the in-memory index with its own chunk ids (`_apply_write`);
-        inside, writes go to SQLite only and the save at the end adds them in one sync. Searches in the block
-        sync first, so they see every write as usual.
-        """
+        """A write batch whose documents reach the FAISS index all at once at its end: outside it every write
+        applies its own chunk ids to the in-memory index (`_apply_write`); inside, writes go to SQLite only and the
+        save at the end adds them in one sync. Searches in the block sync first, so they see every write."""
         with self.writing():
             with self._batch_guard:
                 self._bulk_depth += 1
@@ -350,11 +347,12 @@ class FaissBackend(Backend):
     # --- upkeep ----------------------------------------------------------------------------------------------------
     def check(self, *, quick: bool = False, repair: bool = False) -> ConsistencyReport:
         """Rows vs FTS5 entries vs the FAISS file and the in-memory index (`embedded/check.py`)."""
-        if not repair:
+        if quick and not repair:  # one SQLite snapshot; the FAISS file is named after the generation it holds
             return self._check(quick)
-        with self._writer.hold():
+        with self._writer.hold():  # the live index and the rows compared with no write in between
             report = self._check(quick)
-            embedded_check.repair(self.store, report, self.rebuild_index)
+            if repair:
+                embedded_check.repair(self.store, report, self.rebuild_index)
             return report
 
     def _check(self, quick: bool) -> ConsistencyReport:

@@ -36,6 +36,7 @@ def check(store: SqliteStore, files: Sequence[tuple[int, Path]], live_ids: Calla
     report = ConsistencyReport("faiss")
     db = store.reader()
     try:
+        db.execute("BEGIN")  # one snapshot for every comparison, whatever commits meanwhile
         chunks = _ids(db, "SELECT chunk_id FROM chunks")
         lexical = _ids(db, "SELECT rowid FROM chunk_terms")
         report.counts.update(documents=int(db.execute("SELECT count(*) FROM documents").fetchone()[0]),
@@ -59,6 +60,7 @@ def check(store: SqliteStore, files: Sequence[tuple[int, Path]], live_ids: Calla
                 "chunks without a stored vector of the store's dimension: run `pedkb reindex`", repairable=False)
         generation = int(db.execute("SELECT coalesce((SELECT value FROM meta WHERE key = 'generation'), 0)")
                          .fetchone()[0])
+        db.execute("COMMIT")
     finally:
         db.close()
     _check_file(files, report, chunks, generation)

@@ -42,7 +42,9 @@ def check(conn: Any, *, quick: bool, repair: bool, index: tuple[str, int]) -> Co
     report = ConsistencyReport("postgresql")
     with conn.transaction():
         if repair:
-            begin_write(conn)
+            begin_write(conn)  # no other writer until the repair commits
+        else:  # one snapshot for every comparison, whatever commits meanwhile
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         _inspect(conn, report, quick)
         if repair and report.problems:
             _repair(conn, report, *index)
@@ -50,19 +52,25 @@ def check(conn: Any, *, quick: bool, repair: bool, index: tuple[str, int]) -> Co
 
 
 def _inspect(conn: Any, report: ConsistencyReport, quick: bool) -> None:
+    """The comparisons; `quick` leaves out those that scan the postings (the foreign key and the write
+    transaction keep them rare; a full check looks)."""
     report.counts.update(documents=_count(conn, "SELECT count(*) FROM documents"),
-                         chunks=_count(conn, "SELECT count(*) FROM chunks"),
-                         lexical=_count(conn, "SELECT count(DISTINCT chunk_id) FROM chunk_terms"))
-    report.problem("lexical_missing", _count(conn, (
-        "SELECT count(*) FROM chunks c WHERE c.n_terms IS NULL OR (c.n_terms > 0 AND NOT EXISTS "
-        "(SELECT 1 FROM chunk_terms t WHERE t.chunk_id = c.chunk_id))")),
-        "chunks without lexical postings: BM25 search cannot find them")
-    report.problem("lexical_orphans", _count(conn, (
-        "SELECT count(DISTINCT t.chunk_id) FROM chunk_terms t LEFT JOIN chunks c ON c.chunk_id = t.chunk_id "
-        "WHERE c.chunk_id IS NULL")), "postings of chunks that no longer exist")
+                         chunks=_count(conn, "SELECT count(*) FROM chunks"))
     report.problem("chunk_count_wrong", _count(conn, (
         "SELECT count(*) FROM documents d WHERE n_chunks != (SELECT count(*) FROM chunks c "
         "WHERE c.doc_id = d.doc_id)")), "documents whose recorded chunk count differs from their chunks")
+    if quick:
+        report.problem("lexical_missing", _count(conn, "SELECT count(*) FROM chunks WHERE n_terms IS NULL"),
+                       "chunks never analysed for the lexical index: BM25 search cannot find them")
+    else:
+        report.counts["lexical"] = _count(conn, "SELECT count(DISTINCT chunk_id) FROM chunk_terms")
+        report.problem("lexical_missing", _count(conn, (
+            "SELECT count(*) FROM chunks c WHERE c.n_terms IS NULL OR (c.n_terms > 0 AND NOT EXISTS "
+            "(SELECT 1 FROM chunk_terms t WHERE t.chunk_id = c.chunk_id))")),
+            "chunks without lexical postings: BM25 search cannot find them")
+        report.problem("lexical_orphans", _count(conn, (
+            "SELECT count(DISTINCT t.chunk_id) FROM chunk_terms t LEFT JOIN chunks c ON c.chunk_id = t.chunk_id "
+            "WHERE c.chunk_id IS NULL")), "postings of chunks that no longer exist")
     dim_row = conn.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
     if dim_row is None:
         return
