@@ -239,6 +239,12 @@ class KnowledgeBase:
         """`pedkb check`: the backend's rows, lexical index and vectors agree (`Backend.check`; `repair` rebuilds
         what the rows allow) and, unless `quick` (which needs no model), the store's model is the embedder's."""
         report = self.backend.check(quick=quick, repair=repair)
+        if repair and report.number("vectors_missing"):
+            self.space.check()  # re-embedding needs the store's own model
+            for batch in self.backend.iter_chunks(batch=256):  # the cache embeds only what it lacks
+                self.space.embed([c.text for c in batch], persist=True)
+            again = self.backend.check(repair=True)  # the index, now that every chunk has its vector
+            report.repaired += [f"{report.number('vectors_missing')} chunk vectors re-embedded", *again.repaired]
         if not quick and self.space.is_claimed():
             try:
                 self.space.check()

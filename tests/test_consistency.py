@@ -87,6 +87,24 @@ def test_missing_lexical_entries_and_wrong_counts_are_found_and_repaired(
     assert kb.backend.get_document("exp-t-3").n_chunks == 1  # type: ignore[union-attr]
 
 
+def test_missing_vectors_are_re_embedded(tmp_path: Path) -> None:
+    """Embedded only: PostgreSQL keeps each chunk's vector in its own row (NOT NULL), so none can go missing."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8)
+    kb = KnowledgeBase(settings, embedder=HashingEmbedder(DIM))
+    _fill(kb, 3)
+    _sql(kb, "DELETE FROM vectors WHERE key = (SELECT vector_key FROM chunks ORDER BY chunk_id DESC LIMIT 1)")
+    kb.close()
+    for path in Path(settings.data).glob("vectors-*.faiss"):
+        path.unlink()
+    with KnowledgeBase(settings, embedder=HashingEmbedder(DIM)) as reopened:  # the index rebuilt from the rows
+        report = reopened.check()
+        assert report.number("vectors_missing") == 1 and report.number("index_missing") == 1, report.lines()
+        repaired = reopened.check(repair=True)
+        assert any("re-embedded" in line for line in repaired.repaired), repaired.lines()
+        assert reopened.check().ok
+        assert reopened.search("номер2", mode="dense", k=1)[0].document.doc_id == "exp-t-2"
+
+
 def test_the_model_fingerprint_is_checked(kb: KnowledgeBase, settings: Settings) -> None:
     _fill(kb, 2)
     other = KnowledgeBase(settings, embedder=HashingEmbedder(128), backend=kb.backend)  # the kb fixture closes it

@@ -4,7 +4,7 @@ The rows are the truth. Every chunk must have exactly one lexical entry and, in 
 is at the store's generation, exactly one vector id; nothing may point at a chunk that is gone. A file behind the
 store is normal (a writer was killed before saving) and only noted; duplicate ids in it are a problem. A repair
 refills the lexical entries and the document chunk counts from the rows and rebuilds the FAISS index from the
-stored vectors; chunks whose vector is missing from the cache need the model (`KnowledgeBase.check`).
+stored vectors; chunks whose vector is missing from the cache are re-embedded with the model (`KnowledgeBase.check`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def check(store: SqliteStore, files: Sequence[tuple[int, Path]], live_ids: Calla
             report.problem("vectors_missing", db.execute(
                 "SELECT count(*) FROM chunks c LEFT JOIN vectors v ON v.key = c.vector_key "
                 "WHERE v.key IS NULL OR length(v.vector) != ?", (int(dim) * 4,)).fetchone()[0],
-                "chunks without a stored vector of the store's dimension: run `pedkb reindex`", repairable=False)
+                "chunks without a stored vector of the store's dimension: re-embedded by `pedkb check --repair`")
         generation = int(db.execute("SELECT coalesce((SELECT value FROM meta WHERE key = 'generation'), 0)")
                          .fetchone()[0])
         db.execute("COMMIT")
