@@ -18,6 +18,7 @@ from cli.main import main as cli_main
 from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from index.records import DocumentRecord, NewChunk
+from index.store.base import Backend
 from index.store.embedded.backend import FaissBackend
 from index.store.postgres.backend import PgBackend
 from pedkb.errors import ConflictError, InconsistentStoreError, NotFoundError
@@ -234,3 +235,24 @@ def test_duplicate_ids_in_the_vector_file_are_found_refused_and_rebuilt(tmp_path
     assert repaired.repaired and backend.check().ok
     assert backend.stats()["vectors"] == 3
     backend.close()
+
+
+def test_first_writes_at_once_on_a_fresh_store(backend: Backend) -> None:
+    errors: list[BaseException] = []
+
+    def first_write(n: int) -> None:
+        try:
+            backend.set_meta("model", "test")  # what `EmbeddingSpace.claim` does on a store's first write
+            backend.set_meta("dim", str(DIM))
+            backend.put_document(*_doc(f"first{n}"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    report = backend.check()
+    assert report.ok and report.counts["chunks"] == report.counts["vectors"] == 8, report.lines()

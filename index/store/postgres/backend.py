@@ -1,10 +1,9 @@
 """The PostgreSQL + pgvector backend: the same behaviour as the embedded one, on a server people already run.
 
 Vectors live in a pgvector column with an HNSW cosine index, filters are the embedded store's SQL (`filter_sql.py`);
-each write is one transaction behind the database's writer lock (`integrity.begin_write`), chunks and postings
-written by COPY. Searches and listings can go to a read replica (`read_url`); writes and the reads that decide a
-write go to the primary. `bulk_loading()` defers the HNSW index to the end of a large load.
-"""
+each write is one transaction behind the writer lock (`integrity.begin_write`), chunks and postings by COPY. Reads
+can go to a replica (`read_url`), writes and the reads deciding them to the primary; `bulk_loading()` defers the HNSW
+index to the end of a large load."""
 
 from __future__ import annotations
 
@@ -122,6 +121,7 @@ class PgBackend(Backend):
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value; recording a new dimension builds the HNSW index for it (at the end of a bulk load)."""
         with self._write() as conn, conn.transaction():
+            integrity.begin_write(conn)  # two first writes never build the vector index at once
             unchanged = key == "dim" and self._dim(conn) == int(value) and has_vector_index(conn)
             conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
