@@ -221,6 +221,7 @@ class FaissBackend(Backend):
         except OSError:
             self._dirty = True
             raise
+
     # --- documents -------------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
                      must_exist: bool | None = None) -> DocumentRecord:
