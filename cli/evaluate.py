@@ -43,10 +43,13 @@ def cmd_eval(args: argparse.Namespace, open_kb: Callable[[argparse.Namespace], A
         reports = [run_evaluation(kb, Path(args.qrels), k=args.k, mode=mode, within_language=args.within_language,
                                   level=args.level) for mode in modes]
         sweeps = _floor_sweeps(kb, args, modes) if args.nonsense else {}
+        kb_cuts = _no_close_match(kb, args, modes) if args.nonsense else {}
     if args.json:
         out: Any = [r.to_dict() for r in reports]
         if sweeps:
-            out = {"reports": out, "floor": {mode: [vars(o) for o in sweep] for mode, sweep in sweeps.items()}}
+            out = {"reports": out, "floor": {mode: [vars(o) for o in sweep] for mode, sweep in sweeps.items()},
+                   "no_close_match": {mode: {"nonsense_cut": j, "real_cut": r}
+                                      for mode, (j, r) in _calibrated_cuts(kb_cuts).items()}}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     for report in reports:
@@ -70,7 +73,27 @@ def cmd_eval(args: argparse.Namespace, open_kb: Callable[[argparse.Namespace], A
         from index.eval_floor import sweep_table
 
         print(sweep_table(sweeps))
+        print("\nthe calibrated 'no close match' answer (index/calibration.json), as a reader gets it:\n")
+        print("| mode | nonsense answered no close match | real queries wrongly cut |\n|---|---:|---:|")
+        for mode, (junk_cut, real_cut) in _calibrated_cuts(kb_cuts).items():
+            print(f"| {mode} | {junk_cut:.1%} | {real_cut:.1%} |")
     return 0
+
+
+def _no_close_match(kb: Any, args: argparse.Namespace, modes: list[str]) -> dict[str, tuple[list[bool], list[bool]]]:
+    """Per mode: for each nonsense query and each judged query, whether the search answered "no close match"."""
+    from index.eval_floor import load_nonsense
+    from index.eval_queries import load_queries
+
+    nonsense = [q.text for q in load_nonsense(Path(args.nonsense))]
+    real = [q.text for q in load_queries(Path(args.qrels))]
+    return {mode: ([kb.find(text, k=1, mode=mode).no_close_match for text in nonsense],
+                   [kb.find(text, k=1, mode=mode).no_close_match for text in real]) for mode in modes}
+
+
+def _calibrated_cuts(cuts: dict[str, tuple[list[bool], list[bool]]]) -> dict[str, tuple[float, float]]:
+    """Per mode: the share of nonsense answered "no close match" and the share of real queries wrongly cut."""
+    return {mode: (sum(junk) / max(len(junk), 1), sum(real) / max(len(real), 1)) for mode, (junk, real) in cuts.items()}
 
 
 def _floor_sweeps(kb: Any, args: argparse.Namespace, modes: list[str]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The `pedkb` command line: ingest, search, evaluate, list, delete, re-embed, detect language, provision, serve."""
+"""The `pedkb` command line: ingest, search, evaluate, list, delete, re-embed, check, detect language, provision,
+serve."""
 
 from __future__ import annotations
 
@@ -157,6 +158,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Verify rows vs lexical index vs vectors and the model; exit 1 when inconsistent (after `--repair`: when
+    something is still wrong)."""
+    with _open_kb(args) as kb:
+        report = kb.check(quick=args.quick, repair=args.repair)
+        if args.repair and report.repaired:  # what is left after the repair, and what it did
+            after = kb.check(quick=args.quick)
+            after.repaired = report.repaired
+            report = after
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(report.lines()))
+        if not report.ok and not args.repair:
+            print("run `pedkb check --repair` to rebuild what the rows allow")
+    return 0 if report.ok else 1
+
+
 def cmd_lang(args: argparse.Namespace) -> int:
     """Print the detected language of a text."""
     from ingest.language import detect_language
@@ -261,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", help="counts per type and language, model, index size")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("check", help="verify that rows, lexical index and vectors agree (exit 1 when not)")
+    p.add_argument("--repair", action="store_true", help="rebuild what can be rebuilt from the rows")
+    p.add_argument("--quick", action="store_true", help="only the cheap part (what `serve` runs at start)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("lang", help="detect the language of a text")
     p.add_argument("text", nargs="+")

@@ -55,6 +55,7 @@ from index.eval_queries import (
     result_from_hit,
 )
 from index.knowledge_base import KnowledgeBase
+from index.records import SearchFilters
 from pedkb import limits
 from pedkb.errors import ValidationError
 
@@ -82,8 +83,8 @@ class Answer(Protocol):
 
 
 def collapse_to_items(results: Sequence[Result]) -> list[Result]:
-    """Passages collapsed to items: the first passage of each doc_id, in rank order (to be replaced once the
-    search itself returns one result per item)."""
+    """Passages collapsed to items: the first passage of each doc_id, in rank order (a no-op on `kb.find`'s
+    results, which are one per item already; kept for search functions that return passages)."""
     seen: set[str] = set()
     items = []
     for result in results:
@@ -330,9 +331,9 @@ def available_judgements(queries: Iterable[EvalQuery], doc_ids: set[str],
 
 def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10, mode: str | None = None,
                    within_language: bool = False, level: str = LEVELS[0]) -> EvaluationReport:
-    """Evaluate `kb.search` on a qrels file; judgements naming items or seeds absent from the index are left
-    out (and counted in the report), so a partial knowledge base can still be measured. `within_language` adds
-    the pair rows searched within the answer language (`EvaluationReport.within_language`)."""
+    """Evaluate `kb.find` (item level) or `kb.search` (passage level) on a qrels file; judgements naming items
+    or seeds absent from the index are left out (and counted in the report), so a partial knowledge base can still
+    be measured. `within_language` adds the pair rows searched within the answer language."""
     queries = load_queries(qrels_path)
     documents = kb.documents()
     kept, dropped, emptied = available_judgements(
@@ -342,13 +343,15 @@ def run_evaluation(kb: KnowledgeBase, qrels_path: Path, *, k: int = 10, mode: st
                     dropped, len(emptied))
     if not kept:
         raise ValidationError(str(qrels_path), "no judgement names an item or a file of this knowledge base")
-    options: dict[str, Any] = {"k": k} if mode is None else {"k": k, "mode": mode}
+    options: dict[str, Any] = {} if mode is None else {"mode": mode}
 
-    def search(text: str, limit: int) -> list[SearchResult]:
-        return [result_from_hit(hit) for hit in kb.search(text, **{**options, "k": limit})]
+    def search(text: str, limit: int, filters: SearchFilters | None = None) -> list[SearchResult]:
+        if level == "item":  # what a reader gets: one result per item, the floor applied, "no close match" empty
+            return [result_from_hit(item.hit()) for item in kb.find(text, k=limit, filters=filters, **options).items]
+        return [result_from_hit(hit) for hit in kb.search(text, k=limit, filters=filters, **options)]
 
     def search_within(text: str, limit: int, lang: str) -> list[SearchResult]:
-        return [result_from_hit(hit) for hit in kb.search(text, **{**options, "k": limit, "langs": [lang]})]
+        return search(text, limit, SearchFilters(langs=(lang,)))
 
     report = evaluate(kept, search, k=k, within_language=search_within if within_language else None, level=level)
     report.mode, report.skipped_judgements, report.skipped_queries = mode, dropped, emptied

@@ -27,11 +27,12 @@ from index.records import DocumentRecord, SearchFilters, SearchHit, TechnologySu
 from index.searcher import ItemPage, Searcher
 from index.space import EmbeddingSpace, mean_vector
 from index.store.base import Backend
+from index.store.consistency import ConsistencyReport
 from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
 from ingest.knowledge import Vocabulary, empty_vocabulary, experience_text, load_corpus_experiences, load_vocabulary
 from pedkb import limits
-from pedkb.errors import NotFoundError, ValidationError
+from pedkb.errors import InconsistentStoreError, ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings
 
 __all__ = ["FileResult", "IngestReport", "KnowledgeBase"]
@@ -245,6 +246,35 @@ class KnowledgeBase:
                 on_batch(len(batch))
         self.backend.switch_model(embedder.name, embedder.dim, assignments, weights=embedder.fingerprint)
         return len(assignments)
+
+    # --- integrity -------------------------------------------------------------------------------------------------
+    def check(self, *, quick: bool = False, repair: bool = False) -> ConsistencyReport:
+        """`pedkb check`: the backend's rows, lexical index and vectors agree (`Backend.check`; `repair` rebuilds
+        what the rows allow) and, unless `quick` (which needs no model), the store's model is the embedder's."""
+        report = self.backend.check(quick=quick, repair=repair)
+        if repair and report.number("vectors_missing"):
+            self.space.check()  # re-embedding needs the store's own model
+            for batch in self.backend.iter_chunks(batch=256):  # the cache embeds only what it lacks
+                self.space.embed([c.text for c in batch], persist=True)
+            again = self.backend.check(repair=True)  # the index, now that every chunk has its vector
+            report.repaired += [f"{report.number('vectors_missing')} chunk vectors re-embedded", *again.repaired]
+        if not quick and self.space.is_claimed():
+            try:
+                self.space.check()
+            except ModelMismatchError as exc:
+                report.problem("model_mismatch", 1, str(exc), repairable=False)
+        return report
+
+    def refuse_inconsistent(self) -> None:
+        """Raise InconsistentStoreError, naming the command that repairs it, when the quick check finds a problem
+        (`pedkb serve` calls it at start)."""
+        report = self.check(quick=True)
+        if not report.ok:
+            for line in report.lines():
+                log.error("%s", line)
+            problems = "; ".join(f"{p.name} {p.count}" for p in report.problems)
+            raise InconsistentStoreError(f"the {report.backend} store is inconsistent ({problems}): run "
+                                         "`pedkb check --repair` before serving it")
 
     def stats(self) -> dict[str, object]:
         """Store statistics plus the model the index was built with: name, dimension and weights fingerprint."""

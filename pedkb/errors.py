@@ -18,6 +18,7 @@ PedkbError
 ├── ModelError                  the embedding model is missing or cannot load
 │   └── ModelMismatchError      the index was built with another model; run `pedkb reindex`
 └── StoreError                  the store on disk is unusable (locked, corrupt, wrong version)
+    └── InconsistentStoreError  rows, lexical index and vectors disagree; run `pedkb check --repair`
 """
 
 from __future__ import annotations
@@ -113,3 +114,7 @@ class ModelMismatchError(ModelError):
 
 class StoreError(PedkbError):
     """The store on disk cannot be used."""
+
+
+class InconsistentStoreError(StoreError):
+    """Rows, lexical index and vectors of the store disagree (`pedkb check`)."""

@@ -63,7 +63,13 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = kb is None
         if own:
-            _attach(app, KnowledgeBase(settings), settings)
+            opened = KnowledgeBase(settings)
+            try:
+                opened.refuse_inconsistent()  # a store `pedkb check` finds wrong is not served
+            except BaseException:
+                opened.close()
+                raise
+            _attach(app, opened, settings)
         app.state.warmup.start(app.state.kb)  # live at once, ready once the model has answered a query
         try:
             yield

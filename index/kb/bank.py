@@ -98,9 +98,9 @@ class ExperienceBank:
     def create(self, record: dict[str, Any]) -> Experience:
         """Validate and add a new experience; an existing id is a ConflictError."""
         exp = parse_experience(record, self.vocabulary, "experience")
-        if self.backend.get_document(exp.id) is not None:
+        if self.backend.get_document(exp.id) is not None:  # early, before any embedding; `put` decides
             raise ConflictError(f"id: an item with id {exp.id!r} exists already")
-        self.put(exp)
+        self.put(exp, must_exist=False)
         return exp
 
     def update(self, exp_id: str, record: dict[str, Any]) -> Experience:
@@ -109,20 +109,26 @@ class ExperienceBank:
         if record.get("id", exp_id) != exp_id:
             raise ValidationError("id", f"the id cannot change ({exp_id!r} → {record.get('id')!r})")
         exp = parse_experience({**record, "id": exp_id}, self.vocabulary, "experience")
-        self.put(exp)
+        try:
+            self.put(exp, must_exist=True)
+        except NotFoundError as exc:  # deleted by another writer meanwhile
+            raise NotFoundError(f"no experience with id {exp_id!r}") from exc
         return exp
 
     def delete(self, exp_id: str) -> None:
-        """Delete an experience and its vectors."""
+        """Delete an experience and its vectors (NotFoundError when it is gone, also when another writer deleted
+        it meanwhile)."""
         self.get(exp_id)
-        self.backend.delete_document(exp_id)
+        if not self.backend.delete_document(exp_id):
+            raise NotFoundError(f"no experience with id {exp_id!r}")
 
-    def put(self, exp: Experience) -> str:
-        """Store an experience (validated) unless it is unchanged: added | updated | unchanged."""
+    def put(self, exp: Experience, *, must_exist: bool | None = None) -> str:
+        """Store an experience (validated) unless it is unchanged: added | updated | unchanged; `must_exist` as
+        in `ItemWriter.store` (a creation or an update only, decided in the write)."""
         payload = exp.model_dump(mode="json")
         digest = _digest({"record": payload, "chunking": self.writer.signature()})
         existing = self.backend.get_document(exp.id)
-        if existing is not None and existing.sha256 == digest:
+        if existing is not None and existing.sha256 == digest and must_exist is not False:
             return "unchanged"
         text = experience_text(exp)
         vocab = self.vocabulary
@@ -136,7 +142,8 @@ class ExperienceBank:
             doc_id=exp.id, source=f"experience:{exp.id}", title=exp.title, fmt="record", sha256=digest,
             size=len(text), kind=EXPERIENCE, languages=[exp.language], facets=facets, meta={"record": payload},
         )
-        self.writer.store(record, self.writer.chunk_text(text, exp.language), suggest=SUGGESTED_TAGS)
+        self.writer.store(record, self.writer.chunk_text(text, exp.language), suggest=SUGGESTED_TAGS,
+                          must_exist=must_exist)
         return "added" if existing is None else "updated"
 
     def put_technology(self, tech: Technology) -> str:

@@ -14,9 +14,20 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.store.consistency import ConsistencyReport
 from index.store.statistics import LanguageStatistics
+from pedkb.errors import ConflictError, NotFoundError
 
 WEIGHTS_META = "model_weights"  # meta key of the embedder's weights fingerprint (docs/model_identity.md)
+
+
+def check_precondition(doc_id: str, exists: bool, must_exist: bool | None) -> None:
+    """Inside a write transaction: refuse to create an existing item (ConflictError) or to update a missing one
+    (NotFoundError); `must_exist` None writes either way."""
+    if must_exist is False and exists:
+        raise ConflictError(f"id: an item with id {doc_id!r} exists already")
+    if must_exist and not exists:
+        raise NotFoundError(f"no item with id {doc_id!r}")
 
 
 class Backend(ABC):
@@ -33,8 +44,11 @@ class Backend(ABC):
 
     # --- documents -------------------------------------------------------------------------------------------
     @abstractmethod
-    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
-        """Insert or replace a document with all its chunks and vectors, atomically."""
+    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
+                     must_exist: bool | None = None) -> DocumentRecord:
+        """Insert or replace a document with all its chunks and vectors, atomically, as the only writer of the
+        store at that moment; `must_exist` False only creates, True only replaces (`check_precondition`, decided
+        inside the write so that two writers cannot both pass it)."""
 
     @abstractmethod
     def delete_document(self, doc_id: str) -> bool:
@@ -117,7 +131,8 @@ class Backend(ABC):
         WEIGHTS_META) and point every chunk at its new cached vector (chunk_id, key)."""
 
     def writing(self) -> contextlib.AbstractContextManager[None]:
-        """Group writes into one batch (the embedded backend holds its write lock and saves once at the end)."""
+        """Group writes into one batch: each write still commits on its own and other writers interleave between
+        them; the embedded backend saves its FAISS file once at the end instead of after every write."""
         return contextlib.nullcontext()
 
     def bulk_loading(self) -> contextlib.AbstractContextManager[None]:
@@ -127,6 +142,11 @@ class Backend(ABC):
         return self.writing()
 
     # --- upkeep ----------------------------------------------------------------------------------------------
+    @abstractmethod
+    def check(self, *, quick: bool = False, repair: bool = False) -> ConsistencyReport:
+        """Verify that rows, lexical index and vectors agree (`consistency.py`); `quick` only what is cheap to
+        read at start-up; `repair` rebuilds what the rows allow, as a writer, and reports it."""
+
     @abstractmethod
     def stats(self) -> dict[str, object]:
         """Counts per kind and language, vector count and sizes."""

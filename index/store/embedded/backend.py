@@ -4,27 +4,32 @@ Crash safety: SQLite commits each document in one transaction and counts writes 
 is named after the generation it reflects and replaced by rename. A process that finds the file behind the store
 (another process wrote since, or a writer was killed) brings its in-memory index up to date from SQLite by
 adding and removing the chunk ids that differ, so searches never see a half-written document.
-Writers take an exclusive lock file for the duration of a batch; readers never lock.
+Writers serialise on the folder's `WriterLock` (a re-entrant thread lock plus `flock` on `write.lock`, held by one
+write at a time, at every depth); SQLite commits first and the FAISS index follows under the same lock, so a
+failure after the commit only leaves the index to be rebuilt from the rows. Readers never take the writer lock;
+each thread has its own SQLite connection and FAISS searches never overlap an index update (`_mutex`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
 
 import faiss
 import numpy as np
 
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import WEIGHTS_META, Backend
+from index.store.consistency import ConsistencyReport
+from index.store.embedded import check as embedded_check
+from index.store.embedded import vector_files
 from index.store.embedded.sqlite import SqliteStore
+from index.store.locking import WriterLock
 from index.store.statistics import LanguageStatistics, StatisticsCache
 from pedkb.errors import StoreError
 
@@ -35,7 +40,6 @@ log = logging.getLogger(__name__)
 faiss.omp_set_num_threads(1)
 
 DB_NAME = "pedkb.sqlite3"
-LOCK_NAME = "write.lock"
 SYNC_BLOCK = 65_536  # chunk vectors read from SQLite per step when the index catches up
 
 
@@ -48,28 +52,27 @@ class FaissBackend(Backend):
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.data_dir}: cannot create the data folder ({exc.strerror})") from exc
-        self.store = SqliteStore(self.data_dir / DB_NAME)
-        self._mutex = threading.RLock()  # the in-memory index and the SQLite connection
-        self._batch_guard = threading.RLock()  # the write-batch depth and the lock file
-        self._flush_guard = threading.Lock()
+        self._writer = WriterLock.for_folder(self.data_dir)
+        with self._writer.hold():  # opening may refill the lexical index: a write
+            self.store = SqliteStore(self.data_dir / DB_NAME)
+        self._mutex = threading.RLock()  # the in-memory index: searches and updates never overlap
+        self._batch_guard = threading.Lock()
         self._index: faiss.IndexIDMap2 | None = None
         self._index_gen = -1
         self._index_space = ""
         self._dirty = False
-        self._lock_depth = 0
+        self._batches = 0  # open `writing()` blocks: the FAISS file is saved when the last one ends
         self._bulk_depth = 0
-        self._lock_file: IO[str] | None = None
         self._statistics = StatisticsCache()
 
     # --- metadata ----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         """A metadata value."""
-        with self._mutex:
-            return self.store.get_meta(key)
+        return self.store.get_meta(key)
 
     def set_meta(self, key: str, value: str) -> None:
-        """Set a metadata value."""
-        with self._mutex:
+        """Set a metadata value (as a writer)."""
+        with self._writer.hold():
             self.store.set_meta(key, value)
 
     def _space(self) -> str:
@@ -83,78 +86,63 @@ class FaissBackend(Backend):
         dim = self.store.get_meta("dim")
         return int(dim) if dim else None
 
-    # --- write lock ----------------------------------------------------------------------------------------------
+    # --- writes: the lock, batches, the index after a commit ----------------------------------------------------
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """Hold the data folder's write lock for a batch of writes; the FAISS file is saved at the end.
-
-        Only the file lock is held across the batch: searches in this process keep running between writes.
-        """
+        """A batch of writes: each takes the writer lock for its own transaction only, so other threads and
+        processes write between them; the FAISS file is saved once, when the last open batch ends."""
         with self._batch_guard:
-            if self._lock_depth == 0:
-                handle = open(self.data_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held across the batch
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    log.info("waiting for another pedkb process writing to %s", self.data_dir)
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                self._lock_file = handle
-            self._lock_depth += 1
+            self._batches += 1
         try:
             yield
         finally:
             with self._batch_guard:
-                try:
-                    if self._lock_depth == 1:
-                        self.flush()
-                finally:
-                    self._lock_depth -= 1
-                    if self._lock_depth == 0 and self._lock_file is not None:
-                        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-                        self._lock_file.close()
-                        self._lock_file = None
+                self._batches -= 1
+                last = self._batches == 0
+            if last:
+                with self._writer.hold():
+                    self._save_quietly()
 
     @contextlib.contextmanager
     def bulk_loading(self) -> Iterator[None]:
-        """A write batch whose documents reach the FAISS index all at once at its end.
-
-        Outside it every document write updates the in-memory index with its own chunk ids (`_apply_write`);
-        inside, writes go to SQLite only and the flush at the end adds them in one sync. Searches in the block
-        sync first, so they see every write as usual.
-        """
+        """A write batch whose documents reach the FAISS index all at once at its end: outside it every write
+        applies its own chunk ids to the in-memory index (`_apply_write`); inside, writes go to SQLite only and the
+        save at the end adds them in one sync. Searches in the block sync first, so they see every write."""
         with self.writing():
-            self._bulk_depth += 1
+            with self._batch_guard:
+                self._bulk_depth += 1
             try:
                 yield
             finally:
-                self._bulk_depth -= 1
+                with self._batch_guard:
+                    self._bulk_depth -= 1
+
+    def _after_commit(self, before: int | None, removed: Sequence[int], added: Sequence[int], depth: int) -> None:
+        """Bring the in-memory index, then (outside a batch) the FAISS file, up to a write SQLite just committed.
+
+        The write stands whatever happens here: a failure is logged and leaves the index to be rebuilt from the
+        rows at its next use, so a caller never sees an error for a write that is in the store.
+        """
+        try:
+            if not self._bulk_depth:
+                with self._mutex:
+                    self._apply_write(before, removed, added)
+        except (RuntimeError, MemoryError, sqlite3.Error):
+            log.exception("the vector index could not follow a committed write: it is rebuilt from the store")
+            with self._mutex:
+                self._index, self._index_gen = None, -1
+        if depth == 1 and not self._batches:
+            self._save_quietly()
+
+    def _save_quietly(self) -> None:
+        """Save the FAISS file; a failure is logged (the file is a cache of the rows, rebuilt when it is behind)."""
+        try:
+            self._save()
+        except (OSError, RuntimeError, MemoryError):
+            log.exception("the vector file of %s could not be saved; it is rebuilt from the store when needed",
+                          self.data_dir.name)
 
     # --- the in-memory FAISS index ---------------------------------------------------------------------------------
-    def _vector_files(self, space: str) -> list[tuple[int, Path]]:
-        found = []
-        for path in self.data_dir.glob(f"vectors-{space}-*.faiss"):
-            try:
-                found.append((int(path.stem.rsplit("-", 1)[1]), path))
-            except ValueError:
-                continue
-        return sorted(found, reverse=True)
-
-    def _load_index(self, space: str, gen: int, dim: int) -> faiss.IndexIDMap2:
-        for file_gen, path in self._vector_files(space):
-            if file_gen > gen:
-                continue
-            try:
-                index = faiss.read_index(str(path))
-            except RuntimeError as exc:  # vanished under us, or truncated by a crash: rebuild instead
-                log.warning("ignoring unreadable vector file %s (%s)", path.name, exc)
-                continue
-            if not isinstance(index, faiss.IndexIDMap2):  # read_index returns the concrete class; ours is always this
-                log.warning("ignoring vector file %s holding a %s", path.name, type(index).__name__)
-                continue
-            if index.d == dim:
-                return index
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
     def _sync(self) -> faiss.IndexIDMap2 | None:
         """Bring the in-memory index up to the store's current generation."""
         gen = self.store.generation()
@@ -165,10 +153,15 @@ class FaissBackend(Backend):
         if dim is None:
             return None
         if self._index is None or space != self._index_space or self._index.d != dim:
-            self._index = self._load_index(space, gen, dim)
+            self._index = vector_files.load_index(self.data_dir, space, gen, dim)
         index = self._index
         in_store = self.store.chunk_ids()
         in_index = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.zeros(0, np.int64)
+        if np.unique(in_index).size != in_index.size:  # a file written by an older pedkb under concurrent writes
+            log.error("the vector index of %s holds duplicate chunk ids: rebuilding it from the store",
+                      self.data_dir.name)
+            self._index = index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            in_index = np.zeros(0, np.int64)
         removed = np.setdiff1d(in_index, in_store, assume_unique=True)
         added = np.setdiff1d(in_store, in_index, assume_unique=True)
         if removed.size:
@@ -192,8 +185,10 @@ class FaissBackend(Backend):
 
     def _apply_write(self, before: int | None, removed: Sequence[int], added: Sequence[int]) -> None:
         """After one write under the write lock: apply its chunk ids to an index that matched the store before it
-        (O(write) instead of listing every chunk id), else sync in full."""
-        if before is None or self._index is None or self.store.generation() != before + 1:
+        (O(write) instead of listing every chunk id), else sync in full. A search may have synced the index past
+        `before` between the commit and this call: then the write is in it already and the sync does nothing."""
+        if (before is None or self._index is None or self._index_gen != before
+                or self.store.generation() != before + 1):
             self._sync()
             return
         index = self._index
@@ -207,92 +202,80 @@ class FaissBackend(Backend):
         self._dirty = True
 
     def flush(self) -> None:
-        """Write the in-memory index to `vectors-<space>-<generation>.faiss` by atomic rename.
+        """Write the in-memory index to `vectors-<space>-<generation>.faiss` (as a writer, by atomic rename)."""
+        with self._writer.hold():
+            self._save()
 
-        The index is serialised under the lock (a memory copy) and written outside it, so searches are not held
-        up by the disk.
-        """
-        with self._flush_guard:
-            with self._mutex:
-                index = self._sync()
-                if index is None or not self._dirty or self._lock_depth == 0:
-                    return
-                blob = faiss.serialize_index(index)
-                target = self.data_dir / f"vectors-{self._index_space}-{self._index_gen}.faiss"
-                self._dirty = False
-            tmp = target.with_suffix(".faiss.tmp")
-            try:
-                with open(tmp, "wb") as handle:
-                    blob.tofile(handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except OSError:
-                self._dirty = True
-                raise
-            for path in self.data_dir.glob("vectors-*.faiss*"):
-                if path != target:
-                    path.unlink(missing_ok=True)
+    def _save(self) -> None:
+        """The save itself, by the holder of the writer lock: the index is serialised under `_mutex` (a memory
+        copy) and written outside it, so searches are not held up by the disk."""
+        with self._mutex:
+            index = self._sync()
+            if index is None or not self._dirty:
+                return
+            blob = faiss.serialize_index(index)
+            target = self.data_dir / f"vectors-{self._index_space}-{self._index_gen}.faiss"
+            self._dirty = False
+        try:
+            vector_files.write_file(blob, target)
+        except OSError:
+            self._dirty = True
+            raise
 
     # --- documents -------------------------------------------------------------------------------------------------
-    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
-        """Insert or replace a document with its chunks."""
-        with self.writing():
-            before = self._current_generation()
-            stored, removed, added = self.store.put_document(doc, chunks)
-            if not self._bulk_depth:
-                self._apply_write(before, removed, added)
+    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
+                     must_exist: bool | None = None) -> DocumentRecord:
+        """Insert or replace a document with its chunks: one SQLite transaction, then the index follows."""
+        with self._writer.hold() as depth:
+            with self._mutex:
+                before = self._current_generation()
+            stored, removed, added = self.store.put_document(doc, chunks, must_exist)
+            self._after_commit(before, removed, added, depth)
             return stored
 
     def delete_document(self, doc_id: str) -> bool:
         """Delete a document and its vectors."""
-        with self.writing():
-            before = self._current_generation()
+        with self._writer.hold() as depth:
+            with self._mutex:
+                before = self._current_generation()
             removed = self.store.delete_document(doc_id)
-            self._apply_write(before, removed or [], [])
+            if removed is not None:
+                self._after_commit(before, removed, [], depth)
             return removed is not None
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """A document by id."""
-        with self._mutex:
-            return self.store.get_document(doc_id)
+        return self.store.get_document(doc_id)
 
     def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
         """Documents by id."""
-        with self._mutex:
-            return self.store.get_documents(doc_ids)
+        return self.store.get_documents(doc_ids)
 
     def list_documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""
-        with self._mutex:
-            return self.store.list_documents(kind)
+        return self.store.list_documents(kind)
 
     def export_document(self, doc_id: str) -> tuple[DocumentRecord, list[NewChunk]] | None:
         """A document with its chunks and vectors."""
-        with self._mutex:
-            return self.store.export_document(doc_id)
+        return self.store.export_document(doc_id)
 
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:
         """Documents passing the filters."""
-        with self._mutex:
-            return self.store.filter_documents(filters, offset, limit)
+        return self.store.filter_documents(filters, offset, limit)
 
     def get_chunks(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Chunks by id."""
-        with self._mutex:
-            return self.store.get_chunks(chunk_ids)
+        return self.store.get_chunks(chunk_ids)
 
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:
         """A document's chunks."""
-        with self._mutex:
-            return self.store.document_chunks(doc_id)
+        return self.store.document_chunks(doc_id)
 
     # --- vectors ---------------------------------------------------------------------------------------------------
     def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached vectors by content key."""
-        with self._mutex:
-            return self.store.cached_vectors(keys)
+        return self.store.cached_vectors(keys)
 
     def search(self, query: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """Exact inner-product search, optionally restricted by filters."""
@@ -339,30 +322,64 @@ class FaissBackend(Backend):
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """BM25 over the FTS5 table of analysed chunk terms (kept in the same transactions as the chunks)."""
-        with self._mutex:
-            return self.store.lexical_search(terms, k, filters)
+        return self.store.lexical_search(terms, k, filters)
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[ChunkRecord]]:
         """Every chunk in batches."""
         yield from self.store.iter_chunks(batch)
 
     def store_vectors(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
-        """Add vectors to the cache."""
-        with self._mutex:
-            self.store.store_vectors(items)
+        """Add vectors to the cache (no chunk points at them: no generation, no index, no writer lock)."""
+        self.store.store_vectors(items)
 
     def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
                      weights: str | None = None) -> None:
         """Record a new model and re-point all chunks at once; the next sync rebuilds the index."""
-        with self.writing():
+        with self._writer.hold():
             meta = {"model": model, "dim": str(dim), "vector_space": uuid.uuid4().hex[:12]}
             if weights is not None:
                 meta[WEIGHTS_META] = weights
             self.store.switch_model(meta, assignments)
-            self._index = None
-            self._sync()
+            with self._mutex:
+                self._index = None
+                self._sync()
+            self._save_quietly()
 
     # --- upkeep ----------------------------------------------------------------------------------------------------
+    def check(self, *, quick: bool = False, repair: bool = False) -> ConsistencyReport:
+        """Rows vs FTS5 entries vs the FAISS file and the in-memory index (`embedded/check.py`)."""
+        if quick and not repair:  # one SQLite snapshot; the FAISS file is named after the generation it holds
+            return self._check(quick)
+        with self._writer.hold():  # the live index and the rows compared with no write in between
+            report = self._check(quick)
+            if repair:
+                embedded_check.repair(self.store, report, self.rebuild_index)
+            return report
+
+    def _check(self, quick: bool) -> ConsistencyReport:
+        space = self.store.get_meta("vector_space")
+        return embedded_check.check(self.store, vector_files.list_files(self.data_dir, space) if space else [],
+                                    None if quick else self._index_ids)
+
+    def _index_ids(self) -> np.ndarray:
+        """The chunk ids of the in-memory index, brought up to the store."""
+        with self._mutex:
+            index = self._sync()
+            if index is None or not index.ntotal:
+                return np.zeros(0, np.int64)
+            return faiss.vector_to_array(index.id_map).astype(np.int64)
+
+    def rebuild_index(self) -> int:
+        """Rebuild the index from the stored vectors and save it; returns how many it holds."""
+        with self._writer.hold():
+            vector_files.remove_files(self.data_dir)
+            with self._mutex:
+                self._index, self._index_gen = None, -1
+                index = self._sync()
+                self._dirty = True
+            self._save()
+            return 0 if index is None else int(index.ntotal)
+
     def stats(self) -> dict[str, object]:
         """Counts and sizes."""
         with self._mutex:

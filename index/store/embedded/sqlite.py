@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.store.base import check_precondition
 from index.store.embedded import lexical as sqlite_lexical
 from index.store.embedded.schema import CHUNK_COLUMNS, SCHEMA, SCHEMA_VERSION, chunk_from_row, doc_from_row
 from index.store.filter_sql import filter_clause
@@ -29,12 +31,10 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
+        self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
+        self._guard = threading.Lock()
         try:
-            self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a usable pedkb store ({exc})") from exc
@@ -48,6 +48,34 @@ class SqliteStore:
         sqlite_lexical.ensure_current(self.db)
         if version is None or int(version) < SCHEMA_VERSION:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    # --- connections: one per thread -------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The calling thread's connection (opened on first use): a transaction of one thread never sees or
+        ends another thread's statements; WAL lets them all read while one writes."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+            with self._guard:
+                for ident, (thread, old) in list(self._connections.items()):
+                    if not thread.is_alive():  # a finished request thread: its connection is idle for good
+                        old.close()
+                        del self._connections[ident]
+                self._connections[threading.get_ident()] = (threading.current_thread(), db)
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable pedkb store ({exc})") from exc
+        return db
 
     # --- metadata --------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -74,13 +102,15 @@ class SqliteStore:
         )
 
     # --- writes ----------------------------------------------------------------------------------------------
-    def put_document(self, doc: DocumentRecord,
-                     chunks: Sequence[NewChunk]) -> tuple[DocumentRecord, list[int], list[int]]:
-        """Insert or replace a document and its chunks in one transaction; returns (doc, removed ids, new ids)."""
+    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk],
+                     must_exist: bool | None = None) -> tuple[DocumentRecord, list[int], list[int]]:
+        """Insert or replace a document and its chunks in one transaction; returns (doc, removed ids, new ids).
+        `must_exist` True or False makes it an update or a creation only (`check_precondition`)."""
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
             old = self.db.execute("SELECT created, seq FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
+            check_precondition(doc.doc_id, old is not None, must_exist)
             removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc.doc_id,))]
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
             if old is None:
@@ -340,5 +370,9 @@ class SqliteStore:
         return {"documents": kinds, "chunks": n_chunks, "chunk_languages": langs}
 
     def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
+        """Close every thread's connection."""
+        with self._guard:
+            for _, db in self._connections.values():
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()

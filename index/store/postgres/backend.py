@@ -1,11 +1,9 @@
 """The PostgreSQL + pgvector backend: the same behaviour as the embedded one, on a server people already run.
 
-Vectors live in a pgvector column with an HNSW cosine index (built for the model's dimension), filters are the
-same SQL as the embedded store's (`filter_sql.py`), and each document write is one transaction serialised per
-document by an advisory lock, so two processes uploading the same file never create two copies; chunks and
-their postings are written by COPY. Searches and listings can go to a read replica (`read_url`); writes and the
-reads that decide a write go to the primary. `bulk_loading()` defers the HNSW index to the end of a large load.
-"""
+Vectors live in a pgvector column with an HNSW cosine index, filters are the embedded store's SQL (`filter_sql.py`);
+each write is one transaction behind the writer lock (`integrity.begin_write`), chunks and postings by COPY. Reads
+can go to a replica (`read_url`), writes and the reads deciding them to the primary; `bulk_loading()` defers the HNSW
+index to the end of a large load."""
 
 from __future__ import annotations
 
@@ -20,7 +18,9 @@ import numpy as np
 
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import WEIGHTS_META, Backend
+from index.store.consistency import ConsistencyReport
 from index.store.filter_sql import filter_clause
+from index.store.postgres import integrity
 from index.store.postgres import search as pg_search
 from index.store.postgres.rows import (
     CHUNK_COLUMNS,
@@ -121,6 +121,7 @@ class PgBackend(Backend):
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value; recording a new dimension builds the HNSW index for it (at the end of a bulk load)."""
         with self._write() as conn, conn.transaction():
+            integrity.begin_write(conn)  # two first writes never build the vector index at once
             unchanged = key == "dim" and self._dim(conn) == int(value) and has_vector_index(conn)
             conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
@@ -132,15 +133,10 @@ class PgBackend(Backend):
 
     @contextlib.contextmanager
     def bulk_loading(self) -> Iterator[None]:
-        """Load many documents fast: the HNSW index is dropped for the block and built once at its end.
-
-        Searches keep working meanwhile by exact scan (slower on a large store); the build at the end blocks
-        writers, not readers, and uses `index_memory` and `index_workers`. The index is rebuilt also when the block
-        raises (documents written before the error stay). If the process dies inside the block, the next backend
-        that opens the database rebuilds it. A session advisory lock marks the load: a second bulk load waits
-        for it, and openers do not rebuild the index under it. Documents are written as always, one transaction
-        each, so the block is not a transaction.
-        """
+        """Load many documents fast: the HNSW index is dropped for the block and built once at its end (also when
+        the block raises; if the process dies, by the next opener). Searches scan meanwhile; the build blocks
+        writers, not readers. A session advisory lock marks the load: a second one waits, openers do not rebuild
+        under it. Documents are still written one transaction each: the block is not a transaction."""
         if self._bulk_depth:
             self._bulk_depth += 1
             try:
@@ -167,13 +163,13 @@ class PgBackend(Backend):
                 conn.execute("SELECT pg_advisory_unlock(%s)", (BULK_LOCK_KEY,))
 
     # --- documents -----------------------------------------------------------------------------------------------
-    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk]) -> DocumentRecord:
-        """Insert or replace a document and its chunks in one transaction, one writer per document at a time."""
+    def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
+                     must_exist: bool | None = None) -> DocumentRecord:
+        """Insert or replace a document and its chunks in one transaction, as the only writer at that moment."""
         now = time.time()
         with self._write() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (doc.doc_id,))
-            old = conn.execute("SELECT created FROM documents WHERE doc_id = %s", (doc.doc_id,)).fetchone()
-            doc.created = old[0] if old else now
+            created = integrity.begin_write(conn, doc.doc_id, must_exist)
+            doc.created = now if created is None else created
             doc.updated = now
             doc.n_chunks = len(chunks)
             conn.execute("DELETE FROM chunks WHERE doc_id = %s", (doc.doc_id,))
@@ -207,7 +203,7 @@ class PgBackend(Backend):
     def delete_document(self, doc_id: str) -> bool:
         """Delete a document with its chunks and facets."""
         with self._write() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (doc_id,))
+            integrity.begin_write(conn)
             gone = conn.execute("DELETE FROM documents WHERE doc_id = %s", (doc_id,)).rowcount
             if gone:
                 self._bump(conn)
@@ -350,13 +346,12 @@ class PgBackend(Backend):
 
     def switch_model(self, model: str, dim: int, assignments: Sequence[tuple[int, str]],
                      weights: str | None = None) -> None:
-        """Point every chunk at its new vector and record the model, in one transaction; rebuild the index.
-        With the same dimension the index is rebuilt in that transaction. With another one it is built after the
-        commit (`schema.index_new_dimension`): inside, the build would also meet the old vectors, which any open
-        snapshot keeps alive, and fail on their dimension.
-        """
+        """Point every chunk at its new vector and record the model, in one transaction; rebuild the index in it
+        (same dimension) or after the commit (another one: `schema.index_new_dimension`, since inside, the build
+        would meet the old vectors any open snapshot keeps alive, and fail on their dimension)."""
         with self._write() as conn:
             with conn.transaction():
+                integrity.begin_write(conn)
                 same_dim = self._dim(conn) == dim
                 conn.execute("CREATE TEMP TABLE reassign (chunk_id bigint, key text) ON COMMIT DROP")
                 with conn.cursor().copy("COPY reassign (chunk_id, key) FROM STDIN") as copy:
@@ -376,6 +371,11 @@ class PgBackend(Backend):
                 index_new_dimension(conn, dim, self.index_memory, self.index_workers)
 
     # --- upkeep --------------------------------------------------------------------------------------------------
+    def check(self, *, quick: bool = False, repair: bool = False) -> ConsistencyReport:
+        """Rows vs postings vs embeddings and the HNSW index, on the primary (`postgres/integrity.py`)."""
+        with self._write() as conn:
+            return integrity.check(conn, quick=quick, repair=repair, index=(self.index_memory, self.index_workers))
+
     def stats(self) -> dict[str, object]:
         """Counts and sizes."""
         with self._read() as conn:
