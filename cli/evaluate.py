@@ -81,14 +81,17 @@ def cmd_eval(args: argparse.Namespace, open_kb: Callable[[argparse.Namespace], A
 
 
 def _no_close_match(kb: Any, args: argparse.Namespace, modes: list[str]) -> dict[str, tuple[list[bool], list[bool]]]:
-    """Per mode: for each nonsense query and each judged query, whether the search answered "no close match"."""
+    """Per mode: for each nonsense query and each judged query, whether the search showed nothing."""
     from index.eval_floor import load_nonsense
     from index.eval_queries import load_queries
 
     nonsense = [q.text for q in load_nonsense(Path(args.nonsense))]
     real = [q.text for q in load_queries(Path(args.qrels))]
-    return {mode: ([kb.find(text, k=1, mode=mode).no_close_match for text in nonsense],
-                   [kb.find(text, k=1, mode=mode).no_close_match for text in real]) for mode in modes}
+    def cut(text: str, mode: str) -> bool:
+        page = kb.find(text, k=1, mode=mode)
+        return bool(page.no_close_match or not page.items)  # nothing shown: "no close match", or nothing at all
+
+    return {mode: ([cut(text, mode) for text in nonsense], [cut(text, mode) for text in real]) for mode in modes}
 
 
 def _calibrated_cuts(cuts: dict[str, tuple[list[bool], list[bool]]]) -> dict[str, tuple[float, float]]:
