@@ -34,7 +34,8 @@ class Page:
 class ExtractedDocument:
     """A file read into text, before repair; `pages` keep PDF page numbers (1-based).
 
-    `needs_ocr` lists the pages with no usable text layer; `scans` renders them as images for OCR.
+    `needs_ocr` lists the pages with no usable text layer; `scans` renders them as images for OCR; `warnings` name
+    pages that OCR left out.
     """
 
     source: str
@@ -45,6 +46,7 @@ class ExtractedDocument:
     meta: dict[str, str] = field(default_factory=dict)
     needs_ocr: list[int] = field(default_factory=list)
     scans: PageImages | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

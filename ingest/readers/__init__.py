@@ -51,7 +51,10 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 def read_document(path: Path, *, max_bytes: int, limits: ReadLimits | None = None) -> ExtractedDocument:
-    """Read the PDF, DOCX, TXT/MD or HTML file at `path` into pages of raw text (errors: ReadError)."""
+    """Read the PDF, DOCX, TXT/MD, HTML or image file at `path` into pages of raw text (errors: ReadError).
+
+    Pages that need OCR (scans) are listed in `needs_ocr` and left for `ingest.ocr.recognise_scans`.
+    """
     path = Path(path)
     limits = limits or ReadLimits.defaults()
     extracted = _read_format(path, _read_bytes(path, max_bytes), limits)
@@ -78,6 +81,10 @@ def _read_format(path: Path, data: bytes, limits: ReadLimits) -> ExtractedDocume
         from ingest.readers.html import read_html
 
         return read_html(data, path)
+    if fmt == "image":
+        from ingest.readers.image import read_image
+
+        return read_image(data, path)
     from ingest.readers.text import read_text
 
     return read_text(data, path)
