@@ -31,6 +31,8 @@ def _ink_thumbnail(image: Image.Image) -> Image.Image:
         height = max(1, round(gray.height * _THUMB_WIDTH / gray.width))
         gray = gray.resize((_THUMB_WIDTH, height), Image.Resampling.BILINEAR)
     pixels = np.asarray(gray)
+    if pixels.min() == pixels.max():  # a blank page: no ink to threshold
+        return Image.new("L", gray.size, 0)
     ink = (pixels <= _otsu_threshold(pixels)).astype(np.uint8) * 255
     return Image.fromarray(ink)
 

@@ -11,13 +11,17 @@ INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-kaz tesseract-ocr-ki
 
 @dataclass(frozen=True)
 class PageOcr:
-    """The OCR result of one page: text, mean word confidence (0-1), the model kept, the deskew angle."""
+    """The OCR result of one page: text, mean word confidence (0-1), the model kept, the deskew angle, the cost.
+
+    `seconds` is wall time, `cpu_seconds` the CPU time of the worker and its Tesseract runs.
+    """
 
     text: str
     confidence: float
     languages: str
     angle: float = 0.0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     error: str | None = None  # set when the page could not be recognised (time limit); text is then ""
 
 
