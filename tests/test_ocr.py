@@ -11,7 +11,8 @@ from rapidfuzz.distance import Levenshtein
 import ingest.ocr.run
 from ingest import OcrOptions, OcrProgress, PreparedDocument, prepare_document, read_document
 from ingest.ocr import PageOcr, text_layer_problem
-from ingest.ocr.deskew import estimate_skew
+from ingest.ocr.deskew import binarise, estimate_skew
+from ingest.ocr.engine import probe_band
 from pedkb.errors import OcrUnavailableError
 from tests.support.scans import degrade, image_bytes, render_page, sample_text, scanned_pdf
 
@@ -185,3 +186,11 @@ def test_an_image_file_is_ingested_through_ocr(tmp_path: Path) -> None:
     image.save(tiff, "TIFF", save_all=True, append_images=[image])
     document = read_document(tiff, max_bytes=LIMIT)
     assert document.fmt == "image" and document.needs_ocr == [1, 2] and len(document.pages) == 2
+
+
+def test_the_language_probe_reads_the_first_lines_of_a_full_page_only() -> None:
+    full, _ = render_page(" ".join([sample_text("kk")] * 6))
+    band = probe_band(binarise(full))
+    assert band is not None and band.width == full.width and 400 <= band.height < full.height // 3
+    short, _ = render_page(sample_text("kk"), inches=SHORT_PAGE, margin=0.5)
+    assert probe_band(binarise(short)) is None

@@ -1,4 +1,4 @@
-"""Small-angle deskew by projection profiles: the rotation that makes text rows sharpest on a binarised thumbnail."""
+"""Scan clean-up before OCR: small-angle deskew by projection profiles, and Otsu binarisation."""
 
 from __future__ import annotations
 
@@ -61,3 +61,17 @@ def deskew(image: Image.Image) -> tuple[Image.Image, float]:
     if abs(angle) < _MIN_CORRECTION:
         return gray, 0.0
     return gray.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255), angle
+
+
+def binarise(image: Image.Image) -> Image.Image:
+    """`image` as black ink on white paper (one bit a pixel), split at Otsu's threshold.
+
+    Tesseract thresholds the same way, but on a noisy or JPEG-blurred scan its own pass is slower: measured 3.2 s
+    against 1.9 s of recognition on a degraded A4 page, with the same text (docs/ocr.md).
+    """
+    gray = image.convert("L")
+    pixels = np.asarray(gray)
+    if pixels.min() == pixels.max():
+        return gray.convert("1")
+    threshold = _otsu_threshold(pixels)
+    return gray.point(lambda level: 255 if level > threshold else 0, mode="1")
