@@ -11,6 +11,9 @@ from functools import cached_property
 import pymupdf
 from PIL import Image, ImageOps
 
+# A page rendered larger than this (an A0 poster at 300 dpi is 140 Mpx) is rendered at a lower resolution.
+MAX_PAGE_PIXELS = 40_000_000
+
 
 class PageImages(ABC):
     """A file's pages as images, addressed by 1-based page number."""
@@ -36,10 +39,13 @@ class PdfPageImages(PageImages):
     """Pages of a PDF rendered at the requested resolution."""
 
     def render(self, numbers: Sequence[int], dpi: int) -> Iterator[tuple[int, Image.Image]]:
-        """Each page rendered in grey levels at `dpi`."""
+        """Each page rendered in grey levels at `dpi` (less for a page too large for MAX_PAGE_PIXELS)."""
         with pymupdf.open(stream=self.data, filetype="pdf") as document:
             for number in numbers:
-                pixmap = document.load_page(number - 1).get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+                page = document.load_page(number - 1)
+                inches = page.rect.width * page.rect.height / 72**2
+                page_dpi = min(dpi, int((MAX_PAGE_PIXELS / max(inches, 1e-6)) ** 0.5))
+                pixmap = page.get_pixmap(dpi=page_dpi, colorspace=pymupdf.csGRAY, alpha=False)
                 yield number, Image.frombytes("L", (pixmap.width, pixmap.height), pixmap.samples)
 
     def resolution(self, dpi: int) -> int:

@@ -7,7 +7,9 @@ import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
+import pytesseract
 from PIL import Image
 
 from ingest.ocr.cache import OcrCache
@@ -24,9 +26,11 @@ def _single_threaded() -> None:
 
 
 def _read_or_fail(image: Image.Image, timeout: float, tesseract_cmd: str) -> PageOcr:
-    """read_page, with a time-out turned into a failed result rather than an exception."""
+    """read_page, with a time-out or a Tesseract failure turned into a failed result rather than an exception."""
     try:
         return read_page(image, timeout=timeout, tesseract_cmd=tesseract_cmd)
+    except pytesseract.TesseractError as exc:
+        return PageOcr("", 0.0, "", error=f"Tesseract failed ({exc.message or exc.status})")
     except RuntimeError as exc:  # pytesseract reports its time limit as RuntimeError("Tesseract process timeout")
         return PageOcr("", 0.0, "", error=f"OCR gave up after {timeout:g} s ({exc})")
 
@@ -52,7 +56,11 @@ def _recognised(images: PageImages, numbers: Sequence[int], options: OcrOptions)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded) as pool:
         pending: dict[Future[PageOcr], int] = {}
         for number, image in rendered:
-            pending[pool.submit(_read_or_fail, image, options.page_timeout, options.tesseract_cmd)] = number
+            try:
+                pending[pool.submit(_read_or_fail, image, options.page_timeout, options.tesseract_cmd)] = number
+            except BrokenProcessPool as exc:
+                yield number, PageOcr("", 0.0, "", error=f"the OCR worker process died ({exc})")
+                continue
             while len(pending) >= 2 * workers:  # at most two rendered pages queued per worker
                 yield from _collect(pending)
         while pending:
@@ -60,9 +68,14 @@ def _recognised(images: PageImages, numbers: Sequence[int], options: OcrOptions)
 
 
 def _collect(pending: dict[Future[PageOcr], int]) -> Iterator[tuple[int, PageOcr]]:
+    """Results of the pages finished next; a worker that died (out of memory, killed) fails its page only."""
     done, _ = wait(pending, return_when=FIRST_COMPLETED)
     for future in done:
-        yield pending.pop(future), future.result()
+        number = pending.pop(future)
+        try:
+            yield number, future.result()
+        except BrokenProcessPool as exc:
+            yield number, PageOcr("", 0.0, "", error=f"the OCR worker process died ({exc})")
 
 
 def ocr_pages(images: PageImages, numbers: Sequence[int], options: OcrOptions, *, source: str) -> dict[int, PageOcr]:
