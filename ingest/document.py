@@ -79,7 +79,7 @@ class PreparedDocument:
     """A document read, repaired and chunked: what the index stores.
 
     `pages` hold the repaired text; chunk offsets point into them. `warnings` name pages left out (OCR missing or
-    too slow) while the rest of the file was read.
+    too slow) while the rest of the file was read ("page 3 left out: ...", without the file name).
     """
 
     source: str

@@ -171,6 +171,7 @@ def test_a_page_over_the_time_limit_is_left_out_with_a_warning(mixed_pdf: tuple[
     assert prepared.pages[0].text == "" and "Мұғалім" in prepared.pages[1].text
     (warning,) = prepared.warnings
     assert "page 1 left out: OCR gave up after 0.01 s" in warning
+    assert not prepared.pages[0].ocr and prepared.pages[0].ocr_confidence is None
 
 
 def test_an_image_file_is_ingested_through_ocr(tmp_path: Path) -> None:

@@ -42,18 +42,21 @@ def recognise_scans(extracted: ExtractedDocument, options: OcrOptions) -> tuple[
     except TesseractMissingError as exc:
         if not any(page.text.strip() for page in extracted.pages if page.number not in wanted):
             raise OcrUnavailableError(extracted.source, f"{len(wanted)} page(s) need OCR: {exc}") from exc
-        warning = f"{extracted.source}: page(s) {_numbers(wanted)} need OCR and were left out: {exc}"
-        logger.warning("%s", warning)
+        warning = f"page(s) {_numbers(wanted)} need OCR and were left out: {exc}"
+        logger.warning("%s: %s", extracted.source, warning)
         return [Page(page.number, "") if page.number in wanted else page for page in extracted.pages], [warning]
-    warnings = [f"{extracted.source}: page {number} left out: {result.error}"
-                for number, result in sorted(results.items()) if result.error]
+    warnings = [f"page {number} left out: {result.error}" for number, result in sorted(results.items()) if result.error]
     for warning in warnings:
-        logger.warning("%s", warning)
-    pages = [
-        Page(page.number, results[page.number].text, ocr=True, ocr_confidence=results[page.number].confidence)
-        if page.number in results else page
-        for page in extracted.pages
-    ]
+        logger.warning("%s: %s", extracted.source, warning)
+    pages = []
+    for page in extracted.pages:
+        result = results.get(page.number) if page.number is not None else None
+        if result is None:
+            pages.append(page)
+        elif result.error:
+            pages.append(Page(page.number, ""))  # left out: the warning says why
+        else:
+            pages.append(Page(page.number, result.text, ocr=True, ocr_confidence=result.confidence))
     return pages, warnings
 
 
