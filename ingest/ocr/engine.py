@@ -46,13 +46,13 @@ def engine_version(tesseract_cmd: str) -> str:
                                 check=True)
     except (OSError, subprocess.SubprocessError) as exc:
         raise TesseractMissingError(f"Tesseract is not installed or does not run ({tesseract_cmd!r}: {exc}); "
-                               f"install it with: {INSTALL_HINT}") from exc
+                                    f"install it with: {INSTALL_HINT}") from exc
     installed = set(listed.stdout.split())
     missing = [model for model in FIRST_PASS.split("+") if model not in installed]
     if missing:
         packs = " ".join(f"tesseract-ocr-{model}" for model in missing)
         raise TesseractMissingError(f"Tesseract has no {', '.join(missing)} language model; install it with: "
-                               f"apt-get install {packs}")
+                                    f"apt-get install {packs}")
     first_line = (version.stdout or version.stderr).strip().splitlines()[0]
     return f"{first_line.replace(' ', '-')}/recipe-{RECIPE_VERSION}"
 
