@@ -195,3 +195,14 @@ def test_the_language_probe_reads_the_first_lines_of_a_full_page_only() -> None:
     assert band is not None and band.width == full.width and 400 <= band.height < full.height // 3
     short, _ = render_page(sample_text("kk"), inches=SHORT_PAGE, margin=0.5)
     assert probe_band(binarise(short)) is None
+
+
+def test_a_missing_language_model_is_named_with_its_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))  # a tessdata folder without kaz, kir, rus
+    image, _ = render_page("Бет", inches=(2, 1))
+    png = tmp_path / "scan.png"
+    png.write_bytes(image_bytes(image))
+    with pytest.raises(OcrUnavailableError) as caught:
+        prepare(png)
+    assert "no kaz, kir, rus language model" in caught.value.reason
+    assert "apt-get install tesseract-ocr-kaz tesseract-ocr-kir tesseract-ocr-rus" in caught.value.reason
