@@ -65,8 +65,9 @@ class Chunk:
     start: int
     end: int
     n_tokens: int
-    ocr: bool = False
-    ocr_confidence: float | None = None
+    # keyword-only, so that records extending Chunk (index.records) keep their positional fields
+    ocr: bool = field(default=False, kw_only=True)
+    ocr_confidence: float | None = field(default=None, kw_only=True)
 
     @property
     def low_confidence(self) -> bool:

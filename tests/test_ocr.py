@@ -56,9 +56,11 @@ def test_clean_scans_are_read_within_two_percent_per_language(clean_scan) -> Non
     for lang, text, reference in zip(LANGUAGES, texts, references, strict=True):
         assert cer(text, reference) <= 0.02, (lang, text)
     assert any(letter in texts[0] for letter in "әғқңөұүһі") and "ң" in texts[1] and "ө" in texts[1]
-    assert sorted(event.page for event in events) == [1, 2, 3]
-    assert [event.done for event in events] == [1, 2, 3] and {event.total for event in events} == {3}
+    assert events[0].page is None and events[0].done == 0  # OCR starts
+    assert sorted(event.page for event in events[1:]) == [1, 2, 3]  # type: ignore[type-var]
+    assert [event.done for event in events] == [0, 1, 2, 3] and {event.total for event in events} == {3}
     assert not any(event.cached for event in events)
+    assert all(event.confidence and event.confidence > 0.8 for event in events[1:])
 
 
 def test_ocr_pages_and_their_chunks_are_flagged_with_the_confidence(tmp_path: Path, clean_scan) -> None:  # type: ignore[no-untyped-def]
@@ -85,12 +87,12 @@ def test_a_second_run_resumes_from_the_cache(clean_scan, monkeypatch: pytest.Mon
     monkeypatch.setattr(ingest.ocr.run, "read_page", counting_read_page)
     events: list[OcrProgress] = []
     prepare(pdf, cache_dir=cache, workers=1, on_page=events.append)
-    assert calls == [] and all(event.cached for event in events) and len(events) == 3
+    assert calls == [] and all(event.cached for event in events[1:]) and len(events) == 4
 
     entries[0].unlink()  # as if the run had been interrupted before that page was written
     events.clear()
     prepared = prepare(pdf, cache_dir=cache, workers=1, on_page=events.append)
-    assert len(calls) == 1 and sum(not event.cached for event in events) == 1
+    assert len(calls) == 1 and sum(not event.cached for event in events[1:]) == 1
     for text, page in zip(references, prepared.pages, strict=True):
         assert cer(page.text, text) <= 0.02
 

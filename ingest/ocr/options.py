@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pedkb.settings import Settings
+
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-kaz tesseract-ocr-kir tesseract-ocr-rus"
 
 
@@ -27,14 +29,30 @@ class PageOcr:
 
 @dataclass(frozen=True)
 class OcrProgress:
-    """One page finished: `done` of `total` pages of `source` (from the cache or freshly recognised)."""
+    """OCR of `source` moved on: `done` of `total` pages finished; `page` is the one that just finished (from the
+    cache or freshly recognised) with its confidence or its error, None at the start."""
 
     source: str
-    page: int
+    page: int | None
     done: int
     total: int
-    cached: bool
-    result: PageOcr
+    cached: bool = False
+    confidence: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The progress as a JSON object (the parser process sends it to the caller)."""
+        return {"page": self.page, "done": self.done, "total": self.total, "cached": self.cached,
+                "confidence": self.confidence, "error": self.error}
+
+    @classmethod
+    def from_json(cls, source: str, value: dict[str, object]) -> OcrProgress:
+        """The progress a parser process sent, checked field by field (it is untrusted)."""
+        page, confidence, error = value.get("page"), value.get("confidence"), value.get("error")
+        return cls(source, page if isinstance(page, int) else None, int(str(value["done"])),
+                   int(str(value["total"])), value.get("cached") is True,
+                   float(confidence) if isinstance(confidence, (int, float)) else None,
+                   str(error) if error is not None else None)
 
 
 @dataclass(frozen=True)
@@ -47,3 +65,9 @@ class OcrOptions:
     cache_dir: Path | None = None
     on_page: Callable[[OcrProgress], None] | None = None
     tesseract_cmd: str = "tesseract"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, on_page: Callable[[OcrProgress], None] | None = None) -> OcrOptions:
+        """The OCR options configured in `settings` (PEDKB_OCR_*), with the resume cache in the data folder."""
+        return cls(dpi=settings.ocr_dpi, workers=settings.ocr_workers, page_timeout=settings.ocr_page_timeout,
+                   cache_dir=settings.ocr_cache, on_page=on_page)
