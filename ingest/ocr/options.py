@@ -70,4 +70,4 @@ class OcrOptions:
     def from_settings(cls, settings: Settings, on_page: Callable[[OcrProgress], None] | None = None) -> OcrOptions:
         """The OCR options configured in `settings` (PEDKB_OCR_*), with the resume cache in the data folder."""
         return cls(dpi=settings.ocr_dpi, workers=settings.ocr_workers, page_timeout=settings.ocr_page_timeout,
-                   cache_dir=settings.ocr_cache, on_page=on_page)
+                   cache_dir=settings.ocr_cache, on_page=on_page, tesseract_cmd=settings.ocr_tesseract)
