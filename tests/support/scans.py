@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import numpy as np
 import pymupdf
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from ingest.document import ExtractedDocument, Page
+from ingest.ocr import OcrOptions, OcrProgress
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 A4_INCHES = (8.27, 11.69)
@@ -88,3 +92,21 @@ def scanned_pdf(images: list[Image.Image], *, text_layers: dict[int, str] | None
         if layer:
             page.insert_text((72, 72), layer, fontsize=10, render_mode=3)
     return document.tobytes(garbage=4, deflate=True)
+
+
+def slow_ocr_reader(path: Path, *, ocr: OcrOptions, **_: object) -> ExtractedDocument:
+    """A parser-process reader whose OCR takes 2.4 s in all, a page finished every 0.6 s (healthy but long)."""
+    assert ocr.on_page is not None
+    ocr.on_page(OcrProgress(str(path), None, 0, 4))
+    for number in range(1, 5):
+        time.sleep(0.6)
+        ocr.on_page(OcrProgress(str(path), number, number, 4, confidence=0.9))
+    return ExtractedDocument(str(path), "pdf", [Page(n, f"бет {n}", ocr=True, ocr_confidence=0.9) for n in range(1, 5)])
+
+
+def stalling_ocr_reader(path: Path, *, ocr: OcrOptions, **_: object) -> ExtractedDocument:
+    """A parser-process reader whose OCR starts and then never reports a page again."""
+    assert ocr.on_page is not None
+    ocr.on_page(OcrProgress(str(path), None, 0, 3))
+    while True:
+        time.sleep(1)

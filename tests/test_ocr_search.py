@@ -1,0 +1,146 @@
+"""Scanned passages in the index: ocr columns, filter and API field on both backends, the ingest's resume, progress
+and missing Tesseract, the parser sandbox's OCR time budget, old stores upgraded, and retrieval across languages."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from index.knowledge_base import KnowledgeBase
+from index.records import DocumentRecord, NewChunk, SearchFilters
+from index.store.factory import open_backend
+from ingest.limits import ReadLimits
+from ingest.ocr import OcrOptions, OcrProgress
+from ingest.sandbox import default_pool, read_isolated
+from pedkb.errors import LimitExceededError
+from pedkb.settings import Settings
+from search_api.app import create_app
+from tests.support.scans import (
+    image_bytes,
+    render_page,
+    sample_text,
+    scanned_pdf,
+    slow_ocr_reader,
+    stalling_ocr_reader,
+)
+
+SHORT_PAGE = (8.27, 4.0)
+MAX_BYTES = 50_000_000
+TYPED = "Мұғалім жаңа сабақта топтық жұмысты қолданады. Мұғалім оқушылардың пікірін тыңдайды."
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(folder, OCR cache): a kk+ky scanned PDF, a ru scanned PNG and a typed kk text; the scans OCR'd once, in the
+    parser process, into a cache that each test copies into its data folder (the ingest then resumes from it)."""
+    root = tmp_path_factory.mktemp("scans")
+    files = root / "files"
+    files.mkdir()
+    kk, ky, ru = (render_page(sample_text(lang), inches=SHORT_PAGE, margin=0.5)[0] for lang in ("kk", "ky", "ru"))
+    (files / "scan.pdf").write_bytes(scanned_pdf([kk, ky]))
+    (files / "scan-ru.png").write_bytes(image_bytes(ru))
+    (files / "typed.txt").write_text(TYPED, encoding="utf-8")
+    cache = root / "ocr-cache"
+    for name in ("scan.pdf", "scan-ru.png"):
+        read_isolated(files / name, max_bytes=MAX_BYTES, ocr=OcrOptions(cache_dir=cache))
+    return files, cache
+
+
+def test_scanned_passages_are_stored_flagged_filtered_and_served(kb: KnowledgeBase, scans: tuple[Path, Path]) -> None:
+    files, cache = scans
+    shutil.copytree(cache, kb.settings.ocr_cache)
+    events: list[OcrProgress] = []
+    report = kb.ingest([files], on_page=events.append)
+    assert report.count("added") == 3, report.failed
+    ocr_pages = {Path(f.path).name: f.ocr_pages for f in report.files}
+    assert ocr_pages == {"scan.pdf": 2, "scan-ru.png": 1, "typed.txt": 0}
+    finished = [event for event in events if event.page is not None]
+    assert len(finished) == 3 and all(event.cached for event in finished)  # resumed: no page recognised again
+
+    top = kb.search("қалыптастырушы бағалау әр оқушының қай жерде қиналып жүргенін көруге көмектеседі", k=5)[0]
+    assert top.chunk.ocr and top.chunk.lang == "kk" and top.chunk.page == 1
+    assert top.chunk.ocr_confidence is not None and 0.8 < top.chunk.ocr_confidence <= 1
+    assert top.to_dict()["ocr"] is True and top.to_dict()["ocr_confidence"] == top.chunk.ocr_confidence
+
+    scanned = kb.search("мұғалім", k=20, filters=SearchFilters(ocr=True))
+    assert {hit.chunk.lang for hit in scanned} == {"kk", "ky", "ru"} and all(hit.chunk.ocr for hit in scanned)
+    typed = kb.search("мұғалім", k=20, filters=SearchFilters(ocr=False))
+    assert typed and all(not hit.chunk.ocr and hit.chunk.ocr_confidence is None for hit in typed)
+    assert {Path(hit.document.source).name for hit in typed} == {"typed.txt"}
+    listed, total = kb.backend.filter_documents(SearchFilters(ocr=True))
+    assert total == 2 and {Path(doc.source).name for doc in listed} == {"scan.pdf", "scan-ru.png"}
+
+    with TestClient(create_app(kb.settings, kb=kb), raise_server_exceptions=False) as client:
+        def search(**params: object) -> list[dict[str, object]]:
+            response = client.get("/api/v1/search", params={"q": "мұғалім", "k": 20, **params})  # type: ignore[arg-type]
+            assert response.status_code == 200, response.text
+            return response.json()["results"]  # type: ignore[no-any-return]
+
+        served = search(ocr="true")
+        assert served and all(r["ocr"] is True and 0.8 < r["ocr_confidence"] <= 1 for r in served)  # type: ignore[operator]
+        assert {r["chunk_id"] for r in served} == {hit.chunk.chunk_id for hit in scanned}
+        assert all(r["ocr"] is False and r["ocr_confidence"] is None for r in search(ocr="false"))
+        assert {r["ocr"] for r in search()} == {True, False}
+        assert client.get("/api/v1/search", params={"q": "мұғалім", "ocr": "maybe"}).status_code == 422
+
+
+def test_missing_tesseract_names_the_install_and_the_rest_of_the_batch_is_stored(
+    tmp_path: Path, scans: tuple[Path, Path]
+) -> None:
+    files, _ = scans
+    settings = Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8,
+                        ocr_tesseract="/nonexistent/tesseract")
+    mixed = tmp_path / "mixed.pdf"
+    image, _ = render_page(sample_text("ru"), inches=SHORT_PAGE, margin=0.5)
+    mixed.write_bytes(scanned_pdf([image], text_pages={1: sample_text("kk")}))
+    with KnowledgeBase(settings) as base:
+        report = base.ingest([files / "scan-ru.png", files / "typed.txt", mixed])
+    result = {Path(f.path).name: f for f in report.files}
+    hint = "apt-get install tesseract-ocr tesseract-ocr-kaz tesseract-ocr-kir tesseract-ocr-rus"
+    assert result["scan-ru.png"].status == "failed" and hint in (result["scan-ru.png"].reason or "")
+    assert result["typed.txt"].status == "added"
+    assert result["mixed.pdf"].status == "added" and result["mixed.pdf"].ocr_pages == 0
+    (warning,) = result["mixed.pdf"].warnings
+    assert "page(s) 1 need OCR and were left out" in warning and hint in warning
+
+
+def test_a_long_ocr_that_keeps_reporting_outlives_the_parse_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "long.pdf"
+    path.write_bytes(b"%PDF-1.4 placeholder")
+    limits = replace(ReadLimits.defaults(), parse_timeout_s=1)
+    events: list[OcrProgress] = []
+    doc = default_pool().read(path, max_bytes=MAX_BYTES, limits=limits, extract=slow_ocr_reader,
+                              ocr=OcrOptions(page_timeout=0.5, on_page=events.append))
+    assert [page.ocr_confidence for page in doc.pages] == [0.9] * 4 and all(page.ocr for page in doc.pages)
+    assert [event.done for event in events] == [0, 1, 2, 3, 4] and events[-1].confidence == 0.9
+
+    with pytest.raises(LimitExceededError, match=r"OCR reported no page for 1.5 s \(PEDKB_OCR_PAGE_TIMEOUT"):
+        default_pool().read(path, max_bytes=MAX_BYTES, limits=limits, extract=stalling_ocr_reader,
+                            ocr=OcrOptions(page_timeout=0.5))
+
+
+def test_a_data_folder_from_before_ocr_gets_the_columns(tmp_path: Path) -> None:
+    settings = Settings(data=tmp_path / "data")
+    backend = open_backend(settings)
+    record = DocumentRecord(doc_id="d1", source="/old.txt", title=None, fmt="txt", sha256="0", size=1)
+    backend.put_document(record, [NewChunk(0, "старый текст", "ru", None, 0, 12, 2, "k0", np.ones(8, np.float32))])
+    backend.close()
+    with sqlite3.connect(settings.data / "pedkb.sqlite3") as db:  # as schema 2 left it
+        db.execute("ALTER TABLE chunks DROP COLUMN ocr_confidence")
+        db.execute("ALTER TABLE chunks DROP COLUMN ocr")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    backend = open_backend(settings)
+    try:
+        (chunk,) = backend.document_chunks("d1")
+        assert chunk.ocr is False and chunk.ocr_confidence is None
+        assert backend.get_meta("schema_version") == "3"
+        assert backend.filter_documents(SearchFilters(ocr=False))[1] == 1
+        assert backend.filter_documents(SearchFilters(ocr=True))[1] == 0
+    finally:
+        backend.close()
