@@ -30,6 +30,7 @@ from tests.support.scans import (
     stalling_ocr_reader,
 )
 
+DATA = Path(__file__).resolve().parent / "data"
 SHORT_PAGE = (8.27, 4.0)
 MAX_BYTES = 50_000_000
 TYPED = "Мұғалім жаңа сабақта топтық жұмысты қолданады. Мұғалім оқушылардың пікірін тыңдайды."
@@ -144,3 +145,48 @@ def test_a_data_folder_from_before_ocr_gets_the_columns(tmp_path: Path) -> None:
         assert backend.filter_documents(SearchFilters(ocr=True))[1] == 0
     finally:
         backend.close()
+
+
+QUERIES = {
+    "kk": "Қалыптастырушы бағалау әр оқушының қай жерде қиналып жүргенін уақытында көруге көмектеседі",
+    "ky": "Калыптандыруучу баалоо ар бир окуучунун кайсы жерде кыйналып жүргөнүн өз убагында көрүүгө жардам берет",
+    "ru": "Формирующее оценивание помогает вовремя заметить, где именно ученик испытывает трудности",
+}
+
+# (query language, language filter): own language, across languages, and no filter
+GRID = [("kk", ["kk"]), ("ky", ["ky"]), ("kk", ["ky"]), ("ru", ["ky"]), ("ru", None)]
+
+
+@pytest.mark.slow
+def test_a_scanned_passage_ranks_where_its_born_digital_version_does_in_its_language_and_across(
+    tmp_path: Path, scans: tuple[Path, Path], real_embedder  # type: ignore[no-untyped-def]
+) -> None:
+    """Two banks with the same distractors: one holds the kk and ky texts typed, the other their scan (one PDF);
+    every query, in every language and language filter, ranks the scanned pages where it ranks the typed ones."""
+    files, cache = scans
+    typed = []
+    for lang in ("kk", "ky"):
+        typed.append(tmp_path / f"{lang}-typed.txt")
+        typed[-1].write_text(sample_text(lang), encoding="utf-8")
+    distractors = [DATA / "ru_plain.txt", DATA / "ky_narrow.txt", DATA / "kk_kz1048.txt"]
+    rankings: dict[str, list[list[tuple[float, str, str, bool]]]] = {}
+    firsts: dict[tuple[str, str], tuple[str, int | None]] = {}
+    for bank, own in (("typed", typed), ("scanned", [files / "scan.pdf"])):
+        settings = Settings(data=tmp_path / bank)
+        shutil.copytree(cache, settings.ocr_cache)
+        with KnowledgeBase(settings, embedder=real_embedder) as base:
+            report = base.ingest([*own, *distractors])
+            assert report.count("failed") == 0, report.failed
+            rankings[bank] = []
+            for query_lang, langs in GRID:
+                hits = base.search(QUERIES[query_lang], k=3, langs=langs)
+                rankings[bank].append([(round(hit.score, 2), hit.chunk.lang, "twin" if hit.document.source in
+                                        {str(p.resolve()) for p in own} else Path(hit.document.source).name,
+                                        hit.chunk.ocr) for hit in hits])
+                if bank == "scanned" and langs:
+                    firsts[(query_lang, langs[0])] = (hits[0].chunk.lang, hits[0].chunk.page)
+    for typed_hits, scanned_hits in zip(rankings["typed"], rankings["scanned"], strict=True):
+        assert [hit[:3] for hit in typed_hits] == [hit[:3] for hit in scanned_hits]
+        assert all(hit[3] == (hit[2] == "twin") for hit in scanned_hits)  # the scan's passages are flagged
+    assert firsts[("kk", "kk")] == ("kk", 1) and firsts[("ky", "ky")] == ("ky", 2)  # in their own language
+    assert firsts[("kk", "ky")] == ("ky", 2) and firsts[("ru", "ky")] == ("ky", 2)  # across languages
