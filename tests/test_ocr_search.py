@@ -3,8 +3,11 @@ and missing Tesseract, the parser sandbox's OCR time budget, old stores upgraded
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -91,6 +94,19 @@ def test_scanned_passages_are_stored_flagged_filtered_and_served(kb: KnowledgeBa
         assert all(r["ocr"] is False and r["ocr_confidence"] is None for r in search(ocr="false"))
         assert {r["ocr"] for r in search()} == {True, False}
         assert client.get("/api/v1/search", params={"q": "мұғалім", "ocr": "maybe"}).status_code == 422
+
+
+def test_the_cli_shows_a_page_bar_while_ocr_runs(tmp_path: Path, scans: tuple[Path, Path]) -> None:
+    files, cache = scans
+    data = tmp_path / "data"
+    shutil.copytree(cache, data / "ocr-cache")
+    env = {**os.environ, "PEDKB_MODEL": "hashing:256", "PEDKB_CHUNK_TOKENS": "64", "PEDKB_CHUNK_OVERLAP": "8"}
+    done = subprocess.run([sys.executable, "-m", "cli", "--data", str(data), "ingest", str(files / "scan.pdf")],
+                          cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "1 added" in done.stdout
+    assert "OCR scan.pdf" in done.stderr and "/2 [" in done.stderr and "page" in done.stderr
 
 
 def test_missing_tesseract_names_the_install_and_the_rest_of_the_batch_is_stored(
