@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,12 +21,14 @@ from index.embedding.embedder import Embedder
 from index.knowledge_base import KnowledgeBase
 from index.records import DocumentRecord, NewChunk, SearchFilters
 from index.store.factory import open_backend
+from index.store.postgres.schema import MIGRATIONS
 from ingest.limits import ReadLimits
 from ingest.ocr import OcrOptions, OcrProgress
 from ingest.sandbox import default_pool, read_isolated
 from pedkb.errors import LimitExceededError
 from pedkb.settings import Settings
 from search_api.app import create_app
+from tests.conftest import fresh_database
 from tests.support.scans import (
     image_bytes,
     render_page,
@@ -161,6 +164,28 @@ def test_a_data_folder_from_before_ocr_gets_the_columns(tmp_path: Path) -> None:
         assert backend.get_meta("schema_version") == "3"
         assert backend.filter_documents(SearchFilters(ocr=False))[1] == 1
         assert backend.filter_documents(SearchFilters(ocr=True))[1] == 0
+    finally:
+        backend.close()
+
+
+def test_a_postgresql_database_from_before_ocr_is_migrated(tmp_path: Path, pg_server: Any) -> None:
+    url = fresh_database(pg_server)
+    with psycopg.connect(url, autocommit=True) as conn:  # the database as migrations 1-2 left it, with one chunk
+        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+                     "applied timestamptz NOT NULL DEFAULT now())")
+        for version, sql in MIGRATIONS[:2]:
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+        conn.execute("INSERT INTO documents (doc_id, source, fmt, sha256, size, created, updated) "
+                     "VALUES ('d1', '/old.txt', 'txt', '0', 1, 0, 0)")
+        conn.execute("INSERT INTO chunks (doc_id, ordinal, text, lang, start_offset, end_offset, n_tokens, "
+                     "vector_key, embedding) VALUES ('d1', 0, 'старый текст', 'ru', 0, 12, 2, 'k0', '[1,0,0]')")
+    backend = open_backend(Settings(data=tmp_path / "data", backend=url))
+    try:
+        (chunk,) = backend.document_chunks("d1")
+        assert chunk.ocr is False and chunk.ocr_confidence is None
+        assert backend.filter_documents(SearchFilters(ocr=True))[1] == 0
+        assert backend.filter_documents(SearchFilters(ocr=False))[1] == 1
     finally:
         backend.close()
 
