@@ -15,7 +15,8 @@ INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-kaz tesseract-ocr-ki
 class PageOcr:
     """The OCR result of one page: text, mean word confidence (0-1), the model kept, the deskew angle, the cost.
 
-    `seconds` is wall time, `cpu_seconds` the CPU time of the worker and its Tesseract runs.
+    `seconds` is wall time; `cpu_seconds` the CPU time of this process and its finished Tesseract runs while the page
+    ran, so with pages in parallel it also counts the overlapping pages (bench/ocr_bench.py measures totals).
     """
 
     text: str
