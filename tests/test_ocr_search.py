@@ -3,6 +3,7 @@ and missing Tesseract, the parser sandbox's OCR time budget, old stores upgraded
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -99,7 +100,7 @@ def test_scanned_passages_are_stored_flagged_filtered_and_served(kb: KnowledgeBa
         assert client.get("/api/v1/search", params={"q": "мұғалім", "ocr": "maybe"}).status_code == 422
 
 
-def test_the_cli_shows_a_page_bar_while_ocr_runs(tmp_path: Path, scans: tuple[Path, Path]) -> None:
+def test_the_cli_shows_a_page_bar_while_ocr_runs_and_searches_by_ocr(tmp_path: Path, scans: tuple[Path, Path]) -> None:
     files, cache = scans
     data = tmp_path / "data"
     shutil.copytree(cache, data / "ocr-cache")
@@ -110,6 +111,12 @@ def test_the_cli_shows_a_page_bar_while_ocr_runs(tmp_path: Path, scans: tuple[Pa
     assert done.returncode == 0, done.stderr
     assert "1 added" in done.stdout
     assert "OCR scan.pdf" in done.stderr and "/2 [" in done.stderr and "page" in done.stderr
+    for flag, expected in (("true", {True}), ("false", set())):
+        found = subprocess.run([sys.executable, "-m", "cli", "--data", str(data), "search", "мұғалім", "--ocr", flag,
+                                "--json"], cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True,
+                               text=True, timeout=120)
+        assert found.returncode == 0, found.stderr
+        assert {r["ocr"] for r in json.loads(found.stdout)["results"]} == expected
 
 
 def test_missing_tesseract_names_the_install_and_the_rest_of_the_batch_is_stored(
