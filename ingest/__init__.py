@@ -12,7 +12,7 @@ from ingest.document import Chunk, ExtractedDocument, Page, PreparedDocument
 from ingest.language import detect_language, split_by_language
 from ingest.limits import ReadLimits
 from ingest.ocr import OcrOptions, OcrProgress, recognise_scans
-from ingest.readers import SUPPORTED_SUFFIXES, read_document
+from ingest.readers import SUPPORTED_SUFFIXES, check_text_size, read_document
 from ingest.repair import document_vocabulary, repair_text, strip_repeated_lines
 from ingest.sentences import split_sentences
 from pedkb.errors import EmptyFileError, NoTextLayerError, printable_path
@@ -58,8 +58,11 @@ def read_and_repair(path: Path, *, max_bytes: int, limits: ReadLimits | None = N
 
     A document with no text left raises EmptyFileError, a scan in which OCR found no text NoTextLayerError.
     """
+    limits = limits or ReadLimits.defaults()
     extracted = read_document(Path(path), max_bytes=max_bytes, limits=limits)
     recognised, warnings = recognise_scans(extracted, ocr or OcrOptions())
+    if extracted.needs_ocr:
+        check_text_size(Path(path), recognised, limits)
     extracted.pages, extracted.warnings, extracted.scans = repair_pages(recognised), warnings, None
     if not any(page.text.strip() for page in extracted.pages):
         if extracted.needs_ocr and warnings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,11 @@ from rapidfuzz.distance import Levenshtein
 
 import ingest.ocr.run
 from ingest import OcrOptions, OcrProgress, PreparedDocument, prepare_document, read_document
+from ingest.limits import ReadLimits
 from ingest.ocr import PageOcr, text_layer_problem
 from ingest.ocr.deskew import binarise, estimate_skew
 from ingest.ocr.engine import probe_band
-from pedkb.errors import OcrUnavailableError
+from pedkb.errors import LimitExceededError, OcrUnavailableError
 from tests.support.scans import degrade, image_bytes, render_page, sample_text, scanned_pdf
 
 LIMIT = 50_000_000
@@ -95,6 +97,14 @@ def test_a_second_run_resumes_from_the_cache(clean_scan, monkeypatch: pytest.Mon
     assert len(calls) == 1 and sum(not event.cached for event in events[1:]) == 1
     for text, page in zip(references, prepared.pages, strict=True):
         assert cer(page.text, text) <= 0.02
+
+
+def test_text_recognised_by_ocr_counts_against_the_text_limit(clean_scan) -> None:  # type: ignore[no-untyped-def]
+    pdf, _, cache, _ = clean_scan
+    limits = replace(ReadLimits.defaults(), max_text_chars_per_file=1000)  # the three pages hold ~2,100
+    with pytest.raises(LimitExceededError, match=r"characters of text, more than the limit of 1000"):
+        prepare_document(pdf, max_bytes=LIMIT, count_tokens=count_words, limits=limits,
+                         ocr=OcrOptions(cache_dir=cache))
 
 
 def test_degraded_scans_are_deskewed_and_read_within_five_percent(tmp_path: Path) -> None:
