@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from index.embedding.embedder import Embedder
 from index.knowledge_base import KnowledgeBase
 from index.records import DocumentRecord, NewChunk, SearchFilters
+from index.store.base import Backend
 from index.store.factory import open_backend
 from index.store.postgres.schema import MIGRATIONS
 from ingest.limits import ReadLimits
@@ -152,6 +153,27 @@ def test_a_long_ocr_that_keeps_reporting_outlives_the_parse_timeout(tmp_path: Pa
     with pytest.raises(LimitExceededError, match=r"OCR reported no page for 1.5 s \(PEDKB_OCR_PAGE_TIMEOUT"):
         default_pool().read(path, max_bytes=MAX_BYTES, limits=limits, extract=stalling_ocr_reader,
                             ocr=OcrOptions(page_timeout=0.5))
+
+
+def test_a_low_confidence_page_is_stored_flagged_and_carried_by_export(backend: Backend) -> None:
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", "4")
+    vector = np.array([1, 0, 0, 0], dtype=np.float32)
+    record = DocumentRecord(doc_id="d1", source="/scan.pdf", title=None, fmt="pdf", sha256="0", size=1)
+    backend.put_document(record, [
+        NewChunk(0, "анық бет", "kk", 1, 0, 8, 2, "k0", vector, ocr=True, ocr_confidence=0.93),
+        NewChunk(1, "бұлыңғыр бет", "kk", 2, 0, 12, 2, "k1", vector, ocr=True, ocr_confidence=0.42),
+        NewChunk(2, "мәтін қабаты", "kk", 3, 0, 12, 2, "k2", vector),
+    ])
+    chunks = backend.document_chunks("d1")
+    assert [(c.ocr, c.ocr_confidence, c.low_confidence) for c in chunks] == [
+        (True, 0.93, False), (True, 0.42, True), (False, None, False)]
+    exported = backend.export_document("d1")
+    assert exported is not None
+    assert [(c.ocr, c.ocr_confidence) for c in exported[1]] == [(True, 0.93), (True, 0.42), (False, None)]
+    ids = {c.chunk_id: c.ocr for c in chunks}
+    assert {ids[i] for i, _ in backend.search(vector, 10, SearchFilters(ocr=True))} == {True}
+    assert {ids[i] for i, _ in backend.search(vector, 10, SearchFilters(ocr=False))} == {False}
 
 
 def test_a_data_folder_from_before_ocr_gets_the_columns(tmp_path: Path) -> None:
