@@ -95,10 +95,12 @@ class _Worker:
         self.ready = True
 
     def stop(self) -> None:
-        """Kill the process (it may be hung in C code) and reap it."""
+        """Kill the process (it may be hung in C code) with the Tesseract runs it started, and reap it."""
         self.conn.close()
-        if self.process.poll() is None:
-            self.process.kill()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the worker leads its own process group
+        except ProcessLookupError:
+            pass
         self.process.wait(timeout=5)
 
 
@@ -194,7 +196,7 @@ class ParserPool:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_CODE, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                env={**os.environ, **_WORKER_ENV, "PYTHONPATH": python_path},
+                env={**os.environ, **_WORKER_ENV, "PYTHONPATH": python_path}, process_group=0,
             )
         finally:
             theirs.close()

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,11 @@ def test_a_long_ocr_that_keeps_reporting_outlives_the_parse_timeout(tmp_path: Pa
     with pytest.raises(LimitExceededError, match=r"OCR reported no page for 1.5 s \(PEDKB_OCR_PAGE_TIMEOUT"):
         default_pool().read(path, max_bytes=MAX_BYTES, limits=limits, extract=stalling_ocr_reader,
                             ocr=OcrOptions(page_timeout=0.5))
+    child = Path(f"/proc/{path.with_suffix('.pid').read_text()}/stat")  # the worker's "Tesseract" died with it
+    deadline = time.monotonic() + 5
+    while child.exists() and child.read_text().split(")")[-1].split()[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not child.exists() or child.read_text().split(")")[-1].split()[0] == "Z"
 
 
 def test_a_low_confidence_page_is_stored_flagged_and_carried_by_export(backend: Backend) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import time
 from pathlib import Path
 
@@ -105,8 +106,11 @@ def slow_ocr_reader(path: Path, *, ocr: OcrOptions, **_: object) -> ExtractedDoc
 
 
 def stalling_ocr_reader(path: Path, *, ocr: OcrOptions, **_: object) -> ExtractedDocument:
-    """A parser-process reader whose OCR starts and then never reports a page again."""
+    """A parser-process reader whose OCR starts a long child process (as Tesseract) and never reports a page again;
+    the child's pid is written beside `path`."""
     assert ocr.on_page is not None
+    child = subprocess.Popen(["sleep", "300"])
+    path.with_suffix(".pid").write_text(str(child.pid))
     ocr.on_page(OcrProgress(str(path), None, 0, 3))
     while True:
         time.sleep(1)
