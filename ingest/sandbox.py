@@ -150,8 +150,12 @@ class ParserPool:
             if "ocr" not in answer:
                 return answer
             ocr_started, wait_s = True, ocr.page_timeout + limits.parse_timeout_s
+            try:
+                progress = OcrProgress.from_json(str(path), answer["ocr"])
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                raise ParserCrashError(path, f"the parser process sent a malformed OCR report ({exc})") from None
             if ocr.on_page is not None:
-                ocr.on_page(OcrProgress.from_json(str(path), answer["ocr"]))
+                ocr.on_page(progress)
 
     def close(self) -> None:
         """Stop the idle workers."""

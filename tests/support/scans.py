@@ -114,3 +114,10 @@ def stalling_ocr_reader(path: Path, *, ocr: OcrOptions, **_: object) -> Extracte
     ocr.on_page(OcrProgress(str(path), None, 0, 3))
     while True:
         time.sleep(1)
+
+
+def lying_ocr_reader(path: Path, *, ocr: OcrOptions, **_: object) -> ExtractedDocument:
+    """A parser-process reader that sends an OCR report the caller cannot read (a page count that is no number)."""
+    assert ocr.on_page is not None
+    ocr.on_page(OcrProgress(str(path), None, "many", 3))  # type: ignore[arg-type]
+    raise AssertionError("unreachable: the caller stops the worker")
