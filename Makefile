@@ -1,4 +1,4 @@
-.PHONY: run test test-fast lint bench setup
+.PHONY: run test test-fast lint bench bench-ocr setup
 
 run:        ## install, provision the model, load corpus/, serve the API
 	bash scripts/run.sh
@@ -14,6 +14,9 @@ lint:
 
 bench:
 	.venv/bin/python bench/pipeline_bench.py
+
+bench-ocr:  ## OCR character error rate and pages/s (docs/ocr.md)
+	.venv/bin/python bench/ocr_bench.py --pages 12
 
 fuzz:       ## schemathesis against a real server (installs schemathesis if missing)
 	bash bench/fuzz_api.sh

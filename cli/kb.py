@@ -26,6 +26,8 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", action="append")
     parser.add_argument("--year-from", type=int, dest="year_from")
     parser.add_argument("--year-to", type=int, dest="year_to")
+    parser.add_argument("--ocr", choices=("true", "false"), help="true: passages read by OCR from scans only; "
+                                                                  "false: born-digital text only")
 
 
 def filters_from(args: argparse.Namespace) -> SearchFilters:
@@ -41,6 +43,7 @@ def filters_from(args: argparse.Namespace) -> SearchFilters:
         technologies=tup("technology"), groups=tup("group"), regions=tup("region"), subjects=tup("subject"),
         grades=tup("grade"), experience_kinds=tup("experience_kind"), stages=tup("stage"),
         year_min=getattr(args, "year_from", None), year_max=getattr(args, "year_to", None),
+        ocr=None if getattr(args, "ocr", None) is None else args.ocr == "true",
     )
 
 

@@ -39,9 +39,12 @@ def _open_kb(args: argparse.Namespace):  # noqa: ANN202 - lazy import keeps `ped
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest files and folders with a progress bar; exit 1 when any file failed."""
+    """Ingest files and folders with a progress bar (and a page bar while OCR runs); exit 1 when any file failed."""
     from tqdm import tqdm
 
+    from cli.progress import OcrPageBar
+
+    pages = OcrPageBar(disable=args.quiet)
     with _open_kb(args) as kb:
         paths = [Path(p) for p in args.paths]
         total = kb.planned_files(paths)
@@ -51,8 +54,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(f"{Path(result.path).name}: {result.status}", refresh=False)
                 if result.status == "failed":
                     tqdm.write(f"FAILED {result.path}: {result.reason}", file=sys.stderr)
+                for warning in result.warnings:
+                    tqdm.write(f"WARNING {result.path}: {warning}", file=sys.stderr)
 
-            report = kb.ingest(paths, force=args.force, on_file=on_file)
+            try:
+                report = kb.ingest(paths, force=args.force, on_file=on_file, on_page=pages)
+            finally:
+                pages.close()
     if args.json:
         print(json.dumps({"summary": {s: report.count(s) for s in ("added", "updated", "unchanged", "failed")},
                           "files": [vars(f) for f in report.files]}, ensure_ascii=False, indent=2))
@@ -60,6 +68,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(report.summary())
         for failed in report.failed:
             print(f"  failed: {failed.path}: {failed.reason}")
+        for result in report.files:
+            for warning in result.warnings:
+                print(f"  warning: {result.path}: {warning}")
     return 1 if report.failed else 0
 
 

@@ -13,6 +13,7 @@ from ingest import chunk_document
 from ingest.document import PreparedDocument
 from ingest.files import FileResult, IngestReport, collect_files, document_id, file_sha256
 from ingest.limits import ReadLimits
+from ingest.ocr import OcrOptions, OcrProgress
 from ingest.sandbox import read_isolated
 from pedkb.errors import PedkbError, ReadError
 from pedkb.limits import SUGGESTED_TAGS
@@ -27,17 +28,20 @@ class DocumentIngester:
     def __init__(self, writer: ItemWriter, settings: Settings) -> None:
         self.writer, self.settings = writer, settings
 
-    def prepare(self, path: Path) -> PreparedDocument:
-        """Read and repair one file within the parsing limits (in a resource-limited parser process unless
-        PEDKB_ISOLATE_PARSING is off), then chunk it here with the model's tokenizer (no embedding)."""
+    def prepare(self, path: Path, on_page: Callable[[OcrProgress], None] | None = None) -> PreparedDocument:
+        """Read, OCR (scanned pages, progress to `on_page`) and repair one file within the parsing limits (in a
+        resource-limited parser process unless PEDKB_ISOLATE_PARSING is off), then chunk it here with the model's
+        tokenizer (no embedding)."""
         settings = self.settings
         repaired = read_isolated(path, max_bytes=settings.max_file_bytes, limits=ReadLimits.from_settings(settings),
-                                 isolate=settings.isolate_parsing)
+                                 isolate=settings.isolate_parsing, ocr=OcrOptions.from_settings(settings, on_page))
         return chunk_document(repaired, count_tokens=self.writer.space.embedder.count_tokens,
                               max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
 
-    def ingest_file(self, path: Path, *, source: str | None = None, force: bool = False) -> FileResult:
-        """Ingest one file; the document id derives from `source` (default: the absolute path)."""
+    def ingest_file(self, path: Path, *, source: str | None = None, force: bool = False,
+                    on_page: Callable[[OcrProgress], None] | None = None) -> FileResult:
+        """Ingest one file; the document id derives from `source` (default: the absolute path); `on_page` follows
+        the OCR of its scanned pages."""
         source = source or str(path.resolve())
         doc_id = document_id(source)
         try:
@@ -55,7 +59,7 @@ class DocumentIngester:
                 and existing.meta.get("chunking") == signature):
             return FileResult(str(path), "unchanged", doc_id, existing.n_chunks)
         try:
-            prepared = self.prepare(path)
+            prepared = self.prepare(path, on_page)
         except ReadError as exc:
             return FileResult(str(path), "failed", reason=exc.reason)
         record = DocumentRecord(
@@ -65,11 +69,12 @@ class DocumentIngester:
         )
         tokens = self.writer.store(record, prepared.chunks, suggest=SUGGESTED_TAGS)
         status = "added" if existing is None else "updated"
-        return FileResult(str(path), status, doc_id, len(prepared.chunks), tokens)
+        return FileResult(str(path), status, doc_id, len(prepared.chunks), tokens, warnings=prepared.warnings,
+                          ocr_pages=sum(page.ocr for page in prepared.pages))
 
-    def ingest(self, paths: Sequence[Path], *, force: bool = False,
-               on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
-        """Ingest files and folders; one failing file never stops the batch."""
+    def ingest(self, paths: Sequence[Path], *, force: bool = False, on_file: Callable[[FileResult], None] | None = None,
+               on_page: Callable[[OcrProgress], None] | None = None) -> IngestReport:
+        """Ingest files and folders; one failing file never stops the batch; `on_page` follows OCR page by page."""
         started = time.perf_counter()
         files, failures = collect_files(paths)
         report = IngestReport(files=list(failures))
@@ -77,7 +82,7 @@ class DocumentIngester:
         with self.writer.backend.writing():
             for path in files:
                 try:
-                    result = self.ingest_file(path, force=force)
+                    result = self.ingest_file(path, force=force, on_page=on_page)
                 except PedkbError as exc:
                     result = FileResult(str(path), "failed", reason=str(exc))
                 except Exception as exc:  # noqa: BLE001 - one broken file must not stop the batch

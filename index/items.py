@@ -59,8 +59,8 @@ class ItemWriter:
             record.meta["suggested_technologies"] = [s.to_dict() for s in suggestions]
             record.facets.setdefault("technology", [s.technology_id for s in suggestions])
             record.facets.setdefault("group", sorted({s.group_id for s in suggestions}))
-        new = [NewChunk(c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, keys[i], vectors[i])
-               for i, c in enumerate(chunks)]
+        new = [NewChunk(c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, keys[i], vectors[i],
+                        ocr=c.ocr, ocr_confidence=c.ocr_confidence) for i, c in enumerate(chunks)]
         self.space.claim()
         self.backend.put_document(record, new, must_exist=must_exist)
         return sum(c.n_tokens for c in chunks)

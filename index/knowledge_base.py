@@ -31,6 +31,7 @@ from index.store.consistency import ConsistencyReport
 from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
 from ingest.knowledge import Vocabulary, empty_vocabulary, experience_text, load_corpus_experiences, load_vocabulary
+from ingest.ocr import OcrProgress
 from pedkb import limits
 from pedkb.errors import InconsistentStoreError, ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings
@@ -77,10 +78,10 @@ class KnowledgeBase:
         """Ingest one file; the document id derives from `source` (default: the absolute path)."""
         return self.documents_in.ingest_file(path, source=source, force=force)
 
-    def ingest(self, paths: Sequence[Path], *, force: bool = False,
-               on_file: Callable[[FileResult], None] | None = None) -> IngestReport:
-        """Ingest files and folders; one failing file never stops the batch."""
-        return self.documents_in.ingest(paths, force=force, on_file=on_file)
+    def ingest(self, paths: Sequence[Path], *, force: bool = False, on_file: Callable[[FileResult], None] | None = None,
+               on_page: Callable[[OcrProgress], None] | None = None) -> IngestReport:
+        """Ingest files and folders; one failing file never stops the batch; `on_page` follows OCR page by page."""
+        return self.documents_in.ingest(paths, force=force, on_file=on_file, on_page=on_page)
 
     def planned_files(self, paths: Sequence[Path]) -> int:
         """How many files an ingest of these paths will look at (for a progress bar)."""

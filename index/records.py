@@ -71,6 +71,7 @@ class SearchFilters:
     stages: tuple[str, ...] | None = None
     year_min: int | None = None
     year_max: int | None = None
+    ocr: bool | None = None  # True: passages read by OCR only; False: born-digital text only
 
     def is_empty(self) -> bool:
         """True when nothing is restricted."""
@@ -118,6 +119,8 @@ class SearchHit:
             "page": self.chunk.page,
             "text": self.chunk.text,
             "score": round(float(self.score), 6),
+            "ocr": self.chunk.ocr,
+            "ocr_confidence": self.chunk.ocr_confidence,
             "technologies": list(self.document.facets.get("technology", [])),
         }
 

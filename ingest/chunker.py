@@ -197,6 +197,8 @@ def chunk_pages(
                     start=start,
                     end=end,
                     n_tokens=tokens,
+                    ocr=page.ocr,
+                    ocr_confidence=page.ocr_confidence,
                 )
             )
     return chunks

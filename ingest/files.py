@@ -21,6 +21,8 @@ class FileResult:
     chunks: int = 0
     tokens: int = 0
     reason: str | None = None
+    warnings: list[str] = field(default_factory=list)  # pages left out (OCR missing, too slow), the rest stored
+    ocr_pages: int = 0  # pages whose text came from OCR
 
 
 @dataclass

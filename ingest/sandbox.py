@@ -13,6 +13,13 @@ package and talks over a socket pair. Workers are reused between files. One that
 replaced; one that dies (a segfault, the kernel's OOM killer) is replaced and its signal reported. The worker
 answers in JSON, never in pickle: a parser compromised by a hostile file must not run code in this process by way
 of its answer, and the answer's length is bounded when it is received.
+
+Scanned pages are OCR'd inside the parser process too (ingest.ocr, after the read and before the repair), so the
+rendering of an untrusted PDF stays there. OCR has its own time budget: the worker reports each page as it starts and
+finishes OCR, and from the first such report the caller waits at most PEDKB_OCR_PAGE_TIMEOUT + PEDKB_PARSE_TIMEOUT_S
+between two reports (a page's Tesseract run is stopped at PEDKB_OCR_PAGE_TIMEOUT inside the worker; rendering,
+deskew and the final repair fit the parse budget). A long scan that keeps finishing pages is never killed by the
+parse timeout; a worker that stops reporting is (docs/ocr.md).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -39,16 +46,18 @@ import ingest
 from ingest import read_and_repair
 from ingest.document import ExtractedDocument, Page
 from ingest.limits import MB, ReadLimits, setting_name
+from ingest.ocr import OcrOptions, OcrProgress
 from pedkb import errors
 from pedkb.errors import LimitExceededError, ParserCrashError, ReadError
 
 logger = logging.getLogger(__name__)
 
-Extractor = Callable[..., ExtractedDocument]  # called as extract(path, max_bytes=..., limits=...)
+Extractor = Callable[..., ExtractedDocument]  # called as extract(path, max_bytes=..., limits=..., ocr=...)
 _WORKER_CODE = "import sys; from ingest.sandbox import serve; serve(int(sys.argv[1]))"
 # One BLAS thread and two malloc arenas keep the worker's address space near what it uses, so RLIMIT_AS means memory.
-_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
-READER_MODULES = ("ingest.readers.pdf", "ingest.readers.docx", "ingest.readers.html", "ingest.readers.text")
+_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OMP_THREAD_LIMIT": "1", "MALLOC_ARENA_MAX": "2"}
+READER_MODULES = ("ingest.readers.pdf", "ingest.readers.docx", "ingest.readers.html", "ingest.readers.text",
+                  "ingest.readers.image", "ingest.ocr.run")
 MAX_IDLE_WORKERS = 4
 START_TIMEOUT_S = 120
 _MEMORY_MARGIN = 32 * MB  # a failure this close to the cap is reported as running out of memory
@@ -59,14 +68,14 @@ _READ_ERRORS: dict[str, type[ReadError]] = {
 }
 
 
-def read_isolated(path: Path, *, max_bytes: int, limits: ReadLimits | None = None,
-                  isolate: bool = True) -> ExtractedDocument:
-    """`read_and_repair` in a resource-limited parser process (`isolate=False`: in this one); chunk the result
-    with `ingest.chunk_document`, as `prepare_document` does."""
+def read_isolated(path: Path, *, max_bytes: int, limits: ReadLimits | None = None, isolate: bool = True,
+                  ocr: OcrOptions | None = None) -> ExtractedDocument:
+    """`read_and_repair` (scanned pages OCR'd with `ocr`) in a resource-limited parser process (`isolate=False`: in
+    this one); chunk the result with `ingest.chunk_document`, as `prepare_document` does."""
     limits = limits or ReadLimits.defaults()
     if isolate:
-        return default_pool().read(path, max_bytes=max_bytes, limits=limits)
-    return read_and_repair(path, max_bytes=max_bytes, limits=limits)
+        return default_pool().read(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
+    return read_and_repair(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
 
 
 @dataclass
@@ -86,10 +95,12 @@ class _Worker:
         self.ready = True
 
     def stop(self) -> None:
-        """Kill the process (it may be hung in C code) and reap it."""
+        """Kill the process (it may be hung in C code) with the Tesseract runs it started, and reap it."""
         self.conn.close()
-        if self.process.poll() is None:
-            self.process.kill()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the worker leads its own process group
+        except ProcessLookupError:
+            pass
         self.process.wait(timeout=5)
 
 
@@ -100,27 +111,20 @@ class ParserPool:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
 
-    def read(self, path: Path, *, max_bytes: int, limits: ReadLimits,
-             extract: Extractor = read_and_repair) -> ExtractedDocument:
-        """`extract(path, ...)` (read and repair) run in a parser process within `limits` (errors: ReadError)."""
+    def read(self, path: Path, *, max_bytes: int, limits: ReadLimits, extract: Extractor = read_and_repair,
+             ocr: OcrOptions | None = None) -> ExtractedDocument:
+        """`extract(path, ...)` (read, OCR, repair) run in a parser process within `limits` (errors: ReadError);
+        OCR progress goes to `ocr.on_page` here."""
+        ocr = ocr or OcrOptions()
         worker = self._take()
         reusable = False
         try:
             try:
                 worker.wait_ready(path)
-                worker.conn.send((extract, Path(os.path.abspath(path)), max_bytes, limits))
-                answered = worker.conn.poll(limits.parse_timeout_s)
+                worker.conn.send((extract, Path(os.path.abspath(path)), max_bytes, limits, replace(ocr, on_page=None)))
             except (EOFError, OSError) as exc:
                 raise self._death(worker, path, exc) from None
-            if not answered:
-                raise LimitExceededError(path, f"parsing took longer than {limits.parse_timeout_s:g} s "
-                                               f"({setting_name('parse_timeout_s')})")
-            try:
-                payload = worker.conn.recv_bytes(_JSON_BYTES_PER_CHAR * limits.max_text_chars_per_file
-                                                 + _ANSWER_OVERHEAD)
-            except (EOFError, OSError) as exc:
-                raise self._death(worker, path, exc) from None
-            answer = json.loads(payload)
+            answer = self._answer(worker, path, limits, ocr)
             reusable = not answer.get("retire")
             return _document(answer, path, limits)
         finally:
@@ -129,6 +133,29 @@ class ParserPool:
             else:
                 worker.stop()
                 self._keep_spare()
+
+    def _answer(self, worker: _Worker, path: Path, limits: ReadLimits, ocr: OcrOptions) -> dict[str, Any]:
+        """The worker's final answer; OCR progress reports on the way extend its time (see the module docstring)."""
+        wait_s, ocr_started = limits.parse_timeout_s, False
+        while True:
+            try:
+                answered = worker.conn.poll(wait_s)
+                if not answered:
+                    raise LimitExceededError(path, _timeout_reason(limits, ocr, ocr_started))
+                payload = worker.conn.recv_bytes(_JSON_BYTES_PER_CHAR * limits.max_text_chars_per_file
+                                                 + _ANSWER_OVERHEAD)
+            except (EOFError, OSError) as exc:
+                raise self._death(worker, path, exc) from None
+            answer: dict[str, Any] = json.loads(payload)
+            if "ocr" not in answer:
+                return answer
+            ocr_started, wait_s = True, ocr.page_timeout + limits.parse_timeout_s
+            try:
+                progress = OcrProgress.from_json(str(path), answer["ocr"])
+            except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                raise ParserCrashError(path, f"the parser process sent a malformed OCR report ({exc})") from None
+            if ocr.on_page is not None:
+                ocr.on_page(progress)
 
     def close(self) -> None:
         """Stop the idle workers."""
@@ -173,7 +200,7 @@ class ParserPool:
             process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_CODE, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                env={**os.environ, **_WORKER_ENV, "PYTHONPATH": python_path},
+                env={**os.environ, **_WORKER_ENV, "PYTHONPATH": python_path}, process_group=0,
             )
         finally:
             theirs.close()
@@ -204,13 +231,27 @@ def default_pool() -> ParserPool:
     return _POOL
 
 
+def _timeout_reason(limits: ReadLimits, ocr: OcrOptions, ocr_started: bool) -> str:
+    """Why a worker that stopped answering was given up."""
+    if ocr_started:
+        return (f"OCR reported no page for {ocr.page_timeout + limits.parse_timeout_s:g} s (PEDKB_OCR_PAGE_TIMEOUT "
+                f"+ {setting_name('parse_timeout_s')})")
+    return f"parsing took longer than {limits.parse_timeout_s:g} s ({setting_name('parse_timeout_s')})"
+
+
+def _page(number: int | None, text: str, ocr: bool = False, confidence: float | None = None) -> Page:
+    """A page from its JSON list [number, text, ocr, confidence]."""
+    return Page(number, str(text), ocr=ocr is True, ocr_confidence=None if confidence is None else float(confidence))
+
+
 def _document(answer: dict[str, Any], path: Path, limits: ReadLimits) -> ExtractedDocument:
     """The document, or the error, that a worker's JSON answer describes."""
     if "document" in answer:
         doc = answer["document"]
         return ExtractedDocument(
-            source=str(path), fmt=str(doc["fmt"]), pages=[Page(number, str(text)) for number, text in doc["pages"]],
+            source=str(path), fmt=str(doc["fmt"]), pages=[_page(*page) for page in doc["pages"]],
             title=doc["title"], encoding=doc["encoding"], meta={str(k): str(v) for k, v in doc["meta"].items()},
+            warnings=[str(warning) for warning in doc.get("warnings", [])],
         )
     if answer.get("memory"):
         error: ReadError = LimitExceededError(
@@ -237,13 +278,13 @@ def serve(fd: int) -> None:
     conn.send_bytes(b'{"ready": true}')
     while True:
         try:
-            extract, path, max_bytes, limits = conn.recv()
+            extract, path, max_bytes, limits, ocr = conn.recv()
         except (EOFError, OSError):
             return
         cap = None if footprint is None else footprint + limits.parse_memory_mb * MB
         if cap is not None:
             resource.setrlimit(resource.RLIMIT_AS, (cap, resource.RLIM_INFINITY))
-        answer = _answer(extract, path, max_bytes, limits)
+        answer = _answer(extract, path, max_bytes, limits, _reporting(ocr, conn))
         if cap is not None and _peak_address_space() > cap - _MEMORY_MARGIN:
             answer["retire"] = True  # the peak stays: a fresh worker lets the next file be judged on its own
             if "document" not in answer:
@@ -251,9 +292,17 @@ def serve(fd: int) -> None:
         conn.send_bytes(json.dumps(answer).encode("ascii"))
 
 
-def _answer(extract: Extractor, path: Path, max_bytes: int, limits: ReadLimits) -> dict[str, Any]:
+def _reporting(ocr: OcrOptions, conn: Connection) -> OcrOptions:
+    """`ocr` with each page's progress sent to the caller as {"ocr": {...}}."""
+    def send(progress: OcrProgress) -> None:
+        conn.send_bytes(json.dumps({"ocr": progress.to_json()}).encode("ascii"))
+
+    return replace(ocr, on_page=send)
+
+
+def _answer(extract: Extractor, path: Path, max_bytes: int, limits: ReadLimits, ocr: OcrOptions) -> dict[str, Any]:
     try:
-        doc = extract(path, max_bytes=max_bytes, limits=limits)
+        doc = extract(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
     except ReadError as exc:
         # libraries report a refused allocation in their own words ("malloc failed", "Memory allocation failed")
         lost_memory = any(word in exc.reason.lower() for word in ("memory", "malloc", "alloc"))
@@ -263,7 +312,8 @@ def _answer(extract: Extractor, path: Path, max_bytes: int, limits: ReadLimits) 
     except Exception as exc:  # a bug or a library failure: reported for this file, the worker is replaced
         return {"failed": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc(), "retire": True}
     return {"document": {"fmt": doc.fmt, "title": doc.title, "encoding": doc.encoding, "meta": doc.meta,
-                         "pages": [[page.number, page.text] for page in doc.pages]}}
+                         "warnings": doc.warnings,
+                         "pages": [[page.number, page.text, page.ocr, page.ocr_confidence] for page in doc.pages]}}
 
 
 def _address_space() -> int | None:

@@ -8,7 +8,8 @@ PedkbError
 │   │   ├── UnsupportedFormatError
 │   │   ├── CorruptFileError
 │   │   ├── EncryptedFileError
-│   │   ├── NoTextLayerError    a scanned PDF: pages but no extractable text
+│   │   ├── NoTextLayerError    a scanned PDF: pages but no extractable text, and OCR found none
+│   │   ├── OcrUnavailableError scanned pages, but Tesseract or a language pack is not installed
 │   │   ├── EncodingError
 │   │   ├── LimitExceededError  a limit on untrusted files: unpacked size, pages, text, nesting, time, memory
 │   │   └── ParserCrashError    the parser process died on the file
@@ -72,7 +73,11 @@ class EncryptedFileError(ReadError):
 
 
 class NoTextLayerError(ReadError):
-    """A PDF whose pages carry no text (a scan); it needs OCR first."""
+    """A PDF whose pages carry no text (a scan), and OCR found none either."""
+
+
+class OcrUnavailableError(ReadError):
+    """Pages need OCR but Tesseract or one of its language packs is missing; the message says how to install."""
 
 
 class EncodingError(ReadError):

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     isolate_parsing: bool = Field(default=True, description="Read files in a separate, resource-limited parser "
                                                             "process (off: in the calling process, limits on "
                                                             "sizes still apply, time and memory limits do not).")
+    ocr_dpi: int = Field(default=300, ge=150, le=600, description="Resolution scanned PDF pages are OCR'd at.")
+    ocr_workers: int = Field(default=2, ge=1, le=64, description="Pages OCR'd in parallel, one Tesseract process each.")
+    ocr_page_timeout: float = Field(default=120.0, gt=0,
+                                    description="Seconds of OCR one page may take; a slower page is left out.")
+    ocr_tesseract: str = Field(default="tesseract", description="The Tesseract command (a name on PATH or a path).")
     backend: str = Field(default="faiss", description="Vector backend: faiss (embedded) or a postgresql:// URL.")
     read_backend: str | None = Field(
         default=None, description="A postgresql:// URL of a read replica for searches and listings (optional)."
@@ -158,6 +163,11 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """The file size limit in bytes."""
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def ocr_cache(self) -> Path:
+        """Where per-page OCR results are kept, so an interrupted ingest resumes (docs/ocr.md)."""
+        return self.data / "ocr-cache"
 
     @property
     def max_request_bytes(self) -> int:

@@ -14,9 +14,16 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 need_apt=()
 command -v "$PYTHON" >/dev/null || need_apt+=(python3)
 "$PYTHON" -c "import venv, ensurepip" 2>/dev/null || need_apt+=(python3-venv)
+# OCR of scanned pages (both modes): Tesseract and its Kazakh, Kyrgyz and Russian models.
+command -v tesseract >/dev/null || need_apt+=(tesseract-ocr)
+for model in kaz kir rus; do
+  ls /usr/share/tesseract-ocr/*/tessdata/$model.traineddata >/dev/null 2>&1 || need_apt+=("tesseract-ocr-$model")
+done
 if [ "$DEV" = 1 ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+  # tests/test_ocr.py typesets its scans in DejaVu Serif.
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || need_apt+=(fonts-dejavu-core)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

@@ -104,4 +104,6 @@ def build_filters(kb: KnowledgeBase, filters: Filters, kinds: list[str] | None =
         values["year_min"] = filters.year_min
     if filters.year_max is not None:
         values["year_max"] = filters.year_max
+    if filters.ocr is not None:
+        values["ocr"] = filters.ocr
     return SearchFilters(**values) if values else None

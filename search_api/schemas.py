@@ -52,6 +52,8 @@ class Filters(NoBooleanNumbers):
     stage: list[Slug] = Field(default_factory=list, max_length=MAX_VALUES, description="lifecycle stage id")
     year_min: Year | None = None
     year_max: Year | None = None
+    ocr: bool | None = Field(default=None, description="true: only passages read by OCR from scans; false: only "
+                                                        "born-digital text")
 
 
 class _SearchHead(NoBooleanNumbers):
@@ -109,6 +111,9 @@ class SearchResult(BaseModel):
     highlights: list[tuple[int, int]] = Field(description="[start, end) of the matching words in `snippet`")
     snippet_html: str = Field(description="`snippet` HTML-escaped with the matching words in <mark>")
     text: str = Field(description="the whole passage")
+    ocr: bool = Field(default=False, description="the passage was read by OCR from a scan")
+    ocr_confidence: float | None = Field(default=None, description="OCR engine's mean word confidence (0-1) of the "
+                                                                   "passage's page; below 0.6 the page is flagged")
     matched_passages: int = Field(default=0, description="how many other passages of the item matched")
     passages: list[MatchedPassage] | None = Field(default=None, description="those passages (expand=passages)")
     explain: dict[str, Any] | None = Field(default=None, description="why the result is here (explain=true)")

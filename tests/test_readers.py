@@ -164,7 +164,6 @@ def test_format_comes_from_magic_bytes_before_the_extension(tmp_path: Path) -> N
     [
         ("empty.txt", EmptyFileError, "empty"),
         ("encrypted.pdf", EncryptedFileError, "password"),
-        ("scanned.pdf", NoTextLayerError, "no text layer (scanned?); run OCR first"),
         ("truncated.pdf", CorruptFileError, "truncated"),
         ("junk.pdf", CorruptFileError, "not a PDF"),
         ("junk.txt", CorruptFileError, "binary data"),
@@ -179,6 +178,13 @@ def test_bad_files_raise_the_right_error_naming_the_file(
     assert caught.value.path == str(DATA / name)
     assert str(caught.value).startswith(f"{DATA / name}: ")
     assert reason in caught.value.reason
+
+
+def test_scanned_pdf_is_marked_for_ocr_and_a_blank_scan_has_no_text_layer() -> None:
+    document = read_document(DATA / "scanned.pdf", max_bytes=LIMIT)
+    assert document.needs_ocr == [1] and document.scans is not None
+    with pytest.raises(NoTextLayerError, match="no text layer, and OCR found no text on its 1 scanned page"):
+        prepare_document(DATA / "scanned.pdf", max_bytes=LIMIT, count_tokens=count_words)
 
 
 def test_too_large_is_refused_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,7 +235,9 @@ def test_file_without_read_permission(tmp_path: Path) -> None:
             UnsupportedFormatError,
             "legacy Office",
         ),
-        ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, UnsupportedFormatError, "PNG image"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32, CorruptFileError, "damaged image"),
+        ("anim.gif", b"GIF89a" + b"\x00" * 32, UnsupportedFormatError, "GIF image"),
+        ("scan.tiff", "мәтін".encode(), CorruptFileError, "not a PNG, JPEG or TIFF image"),
         ("broken.docx", "бұл docx емес".encode(), CorruptFileError, "not a DOCX"),
         ("noise.txt", NOISE, EncodingError, "encoding could not be determined"),
     ],

@@ -31,6 +31,12 @@ def filter_clause(filters: SearchFilters, *, chunk_level: bool, mark: str = "?")
     for facet, values in filters.facets().items():
         params.append(facet)
         where.append(f"d.doc_id IN (SELECT doc_id FROM facets WHERE facet = {mark} AND value IN ({marks(values)}))")
+    if filters.ocr is not None:
+        if chunk_level:
+            params.append(filters.ocr)
+            where.append(f"c.ocr = {mark}")
+        else:  # an item with any passage read by OCR, or (False) with none
+            where.append(f"d.doc_id {'' if filters.ocr else 'NOT '}IN (SELECT doc_id FROM chunks WHERE ocr)")
     if filters.year_min is not None or filters.year_max is not None:
         params.extend(["year", filters.year_min if filters.year_min is not None else -10**9,
                        filters.year_max if filters.year_max is not None else 10**9])

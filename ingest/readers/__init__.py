@@ -6,14 +6,14 @@ import logging
 import stat
 from pathlib import Path
 
-from ingest.document import ExtractedDocument
+from ingest.document import ExtractedDocument, Page
 from ingest.limits import ReadLimits, setting_name
 from ingest.readers.sniff import SUPPORTED_SUFFIXES, detect_format
 from pedkb.errors import EmptyFileError, FileTooLargeError, LimitExceededError, ReadError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED_SUFFIXES", "detect_format", "read_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "check_text_size", "detect_format", "read_document"]
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -51,15 +51,23 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
 
 
 def read_document(path: Path, *, max_bytes: int, limits: ReadLimits | None = None) -> ExtractedDocument:
-    """Read the PDF, DOCX, TXT/MD or HTML file at `path` into pages of raw text (errors: ReadError)."""
+    """Read the PDF, DOCX, TXT/MD, HTML or image file at `path` into pages of raw text (errors: ReadError).
+
+    Pages that need OCR (scans) are listed in `needs_ocr` and left for `ingest.ocr.recognise_scans`.
+    """
     path = Path(path)
     limits = limits or ReadLimits.defaults()
     extracted = _read_format(path, _read_bytes(path, max_bytes), limits)
-    chars = sum(len(page.text) for page in extracted.pages)
+    check_text_size(path, extracted.pages, limits)
+    return extracted
+
+
+def check_text_size(path: Path, pages: list[Page], limits: ReadLimits) -> None:
+    """Refuse a file whose pages (read, or recognised by OCR) hold more text than the limit."""
+    chars = sum(len(page.text) for page in pages)
     if chars > limits.max_text_chars_per_file:
         raise LimitExceededError(path, f"the file yields {chars} characters of text, more than the limit of "
                                        f"{limits.max_text_chars_per_file} ({setting_name('max_text_chars_per_file')})")
-    return extracted
 
 
 def _read_format(path: Path, data: bytes, limits: ReadLimits) -> ExtractedDocument:
@@ -78,6 +86,10 @@ def _read_format(path: Path, data: bytes, limits: ReadLimits) -> ExtractedDocume
         from ingest.readers.html import read_html
 
         return read_html(data, path)
+    if fmt == "image":
+        from ingest.readers.image import read_image
+
+        return read_image(data, path)
     from ingest.readers.text import read_text
 
     return read_text(data, path)

@@ -1,4 +1,4 @@
-"""PDF reader (PyMuPDF): text per page with 1-based page numbers, title from the metadata."""
+"""PDF reader (PyMuPDF): text per page with 1-based page numbers, title from the metadata, pages to OCR marked."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import pymupdf
 
 from ingest.document import ExtractedDocument, Page
 from ingest.limits import ReadLimits, setting_name
-from pedkb.errors import CorruptFileError, EncryptedFileError, LimitExceededError, NoTextLayerError
+from ingest.ocr.images import PdfPageImages
+from ingest.ocr.quality import text_layer_problem
+from pedkb.errors import CorruptFileError, EncryptedFileError, LimitExceededError
 
 logger = logging.getLogger(__name__)
 _META_FIELDS = ("author", "subject", "keywords", "creator", "producer", "creationDate")
 
 
 def read_pdf(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
-    """Extract the text of every page of the PDF `data` read from `path`, within `limits`."""
+    """Extract the text of every page of the PDF `data` read from `path`, within `limits`; pages without usable
+    text are marked for OCR."""
     try:
         document = pymupdf.open(stream=data, filetype="pdf")
     except Exception as exc:  # PyMuPDF raises its own FileDataError, RuntimeError or ValueError
@@ -30,23 +33,26 @@ def read_pdf(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
         if document.is_repaired and b"%%EOF" not in data[-2048:]:
             raise CorruptFileError(path, "truncated PDF: the file ends before its end-of-file marker")
         pages: list[Page] = []
+        needs_ocr: list[int] = []
         try:
             for index in range(document.page_count):
-                text = document.load_page(index).get_text("text")
+                page = document.load_page(index)
+                text = page.get_text("text")
+                problem = text_layer_problem(text, has_images=bool(page.get_images()))
+                if problem:
+                    logger.debug("%s: page %d needs OCR (%s)", path, index + 1, problem)
+                    needs_ocr.append(index + 1)
                 pages.append(Page(number=index + 1, text=text))
         except Exception as exc:
             raise CorruptFileError(
                 path, f"damaged PDF: page {len(pages) + 1} cannot be read ({exc})"
             ) from exc
-        if not any(page.text.strip() for page in pages):
-            raise NoTextLayerError(
-                path, f"the PDF has {len(pages)} page(s) but no text layer (scanned?); run OCR first"
-            )
         metadata = document.metadata or {}
     title = (metadata.get("title") or "").strip() or None
     meta = {key: str(metadata[key]).strip() for key in _META_FIELDS if metadata.get(key)}
     logger.debug("%s: %d pages, title %r", path, len(pages), title)
-    return ExtractedDocument(source=str(path), fmt="pdf", pages=pages, title=title, meta=meta)
+    return ExtractedDocument(source=str(path), fmt="pdf", pages=pages, title=title, meta=meta, needs_ocr=needs_ocr,
+                             scans=PdfPageImages(data) if needs_ocr else None)
 
 
 def _check_page_count(document: pymupdf.Document, path: Path, limits: ReadLimits) -> None:

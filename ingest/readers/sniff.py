@@ -19,6 +19,11 @@ SUFFIX_FORMATS = {
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(SUFFIX_FORMATS))
 
@@ -26,16 +31,14 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(SUFFIX_FORMATS))
 _FOREIGN_MAGIC = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a legacy Office file (.doc/.xls/.ppt); save it as .docx or PDF"),
     (b"{\\rtf", "an RTF document; save it as .docx or PDF"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image; run OCR first"),
-    (b"\xff\xd8\xff", "a JPEG image; run OCR first"),
-    (b"GIF8", "a GIF image"),
-    (b"II*\x00", "a TIFF image; run OCR first"),
-    (b"MM\x00*", "a TIFF image; run OCR first"),
+    (b"GIF8", "a GIF image; save it as PNG"),
     (b"AT&TFORM", "a DjVu document; convert it to PDF"),
     (b"\x1f\x8b", "a gzip archive"),
     (b"Rar!", "a RAR archive"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
 )
+# Scans read by OCR (ingest/readers/image.py).
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _HTML_START = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b",
     re.I | re.S,
@@ -43,12 +46,14 @@ _HTML_START = re.compile(
 
 
 def detect_format(data: bytes, path: Path) -> str:
-    """One of "pdf", "docx", "html", "txt" for `data` read from `path`; raise for anything else."""
+    """One of "pdf", "docx", "html", "txt", "image" for `data` read from `path`; raise for anything else."""
     suffix = path.suffix.lower()
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
         return _zip_format(data, path, suffix)
+    if data.startswith(_IMAGE_MAGIC):
+        return "image"
     for magic, what in _FOREIGN_MAGIC:
         if data.startswith(magic):
             raise UnsupportedFormatError(path, f"unsupported format: {what}")
@@ -57,6 +62,8 @@ def detect_format(data: bytes, path: Path) -> str:
         raise CorruptFileError(path, "not a PDF: the file does not start with %PDF")
     if claimed == "docx":
         raise CorruptFileError(path, "not a DOCX: the file is not a ZIP package")
+    if claimed == "image":
+        raise CorruptFileError(path, "not a PNG, JPEG or TIFF image: the file does not start like one")
     if _HTML_START.match(data[:4096]) or _HTML_START.match(_utf16_head(data)):
         return "html"
     if claimed in ("html", "txt"):

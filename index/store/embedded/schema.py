@@ -1,4 +1,4 @@
-"""The embedded store's SQLite schema (version 2 added the lexical index) and its rows as records."""
+"""The embedded store's SQLite schema (version 2 added the lexical index, 3 the OCR columns) and its rows as records."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlite3
 
 from index.records import ChunkRecord, DocumentRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL,
-    vector_key TEXT NOT NULL
+    vector_key TEXT NOT NULL,
+    ocr INTEGER NOT NULL DEFAULT 0,
+    ocr_confidence REAL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
 CREATE INDEX IF NOT EXISTS chunks_lang ON chunks(lang);
@@ -51,7 +53,10 @@ CREATE TABLE IF NOT EXISTS facets (
 CREATE INDEX IF NOT EXISTS facets_lookup ON facets(facet, value);
 """
 
-CHUNK_FIELDS = ("chunk_id", "doc_id", "ordinal", "text", "lang", "page", "start", "end", "n_tokens")
+CHUNK_FIELDS = ("chunk_id", "doc_id", "ordinal", "text", "lang", "page", "start", "end", "n_tokens", "ocr",
+                "ocr_confidence")
+# Columns added after a store's chunks table was created, with their definitions (schema 3: OCR).
+ADDED_CHUNK_COLUMNS = (("ocr", "INTEGER NOT NULL DEFAULT 0"), ("ocr_confidence", "REAL"))
 CHUNK_COLUMNS = ", ".join(f'"{name}"' for name in CHUNK_FIELDS)
 DOC_FIELDS = ("doc_id", "source", "title", "fmt", "sha256", "size", "kind", "languages", "n_chunks", "created",
               "updated", "meta")
@@ -64,6 +69,16 @@ def doc_from_row(row: sqlite3.Row) -> DocumentRecord:
     return DocumentRecord(**values)
 
 
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Give the chunks table of a store made before schema 3 its OCR columns (existing chunks: not OCR)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
+    for name, definition in ADDED_CHUNK_COLUMNS:
+        if name not in present:
+            db.execute(f"ALTER TABLE chunks ADD COLUMN {name} {definition}")
+
+
 def chunk_from_row(row: sqlite3.Row) -> ChunkRecord:
-    """A chunk from its row."""
-    return ChunkRecord(**{name: row[name] for name in CHUNK_FIELDS})
+    """A chunk from its row (`ocr` is stored as 0/1)."""
+    values = {name: row[name] for name in CHUNK_FIELDS}
+    values["ocr"] = bool(values["ocr"])
+    return ChunkRecord(**values)

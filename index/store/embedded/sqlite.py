@@ -20,7 +20,14 @@ import numpy as np
 from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import check_precondition
 from index.store.embedded import lexical as sqlite_lexical
-from index.store.embedded.schema import CHUNK_COLUMNS, SCHEMA, SCHEMA_VERSION, chunk_from_row, doc_from_row
+from index.store.embedded.schema import (
+    CHUNK_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    add_missing_columns,
+    chunk_from_row,
+    doc_from_row,
+)
 from index.store.filter_sql import filter_clause
 from index.store.statistics import LanguageStatistics, estimate_statistics
 from pedkb.errors import StoreError
@@ -36,6 +43,7 @@ class SqliteStore:
         self._guard = threading.Lock()
         try:
             self.db.executescript(SCHEMA)
+            add_missing_columns(self.db)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not a usable pedkb store ({exc})") from exc
         version = self.get_meta("schema_version")
@@ -141,9 +149,10 @@ class SqliteStore:
             added: list[int] = []
             for c in chunks:
                 cur = self.db.execute(
-                    'INSERT INTO chunks(doc_id, ordinal, text, lang, page, start, "end", n_tokens, vector_key) '
-                    "VALUES (?,?,?,?,?,?,?,?,?)",
-                    (doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key),
+                    'INSERT INTO chunks(doc_id, ordinal, text, lang, page, start, "end", n_tokens, vector_key, ocr, '
+                    "ocr_confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, c.vector_key,
+                     int(c.ocr), c.ocr_confidence),
                 )
                 added.append(int(cur.lastrowid or 0))
             sqlite_lexical.remove_chunks(self.db, removed)
@@ -257,10 +266,11 @@ class SqliteStore:
         if doc is None:
             return None
         rows = self.db.execute(
-            'SELECT c.ordinal, c.text, c.lang, c.page, c.start, c."end", c.n_tokens, c.vector_key, v.vector '
-            "FROM chunks c JOIN vectors v ON v.key = c.vector_key WHERE c.doc_id = ? ORDER BY c.ordinal", (doc_id,))
-        chunks = [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], np.frombuffer(r[8], dtype=np.float32))
-                  for r in rows]
+            'SELECT c.ordinal, c.text, c.lang, c.page, c.start, c."end", c.n_tokens, c.vector_key, v.vector, c.ocr, '
+            "c.ocr_confidence FROM chunks c JOIN vectors v ON v.key = c.vector_key WHERE c.doc_id = ? "
+            "ORDER BY c.ordinal", (doc_id,))
+        chunks = [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], np.frombuffer(r[8], dtype=np.float32),
+                           ocr=bool(r[9]), ocr_confidence=r[10]) for r in rows]
         return doc, chunks
 
     def document_chunks(self, doc_id: str) -> list[ChunkRecord]:

@@ -21,6 +21,7 @@ from index.store.base import WEIGHTS_META, Backend
 from index.store.consistency import ConsistencyReport
 from index.store.filter_sql import filter_clause
 from index.store.postgres import integrity
+from index.store.postgres import rows as pg_rows
 from index.store.postgres import search as pg_search
 from index.store.postgres.rows import (
     CHUNK_COLUMNS,
@@ -191,8 +192,7 @@ class PgBackend(Backend):
                 with cur.copy(CHUNK_COPY) as copy:
                     copy.set_types(CHUNK_TYPES)
                     for c, counts in zip(chunks, terms, strict=True):
-                        copy.write_row((doc.doc_id, c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens,
-                                        sum(counts.values()), c.vector_key, np.asarray(c.vector, dtype=np.float32)))
+                        copy.write_row(pg_rows.copy_row(doc.doc_id, c, sum(counts.values())))
             conn.execute("INSERT INTO vectors (key, vector) SELECT DISTINCT ON (vector_key) vector_key, embedding "
                          "FROM chunks WHERE doc_id = %s ORDER BY vector_key, chunk_id ON CONFLICT DO NOTHING",
                          (doc.doc_id,))
@@ -238,9 +238,9 @@ class PgBackend(Backend):
         if doc is None:
             return None
         with self._write() as conn:
-            rows = conn.execute("SELECT ordinal, text, lang, page, start_offset, end_offset, n_tokens, vector_key, "
-                                "embedding FROM chunks WHERE doc_id = %s ORDER BY ordinal", (doc_id,)).fetchall()
-        return doc, [NewChunk(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], array_of(r[8])) for r in rows]
+            rows = conn.execute(f"SELECT {pg_rows.EXPORT_COLUMNS} FROM chunks WHERE doc_id = %s ORDER BY ordinal",
+                                (doc_id,)).fetchall()
+        return doc, [pg_rows.new_chunk_of(r) for r in rows]
 
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:

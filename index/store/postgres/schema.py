@@ -64,6 +64,10 @@ CREATE TABLE chunk_terms (
 );
 CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id);
 """),  # the lexical index (pg_search.py); existing chunks are indexed when the backend opens the database
+    (3, """
+ALTER TABLE chunks ADD COLUMN ocr boolean NOT NULL DEFAULT false;
+ALTER TABLE chunks ADD COLUMN ocr_confidence double precision;
+"""),  # passages read by OCR and the engine's confidence (docs/ocr.md); existing chunks are born-digital
 ]
 
 LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serialising migrations across processes

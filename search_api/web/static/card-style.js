@@ -25,4 +25,6 @@ mark { background: #ffe27a; color: #1b1f24; padding: 0 0.1em; border-radius: 2px
 .tag-technology { background: #eee7fb; color: #4a2a8a; }
 .tag-document { background: #e8ecf1; color: #2c3947; }
 .page { background: #f3f4f6; color: #333c45; border: 1px dashed #7a858f; }
+.scanned { background: #fff8e1; color: #5c4300; border: 1px solid #b08800; }
+.scanned-low { background: #fdeceb; color: #8c1d13; border-style: dashed; }
 `;

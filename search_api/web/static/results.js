@@ -4,6 +4,8 @@ import { basename, h, marked } from "./dom.js";
 import { t } from "./strings.js";
 
 export const TYPES = ["experience", "technology", "document"];
+// Below this OCR confidence a page is flagged (ingest/document.py LOW_OCR_CONFIDENCE).
+export const LOW_OCR_CONFIDENCE = 0.6;
 
 /** A language badge: the code for the eye, the language's name for a screen reader. */
 export function langBadge(code, lang) {
@@ -11,6 +13,15 @@ export function langBadge(code, lang) {
   return h("span", { class: `badge lang-${known ? code : "other"}`, title: known ? t(lang, `lang_${code}`) : code },
     h("span", { "aria-hidden": "true" }, String(code || "?").toUpperCase()),
     h("span", { class: "vh" }, known ? t(lang, `lang_${code}`) : code));
+}
+
+/** "Scanned text" on a passage read by OCR; the engine's confidence in its title, a warning when it is low. */
+export function scannedBadge(result, lang) {
+  if (!result.ocr) return null;
+  const n = result.ocr_confidence == null ? "?" : Math.round(result.ocr_confidence * 100);
+  const low = result.ocr_confidence != null && result.ocr_confidence < LOW_OCR_CONFIDENCE;
+  return h("span", { class: low ? "badge scanned scanned-low" : "badge scanned",
+    title: t(lang, low ? "scanned_text_low" : "scanned_text_title", { n }) }, t(lang, "scanned_text"));
 }
 
 /** The kind of a result as a coloured tag. */
@@ -71,7 +82,8 @@ export function resultCard(result, ctx) {
     h("div", { class: "card-meta" },
       showType ? typeTag(result.type, lang) : null,
       h("span", { class: "card-langs" }, langBadge(result.lang, lang)),
-      result.page ? h("span", { class: "page" }, t(lang, "page_n", { n: result.page })) : null),
+      result.page ? h("span", { class: "page" }, t(lang, "page_n", { n: result.page })) : null,
+      scannedBadge(result, lang)),
     h("h3", { class: "card-title" }, link),
     h("p", { class: "snippet", lang: result.lang }, marked(snippet, spans)),
     result.matched_passages ? h("p", { class: "more-passages" },
