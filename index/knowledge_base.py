@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import ranking
+from index.bridge import Lifted, TechnologyBridge, lift
 from index.documents import DocumentIngester
 from index.embedding.embedder import Embedder, load_embedder
 from index.items import ItemWriter
@@ -26,6 +27,7 @@ from index.kb.similar import SimilarItem, find_similar
 from index.lexical import index_terms
 from index.records import DocumentRecord, SearchFilters, SearchHit, TechnologySuggestion
 from index.space import EmbeddingSpace, mean_vector
+from index.spelling import Speller
 from index.store.base import Backend
 from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
@@ -118,10 +120,11 @@ class KnowledgeBase:
         ranked: list[ranking.Ranked] | None = None
         try:
             if mode == "lexical":
-                ranked = ranking.lexical_ranking(self.backend, index_terms(query), depth, filters)
+                ranked = ranking.lexical_ranking(self.backend, self.lexical_terms(query), depth, filters)
             elif mode == "hybrid" and vector is not None:
-                ranked = ranking.hybrid_ranking(self.backend, vector, index_terms(query), depth, filters, alpha,
-                                                detect_language(query))
+                ranked = ranking.hybrid_ranking(self.backend, vector, self.lexical_terms(query), depth, filters,
+                                                alpha, detect_language(query))
+                ranked, _lifted = self.lift_technologies(query, ranked, filters)
         except NotImplementedError:
             log.warning("%s has no lexical index: %s search falls back to dense", type(self.backend).__name__, mode)
         if ranked is None:
@@ -131,6 +134,33 @@ class KnowledgeBase:
         page = ranking.present(ranked, offset + k)[offset:]
         docs = self.backend.get_documents([r.chunk.doc_id for r in page])
         return [SearchHit(r.chunk, docs[r.chunk.doc_id], r.score) for r in page if r.chunk.doc_id in docs]
+
+    # --- language side of search: spelling and the technology bridge (index/spelling.py, index/bridge.py) ------
+    @cached_property
+    def speller(self) -> Speller:
+        """The spelling lexicon of the store's own words and the technology names, rebuilt when the store changes."""
+        return Speller(self.backend, self.vocabulary)
+
+    @cached_property
+    def bridge(self) -> TechnologyBridge:
+        """Every name of every technology, to recognise in queries."""
+        return TechnologyBridge(self.vocabulary)
+
+    def spelling_suggestion(self, query: str) -> str | None:
+        """The query with its misspelt words corrected from the corpus's vocabulary, or None ("did you mean")."""
+        query = " ".join(query.split())
+        return self.speller.suggest(query) if query and self.space.is_claimed() else None
+
+    def lexical_terms(self, query: str) -> list[str]:
+        """The lexical leg's terms: the query's, plus those of the corrections of its unknown words."""
+        terms = index_terms(query)
+        extra = " ".join(self.speller.tolerant_words(query))
+        return terms + [t for t in index_terms(extra) if t not in terms] if extra else terms
+
+    def lift_technologies(self, query: str, ranked: Sequence[ranking.Ranked],
+                          filters: SearchFilters | None) -> tuple[list[ranking.Ranked], list[Lifted]]:
+        """The ranking with the technologies named in the query, and the experiences tagged with them, first."""
+        return lift(ranked, self.bridge.recognise(query), self.backend, filters, detect_language(query))
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""
