@@ -130,6 +130,13 @@ def stem(word: str, lang: str) -> str:
     return _strip_turkic(word, suffixes) if suffixes else word
 
 
+def word_key(word: str, lang: str) -> str:
+    """The term one normalised word analyses to in `lang` when words are compared one by one (highlighting):
+    its stem in that language with the Kazakh/Kyrgyz letters folded, so мұғалімдердің (kk) meets мугалим (ky)
+    and учителей meets учителю (ru), while a Russian парах (пар) never meets a Kazakh парағы (парак)."""
+    return fold_turkic(stem(word, lang))
+
+
 def fold_turkic(word: str) -> str:
     """A normalised word with the Kazakh/Kyrgyz letters replaced by their nearest Russian ones."""
     return word.translate(_TURKIC_FOLD)
