@@ -83,9 +83,10 @@ KYRGYZ_SUFFIXES = _variants(
 _SUFFIXES = {"kk": KAZAKH_SUFFIXES, "ky": KYRGYZ_SUFFIXES}
 # Sound rules: endings in н- (genitive -ның, also after м/н/ң; accusative -ны; the cases after a possessive: -нан,
 # -нда, -на) and the possessive -сы/-сі follow a vowel; т- endings follow a voiceless consonant (or a б/г/ғ that
-# sounds voiceless: педагогтар); д- endings follow a voiced consonant or у/й (ойлауды), and the locative and ablative ones a vowel
-# too (қалада, қаладан); a vowel-initial possessive (-ы, -ім) follows a consonant; the dative -қа/-ке a voiceless
-# consonant and -ға/-ге anything else. So қызметінің is қызмет-і-нің, not қызме-ті-нің, and компоненти компонент-и.
+# sounds voiceless: педагогтар); д- endings follow a voiced consonant or у/й (ойлауды), and the locative and
+# ablative ones a vowel too (қалада, қаладан); a vowel-initial possessive (-ы, -ім) follows a consonant; the dative
+# -қа/-ке a voiceless consonant and -ға/-ге anything else. So қызметінің is қызмет-і-нің, not қызме-ті-нің, and
+# компоненти is компонент-и.
 _VOICELESS = frozenset("пткқсшфхцчщ")
 _AFTER_EITHER = frozenset("да де дағы дегі дан ден до дө дагы деги догу дөгү дон дөн".split())
 _DEVOICE = {"б": "п", "г": "к", "ғ": "қ"}

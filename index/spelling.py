@@ -2,8 +2,8 @@
 
 `Lexicon` counts the normalised words of every stored passage by the passage's language (kk, ru, ky; Latin
 words go to "en") plus the words of the technology names and aliases, and keeps the stems of those words
-(`lexical.stem`) so an inflected form of a known word counts as known. `Speller` holds the lexicon of the store's
-current state and rebuilds it when the store's `generation` changes.
+(`lexical.stem`) so an inflected form of a known word counts as known. `Speller` holds the lexicon of the store
+and rebuilds it when the store's `generation` has changed, at most every MAX_AGE seconds.
 
 A query word is *unknown* when it is at least MIN_WORD letters, has no digit, is not in the query language's
 vocabulary and its stem is not the stem of a vocabulary word. An unknown word is corrected to the nearest
@@ -16,8 +16,10 @@ the lexical leg to search as well.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ LANGS: tuple[str, ...] = ("kk", "ru", "ky")
 MIN_WORD = 4  # shorter words (particles, prepositions, abbreviations) are never corrected
 LONG_WORD = 7  # words longer than this may take two edits, shorter ones one
 CANDIDATES = 8  # nearest vocabulary words looked at per unknown word
+MAX_AGE = 30.0  # seconds a lexicon is kept after the store changed
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
@@ -148,22 +151,26 @@ def apply(query: str, fixes: Iterable[Correction]) -> str:
 
 
 class Speller:
-    """Suggestions and typo tolerance over the store's current vocabulary (rebuilt when the store changes)."""
+    """Suggestions and typo tolerance over the store's vocabulary, rebuilt when the store has changed and the
+    lexicon is more than `max_age` seconds old (a store being written to is not re-read on every search)."""
 
-    def __init__(self, backend: Backend, vocabulary: Vocabulary | None = None) -> None:
+    def __init__(self, backend: Backend, vocabulary: Vocabulary | None = None, max_age: float = MAX_AGE) -> None:
         self.backend = backend
         self.vocabulary = vocabulary
+        self.max_age = max_age
         self._lock = threading.Lock()
         self._state: str | None = None
+        self._built = -math.inf
         self._lexicon: Lexicon | None = None
 
     def lexicon(self) -> Lexicon:
-        """The lexicon of the store as it is now (built on first use and after every change of the store)."""
+        """The lexicon of the store (built on first use, and again after a change once it is max_age old)."""
         state = f"{self.backend.get_meta('generation')}/{self.backend.get_meta('model')}"
         with self._lock:
-            if self._lexicon is None or state != self._state:
+            now = time.monotonic()
+            if self._lexicon is None or (state != self._state and now - self._built >= self.max_age):
                 self._lexicon = build_lexicon(self.backend, self.vocabulary)
-                self._state = state
+                self._state, self._built = state, now
                 log.debug("spelling lexicon built for store state %s: %s", state, self._lexicon.size())
             return self._lexicon
 

@@ -85,8 +85,10 @@ def test_apply_keeps_the_rest_of_the_query_and_capitals() -> None:
 
 
 def test_the_lexicon_follows_the_store(bank: KnowledgeBase, tmp_path: Path) -> None:
-    speller = Speller(bank.backend, bank.vocabulary)
+    speller = Speller(bank.backend, bank.vocabulary, max_age=0)
+    patient = Speller(bank.backend, bank.vocabulary)
     before = speller.lexicon()
+    kept = patient.lexicon()
     assert speller.lexicon() is before  # cached while the store is unchanged
     assert "дебаты" in before.counts["ru"] and "flipped" in before.counts["en"]  # technology names count
     assert speller.suggest("квазиметодичка") is None
@@ -94,6 +96,7 @@ def test_the_lexicon_follows_the_store(bank: KnowledgeBase, tmp_path: Path) -> N
     note.write_text("Квазиметодичка для учителей: квазиметодичка помогает планировать урок.\n" * 3, encoding="utf-8")
     bank.ingest_file(note)
     try:
+        assert patient.lexicon() is kept  # a store being written to is not re-read at once
         assert speller.lexicon() is not before
         assert speller.suggest("квазиметодчка") == "квазиметодичка"
     finally:
