@@ -6,8 +6,8 @@ labels and aliases, corpus/technologies.json). A name matches when each of its c
 - *exact*: the same normalised word (Kazakh and Kyrgyz letters folded);
 - *inflected*: the same stem in the name's language (`lexical.stem`), a stem shorter than MIN_STEM only for
   words within MAX_ENDING_GAP letters of each other;
-- *fuzzy*: Levenshtein distance 1, or 2 for words over LONG_WORD letters (rapidfuzz), for words of MIN_FUZZY
-  letters or more.
+- *fuzzy*: Levenshtein distance 1 (rapidfuzz), for words of MIN_FUZZY letters or more (two edits made
+  зерттеуші a technology name).
 
 A name of three or more content words of which all but one meet the query, two of them specific (in the names of
 fewer than GENERIC_IN technologies), matches as *described*. Acronyms (a name in capitals: СОР, ТРИЗ) match only
@@ -15,7 +15,10 @@ the same capitals.
 
 `lift` then moves, for each matched technology (MAX_TECHNOLOGIES at most), its card (doc_id `tech:<id>`, fetched
 from the backend when the candidates lack it) and up to PER_LANGUAGE experiences tagged with it in each language
-to the top of the ranking, in that order, the rest following in their order. Scores stay monotone with rank: the
+up the ranking, in that order, the rest following in their order: to the top when the name is most of the query
+(NAMED_SHARE of its content words: "дебаты", "кейс-стади"), else right after the first MENTION_HEAD results,
+which stay where they are (the query asks something else of a technology it mentions: "ЮНЕСКО болжамы бойынша
+қашықтан оқыту үлесі"). Nothing already above its new place moves down. Scores stay monotone with rank: the
 i-th result of the new list takes the i-th best score of the old one (results past its end take its last score).
 """
 
@@ -37,10 +40,11 @@ HOW = ("exact", "inflected", "fuzzy", "described")  # best first
 MIN_STEM = 5  # a shared stem this long means one word; a shorter one only for words of about one length
 MAX_ENDING_GAP = 2  # (кластер and клас share the "stem" клас but are not one word)
 MIN_FUZZY = 4  # shorter words match exactly or by stem only
-LONG_WORD = 7  # longer words may be two edits away
 MAX_TECHNOLOGIES = 2  # technologies lifted per query
 GENERIC_IN = 3  # a word in the names of this many technologies (білім, обучение, method) is generic
 PER_LANGUAGE = 1  # tagged experiences lifted per technology and language
+NAMED_SHARE = 0.5  # a name covering this share of the query's content words is what the query is about
+MENTION_HEAD = 3  # results left in place above the lifted ones when the query only mentions a technology
 STOP_WORDS = frozenset(
     "и в во на с со по для из к о об а или и және мен пен бен менен жана же and of the in on for to".split()
 )
@@ -49,12 +53,14 @@ _ACRONYM = re.compile(r"^[A-ZА-ЯЁӘҒҚҢӨҰҮІҺ0-9-]{2,}$")
 
 @dataclass(frozen=True)
 class TechnologyMatch:
-    """A technology recognised in a query: which one, the name that matched (and its language) and how."""
+    """A technology recognised in a query: which one, the name that matched (its language), how, and how much
+    of the query it is."""
 
     technology_id: str
     name: str
     lang: str
     how: str
+    share: float = 1.0  # the share of the query's content words the name covers
 
 
 @dataclass(frozen=True)
@@ -94,10 +100,8 @@ def _word_match(name_word: str, lang: str, query_word: str) -> str | None:
     if common == fold_turkic(stem(query_word, stem_lang)) and (
             len(common) >= MIN_STEM or abs(len(a) - len(b)) <= MAX_ENDING_GAP):
         return "inflected"
-    if min(len(a), len(b)) >= MIN_FUZZY:
-        limit = 2 if max(len(a), len(b)) > LONG_WORD else 1
-        if Levenshtein.distance(a, b, score_cutoff=limit) <= limit:
-            return "fuzzy"
+    if min(len(a), len(b)) >= MIN_FUZZY and Levenshtein.distance(a, b, score_cutoff=1) <= 1:
+        return "fuzzy"
     return None
 
 
@@ -125,29 +129,36 @@ class TechnologyBridge:
         best: dict[str, tuple[tuple[int, int], TechnologyMatch]] = {}
         for name in self.names:
             if name.acronym:
-                how: str | None = "exact" if set(re.findall(r"\w+", name.text)) <= raw_words else None
+                acronym = set(re.findall(r"\w+", name.text))
+                found: tuple[str, int] | None = ("exact", len(acronym)) if acronym <= raw_words else None
             else:
-                how = self._name_match(name, query_words, self.generic)
-            if how is None:
+                found = self._name_match(name, query_words, self.generic)
+            if found is None:
                 continue
+            how, covered = found
             key = (HOW.index(how), -len(name.words))
             if name.technology_id not in best or key < best[name.technology_id][0]:
-                best[name.technology_id] = (key, TechnologyMatch(name.technology_id, name.text, name.lang, how))
+                share = covered / max(len(query_words), 1)
+                best[name.technology_id] = (key, TechnologyMatch(name.technology_id, name.text, name.lang, how,
+                                                                 min(share, 1.0)))
         return [match for _, match in sorted(best.values(), key=lambda item: (item[0], item[1].technology_id))]
 
     @staticmethod
-    def _name_match(name: _Name, query_words: Sequence[str], generic: set[str]) -> str | None:
-        levels = []
+    def _name_match(name: _Name, query_words: Sequence[str], generic: set[str]) -> tuple[str, int] | None:
+        """How the name meets the query and how many query words it covers, or None."""
+        levels: list[str | None] = []
+        covered: set[int] = set()
         for word in name.words:
-            found = [h for q in query_words if (h := _word_match(word, name.lang, q)) is not None]
-            levels.append(min(found, key=HOW.index) if found else None)
+            found = [(h, i) for i, q in enumerate(query_words) if (h := _word_match(word, name.lang, q)) is not None]
+            levels.append(min((h for h, _ in found), key=HOW.index) if found else None)
+            covered.update(i for _, i in found)
         missing = levels.count(None)
         if missing == 0:
-            return max(levels, key=lambda h: HOW.index(h or "described"))
+            return max(levels, key=lambda h: HOW.index(h or "described")) or "described", len(covered)
         specific = sum(1 for word, level in zip(name.words, levels, strict=True)
                        if level is not None and _key(word, name.lang) not in generic)
         if missing == 1 and len(levels) >= 3 and specific >= 2:
-            return "described"
+            return "described", len(covered)
         return None
 
 
@@ -190,15 +201,19 @@ def lift(ranked: Sequence[Ranked], matches: Sequence[TechnologyMatch], backend: 
             if per_lang.get(lang, 0) < PER_LANGUAGE and doc.doc_id not in taken:
                 per_lang[lang] = per_lang.get(lang, 0) + 1
                 take(doc.doc_id, tech_id, "tagged experience", lang)
+    head = 0 if max(m.share for m in matches[:MAX_TECHNOLOGIES]) >= NAMED_SHARE else MENTION_HEAD
+    kept = {r.chunk.doc_id for r in ranked[:head]}
+    chosen = [item for item in chosen if item[0] not in kept]
     if not chosen:
         return list(ranked), []
     moved = {chunk.chunk_id for *_, chunk in chosen}
-    order_chunks = [chunk for *_, chunk in chosen] + [r.chunk for r in ranked if r.chunk_id not in moved]
+    rest = [r.chunk for r in ranked[head:] if r.chunk_id not in moved]
+    order_chunks = [r.chunk for r in ranked[:head]] + [chunk for *_, chunk in chosen] + rest
     slots = [r.score for r in ranked]
     slots.sort(reverse=True)
     out = [Ranked(chunk, slots[min(i, len(slots) - 1)]) for i, chunk in enumerate(order_chunks)]
-    record = [Lifted(doc_id, tech_id, reason, best_chunk[doc_id][0] + 1 if doc_id in best_chunk else None, i + 1)
-              for i, (doc_id, tech_id, reason, _) in enumerate(chosen)]
+    record = [Lifted(doc_id, tech_id, reason, best_chunk[doc_id][0] + 1 if doc_id in best_chunk else None,
+                     head + i + 1) for i, (doc_id, tech_id, reason, _) in enumerate(chosen)]
     return out, record
 
 

@@ -128,3 +128,16 @@ def test_search_lifts_named_technologies_in_hybrid_mode(bank: KnowledgeBase, tmp
         assert len(tagged) >= 2, (query, tagged)
         scores = [h.score for h in hits]
         assert scores == sorted(scores, reverse=True)
+
+
+def test_a_mentioned_technology_is_lifted_below_the_first_results(bank: KnowledgeBase) -> None:
+    query = "ЮНЕСКО болжамы бойынша болашақта қашықтан оқыту үлесі қанша болады"
+    matches = bank.bridge.recognise(query)
+    assert matches[0].technology_id == "distance-learning" and matches[0].share < 0.5
+    assert bank.bridge.recognise("дебаты")[0].share == 1.0
+    ranked = _candidates(bank, query)
+    lifted, record = lift(ranked, matches, bank.backend, None, "kk")
+    assert [r.chunk_id for r in lifted[:3]] == [r.chunk_id for r in ranked[:3]]  # the head stays in place
+    assert lifted[3].chunk.doc_id == "tech:distance-learning" and record[0].rank_after == 4
+    scores = [r.score for r in lifted]
+    assert scores == sorted(scores, reverse=True)
