@@ -5,12 +5,14 @@ words go to "en") plus the words of the technology names and aliases, and keeps 
 (`lexical.stem`) so an inflected form of a known word counts as known. `Speller` holds the lexicon of the store
 and rebuilds it when the store's `generation` has changed, at most every MAX_AGE seconds.
 
-A query word is *unknown* when it is at least MIN_WORD letters, has no digit, is not in the query language's
-vocabulary and its stem is not the stem of a vocabulary word. An unknown word is corrected to the nearest
-vocabulary word of the same language by Levenshtein distance (rapidfuzz): at most 1 edit for words of up to
-LONG_WORD letters, 2 for longer ones, ties broken by how often the word occurs. `suggest` returns the whole
-query with its unknown words corrected, only when at least one was; `tolerant_words` gives the corrections for
-the lexical leg to search as well.
+A query word is *unknown* when it is at least MIN_WORD letters, has no digit, and neither it nor its stem is in
+the query language's vocabulary nor in another's (there the stem counts for words of FOREIGN_STEM_WORD letters or
+more: клас is not кластер), so a word of another language or of a misdetected short query is not "corrected".
+An unknown word is corrected to the nearest vocabulary word of the same language by Levenshtein distance
+(rapidfuzz): at most 1 edit for words of up to LONG_WORD letters, 2 for longer ones, ties broken by how often the
+word occurs. `suggest` returns the whole query with its unknown words corrected, only when at least one was;
+`tolerant_words` gives the corrections for the lexical leg to search as well. The vocabulary is the corpus's: a
+correct word that the corpus lacks can be "corrected" to a close one it has (күзде → кезде).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ LANGS: tuple[str, ...] = ("kk", "ru", "ky")
 MIN_WORD = 4  # shorter words (particles, prepositions, abbreviations) are never corrected
 LONG_WORD = 7  # words longer than this may take two edits, shorter ones one
 CANDIDATES = 8  # nearest vocabulary words looked at per unknown word
+FOREIGN_STEM_WORD = 6  # a word this long is known when its stem is known in another language
 MAX_AGE = 30.0  # seconds a lexicon is kept after the store changed
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -121,7 +124,9 @@ def corrections(lexicon: Lexicon, query: str, lang: str | None = None) -> list[C
     for found in _WORD.finditer(query):
         typed = found.group()
         word = normalise(typed)
-        if len(word) < MIN_WORD or not word.isalpha() or lexicon.knows(word, lang):
+        if len(word) < MIN_WORD or not word.isalpha() or lexicon.knows(word, lang) or any(
+                lexicon.knows(word, other) if len(word) >= FOREIGN_STEM_WORD else word in lexicon.counts.get(other, ())
+                for other in LANGS):
             continue
         corrected = lexicon.correct(word, lang)
         if corrected is not None and corrected != word:

@@ -111,3 +111,9 @@ def test_typo_tolerance_adds_the_corrections_terms_to_the_lexical_leg(bank: Know
     hits = bank.search("дбаты", k=5, mode="lexical")
     assert hits and any("debates" in h.document.facets.get("technology", []) for h in hits)
     assert bank.lexical_terms("дебаты") == index_terms("дебаты")
+
+
+def test_words_of_another_language_are_not_corrected() -> None:
+    lexicon = _lexicon(("футбол командасы жеңді", "kk"), ("команда", "ru"), ("кластер", "kk"), ("класс", "ru"))
+    assert corrections(lexicon, "футбол командасы", "ru") == []  # a Kazakh form in a query taken for Russian
+    assert [f.corrected for f in corrections(lexicon, "клас", "ru")] == ["класс"]  # клас is not a form of кластер
