@@ -8,7 +8,14 @@ knowledge base's lexical index uses); "dense" ranks by the embedding model's cos
 language correction); "rrf" fuses dense with the best BM25 by reciprocal rank. Prints MRR@10 and Recall@5 per
 language pair. The knowledge base's own modes are compared by `pedkb eval QRELS --mode all` (docs/retrieval.md).
 
-    .venv/bin/python bench/eval_bench.py [--qrels corpus/eval/queries.jsonl] [--seeds DIR] [--no-dense]
+Morphology: "hunspell-kk+fold" stems Kazakh words with the Hunspell dictionary of Debian's hunspell-kk (through
+the pure-Python `spylls`, the shortest stem Hunspell accepts; a word it does not know stays whole) and
+"hunspell-kk/strip+fold" falls back to pedkb's suffix stripper for those words; both run only when spylls and
+/usr/share/hunspell/kk_KZ.dic are present (neither is a pedkb dependency: see docs/retrieval.md). `--stems`
+prints, per language, how many seed words each stemmer conflates with their dictionary form
+(tests/data/seed_stems.tsv) and how many distinct dictionary forms it merges.
+
+    .venv/bin/python bench/eval_bench.py [--qrels corpus/eval/queries.jsonl] [--seeds DIR] [--no-dense] [--stems]
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from index.embedding.embedder import Embedder, load_embedder  # noqa: E402
 from index.eval_queries import EvalQuery, SearchResult, file_name, load_queries  # noqa: E402
 from index.evaluation import LEVELS, METRICS, EvaluationReport, available_judgements, evaluate  # noqa: E402
-from index.lexical import analyse  # noqa: E402
+from index.lexical import analyse, fold_turkic, stem, words  # noqa: E402
 from ingest import detect_language, prepare_document  # noqa: E402
 from ingest.knowledge import (  # noqa: E402
     LANGUAGES,
@@ -56,6 +63,91 @@ ANALYZERS: dict[str, dict[str, Any]] = {  # name -> keyword arguments of analyse
     "prefix4+fold": {"scheme": "prefix", "prefix_len": 4, "fold": True},
 }
 Search = Callable[[str, int], list[SearchResult]]
+Analyzer = Callable[[str, str], list[str]]  # (text, language) -> terms
+HUNSPELL_KK = Path("/usr/share/hunspell/kk_KZ")
+SEED_STEMS = REPO / "tests" / "data" / "seed_stems.tsv"
+
+
+def hunspell_kk_stemmer() -> Callable[[str], str | None] | None:
+    """word -> the shortest stem Hunspell's Kazakh dictionary accepts (None: unknown word), when available."""
+    try:
+        from spylls.hunspell import Dictionary  # optional, bench only
+    except ImportError:
+        log.warning("spylls is not installed: the hunspell-kk analyzers are skipped")
+        return None
+    if not HUNSPELL_KK.with_suffix(".dic").exists():
+        log.warning("%s.dic is absent (Debian package hunspell-kk): the hunspell-kk analyzers are skipped",
+                    HUNSPELL_KK)
+        return None
+    dictionary = Dictionary.from_files(str(HUNSPELL_KK))
+    cache: dict[str, str | None] = {}
+
+    def stem_kk(word: str) -> str | None:
+        if word not in cache:
+            stems = {form.stem for form in dictionary.lookuper.good_forms(word)}
+            cache[word] = min(stems, key=lambda s: (len(s), s)) if stems else None
+        return cache[word]
+
+    return stem_kk
+
+
+def hunspell_analyzer(stem_kk: Callable[[str], str | None], fallback: bool) -> Analyzer:
+    """Kazakh words stemmed by Hunspell (unknown words whole, or by the suffix stripper), others as "stem"."""
+
+    def analyse_text(text: str, lang: str) -> list[str]:
+        out = []
+        for word in words(text):
+            found = stem_kk(word) if lang == "kk" else None
+            out.append(fold_turkic(found if found is not None else stem(word, lang) if fallback or lang != "kk"
+                                   else word))
+        return out
+
+    return analyse_text
+
+
+def scheme_analyzer(options: dict[str, Any]) -> Analyzer:
+    """`lexical.analyse` under fixed options."""
+
+    def run(text: str, lang: str) -> list[str]:
+        return analyse(text, lang, **options)
+
+    return run
+
+
+def analyzers(stem_kk: Callable[[str], str | None] | None) -> dict[str, Analyzer]:
+    """Every analyzer compared: the schemes of `lexical.analyse`, and Hunspell's when it is available."""
+    out = {name: scheme_analyzer(options) for name, options in ANALYZERS.items()}
+    if stem_kk is not None:
+        out["hunspell-kk+fold"] = hunspell_analyzer(stem_kk, fallback=False)
+        out["hunspell-kk/strip+fold"] = hunspell_analyzer(stem_kk, fallback=True)
+    return out
+
+
+def stem_table(stem_kk: Callable[[str], str | None] | None) -> None:
+    """Per language and stemmer: seed words conflated with their dictionary form, and distinct forms merged."""
+    rows = [line.rstrip("\n").split("\t") for line in SEED_STEMS.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    stemmers: dict[str, Callable[[str, str], str]] = {
+        "suffix stripper / Snowball": stem,
+        "prefix4": lambda word, lang: word[:4],
+    }
+    if stem_kk is not None:
+        stemmers["hunspell-kk (kk only)"] = lambda word, lang: (stem_kk(word) or word) if lang == "kk" else stem(
+            word, lang)
+        stemmers["hunspell-kk, else stripper"] = lambda word, lang: (stem_kk(word) if lang == "kk" else None) or stem(
+            word, lang)
+    print("\n| stemmer | " + " | ".join(f"{lang}: conflated" for lang in LANGUAGES) + " | distinct forms merged |")
+    print("|---|" + "---:|" * (len(LANGUAGES) + 1))
+    for name, stem_word in stemmers.items():
+        cells = []
+        for lang in LANGUAGES:
+            pairs = [(w, lemma) for code, w, lemma in rows if code == lang]
+            hits = sum(fold_turkic(stem_word(w, lang)) == fold_turkic(stem_word(lemma, lang)) for w, lemma in pairs)
+            cells.append(f"{hits}/{len(pairs)}")
+        lemmas = {(code, lemma) for code, _, lemma in rows}
+        keys = Counter((code, fold_turkic(stem_word(lemma, code))) for code, lemma in lemmas)
+        merged = sum(n for n in keys.values() if n > 1)
+        print(f"| {name} | " + " | ".join(cells) + f" | {merged}/{len(lemmas)} |")
 
 
 def seed_folder() -> Path | None:
@@ -112,13 +204,12 @@ def query_lang(text: str, declared: str) -> str:
     return lang if lang in LANGUAGES else declared
 
 
-def lexical_search(corpus: list[SearchResult], options: dict[str, Any],
-                   langs: dict[str, str]) -> Search:
+def lexical_search(corpus: list[SearchResult], analyzer: Analyzer, langs: dict[str, str]) -> Search:
     """A search function ranking `corpus` by BM25 under one analyzer."""
-    index = BM25([analyse(doc.text, doc.lang, **options) for doc in corpus])
+    index = BM25([analyzer(doc.text, doc.lang) for doc in corpus])
 
     def search(text: str, k: int) -> list[SearchResult]:
-        terms = analyse(text, langs[text], **options)
+        terms = analyzer(text, langs[text])
         return [corpus[doc] for doc, _ in index.top(terms, k)]
 
     return search
@@ -170,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-dense", action="store_true", help="skip the embedding model")
     parser.add_argument("--seeds-only", action="store_true", help="only judgements on the seed documents")
     parser.add_argument("--level", choices=LEVELS, default=LEVELS[0], help="item (default) or passage counting")
+    parser.add_argument("--stems", action="store_true", help="also the stemmers on tests/data/seed_stems.tsv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    stem_kk = hunspell_kk_stemmer()
+    if args.stems:
+        stem_table(stem_kk)
 
     settings = Settings()
     embedder = load_embedder(settings)
@@ -188,15 +283,15 @@ def main(argv: list[str] | None = None) -> int:
 
     reports: dict[str, EvaluationReport] = {}
     searches: dict[str, Search] = {}
-    for name, options in ANALYZERS.items():
-        searches[name] = lexical_search(corpus, options, langs)
+    for name, analyzer in analyzers(stem_kk).items():
+        searches[name] = lexical_search(corpus, analyzer, langs)
         reports[f"bm25-{name}"] = evaluate(queries, searches[name], k=10, level=args.level)
     if not args.no_dense:
         began = time.perf_counter()
         searches["dense"] = dense_search(corpus, queries, embedder)
         log.warning("dense vectors in %.1f s", time.perf_counter() - began)
         reports["dense"] = evaluate(queries, searches["dense"], k=10, level=args.level)
-        best = max(ANALYZERS, key=lambda a: reports[f"bm25-{a}"].overall["MRR@10"])
+        best = max((a for a in searches if a != "dense"), key=lambda a: reports[f"bm25-{a}"].overall["MRR@10"])
         reports[f"rrf(dense, bm25-{best})"] = evaluate(queries, rrf([searches["dense"], searches[best]]), k=10,
                                                             level=args.level)
     print_tables(reports)

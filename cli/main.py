@@ -82,13 +82,17 @@ def cmd_search(args: argparse.Namespace) -> int:
             return _print_passages(args, hits)
         page = kb.find(args.query, k=args.k, filters=cli_kb.filters_from(args), explain=args.explain,
                        **_mode(args))
+        suggestion = kb.spelling_suggestion(args.query)
     if args.json:
-        print(json.dumps({"query": args.query, "total": page.total, "total_is_estimate": page.total_is_estimate,
+        print(json.dumps({"query": args.query, "did_you_mean": suggestion, "total": page.total,
+                          "total_is_estimate": page.total_is_estimate,
                           "no_close_match": page.no_close_match, "facets": page.facets,
                           "results": [{**item.hit().to_dict(), "matched_passages": len(item.group.passages) - 1,
                                        **({"explain": item.explanation} if args.explain else {})}
                                       for item in page.items]}, ensure_ascii=False))
         return 0
+    if suggestion:
+        print(f"did you mean: {suggestion}")
     if page.no_close_match:
         print("no close match")
         return 0

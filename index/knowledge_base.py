@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index import ranking
+from index.bridge import Lifted, TechnologyBridge, lift
 from index.calibration import Calibration
 from index.documents import DocumentIngester
 from index.embedding.embedder import Embedder, load_embedder
@@ -23,14 +25,17 @@ from index.items import ItemWriter
 from index.kb.bank import ExperienceBank
 from index.kb.classify import TechnologyClassifier
 from index.kb.similar import SimilarItem, find_similar
+from index.lexical import index_terms
 from index.records import DocumentRecord, SearchFilters, SearchHit, TechnologySuggestion
 from index.searcher import ItemPage, Searcher
 from index.space import EmbeddingSpace, mean_vector
+from index.spelling import Speller
 from index.store.base import Backend
 from index.store.consistency import ConsistencyReport
 from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
 from ingest.knowledge import Vocabulary, empty_vocabulary, experience_text, load_corpus_experiences, load_vocabulary
+from ingest.language import detect_language
 from ingest.ocr import OcrProgress
 from pedkb import limits
 from pedkb.errors import InconsistentStoreError, ModelMismatchError, NotFoundError, ValidationError
@@ -140,12 +145,40 @@ class KnowledgeBase:
     def searcher(self) -> Searcher:
         """The search pipeline over this store (scores calibrated for the loaded model)."""
         return Searcher(self.backend, lambda text: self.embedder.embed_queries([text])[0],
-                        self.settings.lang_centering, lambda: self.calibration)
+                        self.settings.lang_centering, lambda: self.calibration, terms=self.lexical_terms,
+                        lift=self.lift_technologies)
 
     @cached_property
     def calibration(self) -> Calibration:
         """The score calibration fitted for the loaded model (uncalibrated for any other)."""
         return Calibration.for_model(self.embedder.name)
+
+    # --- language side of search: spelling and the technology bridge (index/spelling.py, index/bridge.py) ------
+    @cached_property
+    def speller(self) -> Speller:
+        """The spelling lexicon of the store's own words and the technology names, rebuilt when the store changes."""
+        return Speller(self.backend, self.vocabulary)
+
+    @cached_property
+    def bridge(self) -> TechnologyBridge:
+        """Every name of every technology, to recognise in queries."""
+        return TechnologyBridge(self.vocabulary)
+
+    def spelling_suggestion(self, query: str) -> str | None:
+        """The query with its misspelt words corrected from the corpus's vocabulary, or None ("did you mean")."""
+        query = " ".join(query.split())
+        return self.speller.suggest(query) if query and self.space.is_claimed() else None
+
+    def lexical_terms(self, query: str) -> list[str]:
+        """The lexical leg's terms: the query's, plus those of the corrections of its unknown words."""
+        terms = index_terms(query)
+        extra = " ".join(self.speller.tolerant_words(query))
+        return terms + [t for t in index_terms(extra) if t not in terms] if extra else terms
+
+    def lift_technologies(self, query: str, ranked: Sequence[ranking.Ranked],
+                          filters: SearchFilters | None) -> tuple[list[ranking.Ranked], list[Lifted]]:
+        """The ranking with the technologies named in the query, and the experiences tagged with them, first."""
+        return lift(ranked, self.bridge.recognise(query), self.backend, filters, detect_language(query))
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""

@@ -6,8 +6,10 @@ three schemes, compared on our queries by `bench/eval_bench.py`:
 
 - "plain": the normalised words;
 - "stem": a light stemmer per language: Snowball for Russian; for Kazakh and Kyrgyz, case, possessive and plural
-  endings (and the -лық/-лык noun/adjective ending) are stripped iteratively, longest first, while at least
-  MIN_STEM letters with a vowel remain, and a final б/г/ғ is devoiced (мектебі → мектеп, педагог → педагок);
+  endings (and the -лық/-лык noun/adjective ending) are stripped iteratively, longest first, where the sound rules
+  let the ending follow what is left (н- and с- endings after a vowel, most д-/т- ones after a consonant), while
+  at least MIN_STEM letters with a vowel remain, and a final б/г/ғ is devoiced (мектебі → мектеп, педагог →
+  педагок);
 - "prefix": the first PREFIX_LEN letters of every word, a language-blind stand-in for a stemmer (a word with a
   digit, a number or "тақырып3", is kept whole). It is the default: on corpus/eval it beat plain words and longer
   prefixes and tied with "stem" (corpus/eval/README.md).
@@ -79,6 +81,14 @@ KYRGYZ_SUFFIXES = _variants(
 )
 
 _SUFFIXES = {"kk": KAZAKH_SUFFIXES, "ky": KYRGYZ_SUFFIXES}
+# Sound rules: endings in н- (genitive -ның, also after м/н/ң; accusative -ны; the cases after a possessive: -нан,
+# -нда, -на) and the possessive -сы/-сі follow a vowel; т- endings follow a voiceless consonant (or a б/г/ғ that
+# sounds voiceless: педагогтар); д- endings follow a voiced consonant or у/й (ойлауды), and the locative and
+# ablative ones a vowel too (қалада, қаладан); a vowel-initial possessive (-ы, -ім) follows a consonant; the dative
+# -қа/-ке a voiceless consonant and -ға/-ге anything else. So қызметінің is қызмет-і-нің, not қызме-ті-нің, and
+# компоненти is компонент-и.
+_VOICELESS = frozenset("пткқсшфхцчщ")
+_AFTER_EITHER = frozenset("да де дағы дегі дан ден до дө дагы деги догу дөгү дон дөн".split())
 _DEVOICE = {"б": "п", "г": "к", "ғ": "қ"}
 _LOCAL = threading.local()  # Snowball stemmers keep state between calls: one per thread
 
@@ -100,14 +110,34 @@ def _devoice(stem: str) -> str:
     return stem[:-1] + _DEVOICE[stem[-1]] if stem[-1] in _DEVOICE else stem
 
 
+def _fits(suffix: str, rest: str) -> bool:
+    """True when `suffix` can follow `rest` by the sound rules of Kazakh and Kyrgyz (see _AFTER_EITHER)."""
+    last = rest[-1]
+    if suffix in ("ның", "нің"):  # Kazakh genitive: after a vowel or м, н, ң (мұғалімнің)
+        return last in _VOWELS or last in "мнң"
+    if suffix[0] in "нс":
+        return last in _VOWELS
+    if suffix[0] in _VOWELS:  # a vowel-initial possessive follows a consonant (or у/й: оқуы)
+        return last not in _VOWELS or last in "уй"
+    if suffix[0] in "кқ":  # the dative -қа/-ке after a voiceless consonant, -ға/-ге elsewhere
+        return last in _VOICELESS or last in _DEVOICE
+    if suffix[0] in "гғ":
+        return last not in _VOICELESS
+    if suffix[0] == "т":
+        return last in _VOICELESS or last in _DEVOICE
+    if suffix[0] == "д":
+        return last not in _VOICELESS and (suffix in _AFTER_EITHER or last not in _VOWELS or last in "уй")
+    return True
+
+
 def _strip_turkic(word: str, suffixes: tuple[str, ...]) -> str:
-    """Strip case, possessive and plural endings from a Kazakh or Kyrgyz word, longest first."""
+    """Strip case, possessive and plural endings from a Kazakh or Kyrgyz word, longest first, where they fit."""
     stem = _devoice(word)
     for _ in range(MAX_STRIPS):
         for suffix in suffixes:
             if stem.endswith(suffix):
                 rest = stem[: -len(suffix)]
-                if len(rest) >= MIN_STEM and any(ch in _VOWELS for ch in rest):
+                if len(rest) >= MIN_STEM and any(ch in _VOWELS for ch in rest) and _fits(suffix, rest):
                     stem = _devoice(rest)
                     break
         else:
@@ -128,6 +158,13 @@ def stem(word: str, lang: str) -> str:
         return stemmed if len(stemmed) >= MIN_RUSSIAN_STEM else word
     suffixes = _SUFFIXES.get(lang)
     return _strip_turkic(word, suffixes) if suffixes else word
+
+
+def word_key(word: str, lang: str) -> str:
+    """The term one normalised word analyses to in `lang` when words are compared one by one (highlighting):
+    its stem in that language with the Kazakh/Kyrgyz letters folded, so мұғалімдердің (kk) meets мугалим (ky)
+    and учителей meets учителю (ru), while a Russian парах (пар) never meets a Kazakh парағы (парак)."""
+    return fold_turkic(stem(word, lang))
 
 
 def fold_turkic(word: str) -> str:

@@ -14,6 +14,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from pedkb import limits
 
 log = logging.getLogger(__name__)
 
+Lift = Callable[[str, list[ranking.Ranked], SearchFilters | None], tuple[list[ranking.Ranked], list[Any]]]
 POOL = limits.MAX_OFFSET + limits.MAX_K  # passages ranked for every query: the deepest page reachable
 
 
@@ -95,11 +97,14 @@ class Searcher:
     """Runs searches over one backend with one embedder."""
 
     def __init__(self, backend: Backend, embed_query: Callable[[str], np.ndarray], lang_centering: float,
-                 calibration: Callable[[], Calibration]) -> None:
+                 calibration: Callable[[], Calibration], *, terms: Callable[[str], list[str]] = index_terms,
+                 lift: Lift | None = None) -> None:
         self.backend = backend
         self._embed_query = embed_query
         self._alpha = lang_centering
         self._calibration = calibration
+        self._terms = terms  # the lexical leg's terms (with the spelling corrections of unknown words)
+        self._lift = lift  # the technology bridge: named technologies and their experiences moved up
 
     def rank(self, query: str, mode: str, filters: SearchFilters | None, depth: int = POOL) -> Ranking:
         """The passages for a query best first, `depth` at most from each leg (dense and lexical).
@@ -107,7 +112,7 @@ class Searcher:
         Both legs always run (the one a mode does not rank by, shallowly): the close-match check reads the best
         dense score and the best word match in every mode.
         """
-        terms = index_terms(query)
+        terms = self._terms(query)
         lexical = self._lexical(terms, depth if mode != "dense" else 1, filters)
         words = lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
         vector = self._embed_query(query)
@@ -122,7 +127,12 @@ class Searcher:
         if mode != "hybrid" or lexical is None:
             return Ranking(dense, terms, _evidence(dense, [], dense), full=full, words=words, dense_top=dense_top)
         fused = ranking.fuse_by_language(dense, lexical, query_lang=detect_language(query))
-        return Ranking(fused, terms, _evidence(dense, lexical, fused), full=full or len(lexical) >= depth,
+        expansions = []
+        if self._lift is not None:
+            fused, lifted = self._lift(query, fused, filters)
+            expansions = [f"{x.doc_id}: {x.reason} of {x.technology_id} named in the query "
+                          f"(rank {x.rank_before or 'none'} → {x.rank_after})" for x in lifted]
+        return Ranking(fused, terms, _evidence(dense, lexical, fused), expansions, full=full or len(lexical) >= depth,
                        words=words, dense_top=dense_top)
 
     def _lexical(self, terms: list[str], depth: int, filters: SearchFilters | None) -> list[ranking.Ranked] | None:

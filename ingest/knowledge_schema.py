@@ -66,6 +66,7 @@ class Technology(_Model):
     descriptions: Descriptions
     aliases: Aliases = Aliases()
     note: str | None = None
+    sources: list[Text] = []  # where the synonyms among the aliases come from (corpus/README.md)
 
 
 class ClassificationValue(_Model):

@@ -1,21 +1,24 @@
 """Snippets: the part of a passage around the query's words, with those words marked.
 
-Two words match when they share a long enough beginning (all but the last two letters of the shorter one, and at
-least four letters), which copes with the rich endings of Kazakh, Kyrgyz and Russian: "учителей" marks "учителю",
-"мұғалімдердің" marks "мұғалім". Three-letter words match only exactly; shorter ones are not marked.
+A passage word is marked when it analyses to the same term, in the passage's language, as a query word in the
+query's language (`index.lexical.word_key`: the stem of the lexical analysis with Kazakh/Kyrgyz letters folded).
+So the rich endings of each language are covered ("учителей" marks "учителю", "мұғалімдердің" marks "мұғалім",
+Kyrgyz "мугалимдердин" marks Kazakh "мұғалімдер"), and a Russian word is never marked inside a Kazakh one that
+merely begins with the same letters («парах» does not mark «парағы»). Words of under MIN_WORD letters are not
+marked. A language not given is detected (the query's once, the passage's once).
 """
 
 from __future__ import annotations
 
 import html
-import os
 import re
 from dataclasses import dataclass
 
+from index.lexical import normalise, word_key
+from ingest.language import detect_language
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 MIN_WORD = 3  # shorter query words (prepositions, particles) are not marked
-MIN_SHARED = 4  # letters two different words must share at their start
-ENDING = 2  # letters of the shorter word that may differ
 
 
 @dataclass(frozen=True)
@@ -36,39 +39,34 @@ class Snippet:
         return "".join(out)
 
 
-def _fold(word: str) -> str:
-    return word.lower().replace("ё", "е")
+def _keys(word: str, lang: str) -> str:
+    """The comparison key of one word as written (normalised first, so ё/е and Latin lookalikes meet)."""
+    return word_key(normalise(word).replace(" ", ""), lang)
 
 
-def query_words(query: str) -> set[str]:
-    """The query's words worth marking, lower-cased."""
-    return {word for word in map(_fold, _WORD.findall(query)) if len(word) >= MIN_WORD}
+def query_keys(query: str, lang: str = "") -> set[str]:
+    """The analysed terms of the query's words worth marking."""
+    return {_keys(word, lang) for word in _WORD.findall(query) if len(word) >= MIN_WORD}
 
 
-def same_word(a: str, b: str) -> bool:
-    """True when two lower-cased words look like forms of one word."""
-    if a == b:
-        return True
-    shared = len(os.path.commonprefix([a, b]))
-    return shared >= max(MIN_SHARED, min(len(a), len(b)) - ENDING)
-
-
-def matches(text: str, words: set[str]) -> list[tuple[int, int]]:
-    """Spans of the words of `text` that match a query word."""
-    if not words:
+def matches(text: str, keys: set[str], lang: str = "") -> list[tuple[int, int]]:
+    """Spans of the words of `text` (in language `lang`) whose analysed term is one of `keys`."""
+    if not keys:
         return []
-    spans = []
-    for found in _WORD.finditer(text):
-        word = _fold(found.group())
-        if len(word) >= MIN_WORD and any(same_word(word, q) for q in words):
-            spans.append((found.start(), found.end()))
-    return spans
+    return [(found.start(), found.end()) for found in _WORD.finditer(text)
+            if len(found.group()) >= MIN_WORD and _keys(found.group(), lang) in keys]
 
 
-def make_snippet(text: str, query: str, width: int = 300) -> Snippet:
-    """The `width`-character window of `text` holding the most query words, cut at word boundaries."""
+def make_snippet(text: str, query: str, width: int = 300, *, lang: str | None = None,
+                 query_lang: str | None = None) -> Snippet:
+    """The `width`-character window of `text` holding the most query words, cut at word boundaries.
+
+    `lang` is the passage's language and `query_lang` the query's (kk, ru, ky...); each is detected when not given.
+    """
     text = " ".join(text.split())
-    spans = matches(text, query_words(query))
+    query_lang = detect_language(query) if query_lang is None else query_lang
+    lang = detect_language(text) if lang is None else lang
+    spans = matches(text, query_keys(query, query_lang), lang)
     if len(text) <= width:
         return Snippet(text, spans)
     start = 0

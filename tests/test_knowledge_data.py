@@ -106,6 +106,22 @@ def test_technologies_have_all_labels_descriptions_and_aliases(vocabulary: Vocab
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", tech.id)
 
 
+def test_added_synonyms_carry_their_sources_and_stay_unique(vocabulary: Vocabulary) -> None:
+    with_sources = [tech for tech in vocabulary.technologies.values() if tech.sources]
+    assert len(with_sources) >= 5
+    for tech in vocabulary.technologies.values():
+        assert all(len(source) >= 20 for source in tech.sources), tech.id
+        for lang in (*LANGUAGES, "en"):
+            names = [getattr(tech.labels, lang), *getattr(tech.aliases, lang)]
+            folded = [name.casefold().replace("ё", "е") for name in names]
+            assert len(folded) == len(set(folded)), (tech.id, lang)
+    case, debates, flipped = (vocabulary.technologies[t] for t in ("case-method", "debates", "flipped-classroom"))
+    assert "кейс-стади" in case.aliases.ru and "case study" in case.aliases.en
+    assert case.labels.kk.lower() == "кейс әдісі"
+    assert "дебаттар" in debates.aliases.kk and "дебаты" in debates.aliases.ru
+    assert flipped.labels.kk.lower() == "төңкерілген сынып" and flipped.labels.en.lower() == "flipped classroom"
+
+
 def test_vocabulary_ids_are_unique() -> None:
     raw = json.loads((CORPUS / "technologies.json").read_text(encoding="utf-8"))
     for key in ("groups", "technologies"):

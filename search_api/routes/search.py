@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchHit
 from index.results import Passage
+from ingest.language import detect_language
 from pedkb.settings import Settings
 from search_api.deps import GuardedRoute, KbDep, SettingsDep
 from search_api.examples import SEARCH_BODY
@@ -30,42 +31,46 @@ def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> Sea
     if filters is NOTHING or not has_words(text):
         return SearchResponse(**head, results=[], next_offset=None, total=0 if query.group_by == "item" else None)
     corpus = kb.settings.corpus.resolve()
+    query_lang = detect_language(text)
     if query.group_by == "passage":
         hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
-        results = [_result(hit, text, corpus) for hit in hits]
+        results = [_result(hit, text, corpus, query_lang) for hit in hits]
         following = query.offset + query.k
         more = len(results) == query.k and following <= settings.max_offset
-        return SearchResponse(**head, results=results, next_offset=following if more else None)
+        return SearchResponse(**head, results=results, next_offset=following if more else None,
+                              did_you_mean=kb.spelling_suggestion(text) if query.offset == 0 else None)
     page = kb.find(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode, explain=query.explain,
                    min_score=query.min_score)
     results = []
     for item in page.items:
-        result = _result(item.hit(), text, corpus)
+        result = _result(item.hit(), text, corpus, query_lang)
         result.matched_passages = len(item.group.passages) - 1
         if "passages" in query.expand:
-            result.passages = [_passage(p, text, score)
+            result.passages = [_passage(p, text, score, query_lang)
                                for p, score in zip(item.group.passages[1:], item.passage_scores[1:], strict=True)]
         result.explain = item.explanation
         results.append(result)
     following = query.offset + query.k
     more = following < page.total and following <= settings.max_offset
+    suggestion = kb.spelling_suggestion(text) if query.offset == 0 else None
     return SearchResponse(**head, results=results, next_offset=following if more else None, total=page.total,
                           total_is_estimate=page.total_is_estimate, facets=page.facets,
-                          no_close_match=page.no_close_match, close_match=page.close_match, min_score=page.floor)
+                          no_close_match=page.no_close_match, close_match=page.close_match, min_score=page.floor,
+                          did_you_mean=suggestion)
 
 
-def _result(hit: SearchHit, text: str, corpus: Path) -> SearchResult:
+def _result(hit: SearchHit, text: str, corpus: Path, query_lang: str) -> SearchResult:
     """A result from a passage and its document, with the snippet around the query's words."""
-    snippet = make_snippet(hit.chunk.text, text)
+    snippet = make_snippet(hit.chunk.text, text, lang=hit.chunk.lang, query_lang=query_lang)
     return SearchResult.model_validate({
         "technologies": [], **hit.to_dict(), "source": shown_source(hit.document.source, corpus),
         "snippet": snippet.text, "highlights": snippet.highlights, "snippet_html": snippet.html(),
     })  # fmt: skip
 
 
-def _passage(passage: Passage, text: str, score: float) -> MatchedPassage:
+def _passage(passage: Passage, text: str, score: float, query_lang: str) -> MatchedPassage:
     """Another matching passage of an item, with its snippet."""
-    snippet = make_snippet(passage.text, text)
+    snippet = make_snippet(passage.text, text, lang=passage.lang, query_lang=query_lang)
     return MatchedPassage(chunk_id=passage.chunk_id, lang=passage.lang, page=passage.chunk.page, score=round(score, 6),
                           snippet=snippet.text, highlights=snippet.highlights, snippet_html=snippet.html())
 
