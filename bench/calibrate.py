@@ -113,13 +113,15 @@ def main() -> int:
             for n, text in enumerate(texts):
                 items, n_terms, query_evidence = ranked_items(kb, text, mode)
                 judgements = queries[n].judgements if label else ()
-                for doc_id, raw in items[:TOP]:
+                for rank, (doc_id, raw) in enumerate(items):
                     hit = any(j.item == doc_id if j.item is not None
                               else names.get(doc_id, "").startswith(j.seed or "\0") for j in judgements)
-                    xs.append(Calibration.feature(raw, mode, n_terms))
-                    ys.append(int(hit))
+                    x = Calibration.feature(raw, mode, n_terms)
                     if hit:
-                        relevant.append(xs[-1])
+                        relevant.append(x)  # at any rank: the floor must not hide what a teacher would want
+                    if rank < TOP:
+                        xs.append(x)
+                        ys.append(int(hit))
                 if mode == SEARCH_MODES[0]:
                     evidence.append(query_evidence)
                     labels.append(label)
@@ -129,7 +131,7 @@ def main() -> int:
         curve = Curve(slope, midpoint, None)
         floor, _, _ = floor_for([curve(x) for x in relevant], [])
         print(f"{mode:>8}: item curve slope {slope:.2f} midpoint {midpoint:.4f}; item floor {floor:.3f} "
-              f"(at most {MAX_REAL_CUT:.0%} of the {len(relevant)} relevant items in the top {TOP} below it)")
+              f"(at most {MAX_REAL_CUT:.0%} of the {len(relevant)} relevant items found, at any rank, below it)")
         out[mode] = {"slope": round(slope, 4), "midpoint": round(midpoint, 6), "floor": round(floor, 4)}
     features, targets = np.array(evidence), np.array(labels)
     query = fit_close_match(features, targets)

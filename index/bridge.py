@@ -5,7 +5,8 @@ labels and aliases, corpus/technologies.json). A name matches when each of its c
 
 - *exact*: the same normalised word (Kazakh and Kyrgyz letters folded);
 - *inflected*: the same stem in the name's language (`lexical.stem`), a stem shorter than MIN_STEM only for
-  words within MAX_ENDING_GAP letters of each other;
+  words within MAX_ENDING_GAP letters of each other; or, in a Kazakh or Kyrgyz name, the name's word with one
+  case, possessive or plural ending (a word too short for the stemmer: иш → ишти);
 - *fuzzy*: Levenshtein distance 1 (rapidfuzz), for words of MIN_FUZZY letters or more (two edits made
   зерттеуші a technology name).
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Levenshtein
 
-from index.lexical import fold_turkic, normalise, stem
+from index.lexical import KAZAKH_SUFFIXES, KYRGYZ_SUFFIXES, fold_turkic, normalise, stem
 from index.ranking import Ranked
 from index.records import ChunkRecord, SearchFilters
 from index.store.base import Backend
@@ -48,6 +49,9 @@ MENTION_HEAD = 3  # results left in place above the lifted ones when the query o
 STOP_WORDS = frozenset(
     "и в во на с со по для из к о об а или и және мен пен бен менен жана же and of the in on for to".split()
 )
+# one case, possessive or plural ending of Kazakh or Kyrgyz, folded as the words are (too short a word to stem: иш)
+_ENDINGS = {lang: frozenset(fold_turkic(e) for e in endings)
+            for lang, endings in (("kk", KAZAKH_SUFFIXES), ("ky", KYRGYZ_SUFFIXES))}
 _ACRONYM = re.compile(r"^[A-ZА-ЯЁӘҒҚҢӨҰҮІҺ0-9-]{2,}$")
 
 
@@ -99,6 +103,8 @@ def _word_match(name_word: str, lang: str, query_word: str) -> str | None:
     common = fold_turkic(stem(name_word, stem_lang))
     if common == fold_turkic(stem(query_word, stem_lang)) and (
             len(common) >= MIN_STEM or abs(len(a) - len(b)) <= MAX_ENDING_GAP):
+        return "inflected"
+    if b.startswith(a) and b[len(a):] in _ENDINGS.get(lang, ()):  # a short kk/ky word with one case ending: иш-ти
         return "inflected"
     if min(len(a), len(b)) >= MIN_FUZZY and Levenshtein.distance(a, b, score_cutoff=1) <= 1:
         return "fuzzy"
