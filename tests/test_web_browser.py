@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -583,3 +584,29 @@ def test_a_russian_query_finds_kazakh_and_kyrgyz_results(page: Page, real_server
     similar_langs = set(page.eval_on_selector_all(".similar .badge", "els => els.map(e => e.className)"))
     assert len(similar_langs) >= 2, similar_langs
     page.screenshot(path=shots / "experience-real-model.png", full_page=False)
+
+
+@pytest.mark.slow
+def test_one_card_per_item_did_you_mean_and_no_close_match(page: Page, real_server: str, shots: Path) -> None:
+    page.goto(real_server)
+    with page.expect_response(lambda response: "/api/v1/search" in response.url, timeout=120_000) as answer:
+        search(page, "перевернутый клас", timeout=120_000)
+    body = answer.value.json()
+    suggestion = page.locator(".did-you-mean")
+    expect(suggestion).to_be_visible()
+    expect(suggestion.get_by_role("button")).to_have_text("перевернутый класс")
+    ids = page.eval_on_selector_all(".card", "els => els.map(e => e.dataset.docId)")
+    assert len(ids) == len(set(ids)) and body["results"][0]["doc_id"] == "tech:flipped-classroom"
+    expect(page.locator("#result-status")).to_have_text(f"Найдено результатов: {body['total']}")
+    expect(page.locator('.chip[data-facet="type"]').first).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    page.screenshot(path=shots / "search-one-per-item.png", full_page=False)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    suggestion.get_by_role("button").click()
+    expect(page.locator("#result-status")).to_have_attribute("data-state", "results")
+    assert urllib.parse.unquote_plus(page.url).endswith("#/search?q=перевернутый класс")
+    page.get_by_role("searchbox").fill("zzqxv qwpp")
+    page.get_by_role("searchbox").press("Enter")
+    expect(page.locator("#result-status")).to_have_text(
+        "Близких результатов не найдено. Попробуйте сформулировать запрос иначе.")
+    assert page.locator(".card").count() == 0
