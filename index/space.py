@@ -101,6 +101,12 @@ class EmbeddingSpace:
                 f"(docs/model_identity.md): run `pedkb reindex` to re-embed it with {runtime}, or set "
                 f"PEDKB_RUNTIME={recorded[0]}"
             )
+        if not recorded and runtime.startswith("onnx-"):  # e.g. a torch-built index from before runtimes were kept
+            raise ModelMismatchError(
+                f"the index in {self._data} was built with weights {weights}, which the configured runtime "
+                f"{runtime} (weights {current}) did not make; if it was embedded by torch, set "
+                f"PEDKB_RUNTIME=torch-fp32 to keep it, or run `pedkb reindex` to re-embed it with {runtime}"
+            )
 
     def _record_runtime(self) -> None:
         """Add the embedder's runtime to the store's record (after `check` accepted its weights)."""

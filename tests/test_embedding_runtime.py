@@ -140,3 +140,12 @@ def test_query_cache_embeds_each_text_once_and_drops_the_least_recent() -> None:
     off.embed(["x"], embed, 2)
     off.embed(["x"], embed, 2)
     assert len(off) == 0 and seen[-2:] == ["x", "x"]
+
+
+def test_an_index_without_a_runtime_record_refused_by_onnx_names_torch(settings: Settings, folder: Path) -> None:
+    with KnowledgeBase(settings, embedder=RuntimeEmbedder("torch-fp32", "basepr1nt")) as kb:
+        kb.ingest([folder])
+        kb.backend.set_meta(RUNTIME_META, "")  # as written before runtimes were recorded
+    with KnowledgeBase(settings, embedder=RuntimeEmbedder("onnx-int8", "int8print", shift=3)) as kb, \
+            pytest.raises(ModelMismatchError, match="PEDKB_RUNTIME=torch-fp32"):
+        kb.search("ученики спорить")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,13 +33,13 @@ SENTENCES = [
 
 @pytest.mark.parametrize(("flags", "onnx", "expected"), [
     (AMX, True, "torch-bf16"),
-    (ZEN4, True, "torch-bf16"),
+    (ZEN4, True, "onnx-int8"),  # this project's AMD EPYC: int8 measured faster than bf16, MRR@10 within 0.01
     (ALDER_LAKE, True, "onnx-int8"),
     (CASCADE_LAKE, True, "onnx-int8"),
     (COOPER_LAKE_NO_VNNI, True, "torch-bf16"),
     (HASWELL, True, "torch-fp32"),
     (frozenset(), True, "torch-fp32"),
-    (ZEN4, False, "torch-bf16"),
+    (ZEN4, False, "torch-bf16"),  # no export built (`pedkb model install --no-onnx`)
     (CASCADE_LAKE, False, "torch-fp32"),
     (ALDER_LAKE, False, "torch-fp32"),
 ])
@@ -67,16 +66,6 @@ def test_cpu_flags_reads_the_first_flags_line(tmp_path: Path) -> None:
     assert cpu_flags(tmp_path / "missing") == frozenset()
 
 
-def test_onnx_fingerprint_covers_runtime_and_file() -> None:
-    from index.embedding.onnx_runtime import onnx_fingerprint
-
-    one = onnx_fingerprint("b74b1cb7abfd52ce", "onnx-int8", "a" * 64)
-    assert len(one) == 16 and one != "b74b1cb7abfd52ce"
-    assert one != onnx_fingerprint("b74b1cb7abfd52ce", "onnx-fp32", "a" * 64)
-    assert one != onnx_fingerprint("b74b1cb7abfd52ce", "onnx-int8", "b" * 64)
-    assert one != onnx_fingerprint("3c4d000000000000", "onnx-int8", "a" * 64)
-
-
 # --- the real model (provisioned by `pedkb model install`) ------------------------------------------------
 @pytest.fixture(scope="module")
 def model_folder() -> Path:
@@ -85,7 +74,7 @@ def model_folder() -> Path:
     from index.embedding.provision import install_model
 
     folder = install_model(Settings().model_cache)
-    build_onnx(folder)
+    build_onnx(folder, keep_fp32=True)  # a no-op when `pedkb model install --onnx-fp32` built it already
     return folder
 
 
@@ -96,22 +85,6 @@ def embedders(model_folder: Path) -> Iterator[dict[str, Any]]:
 
     yield {runtime: load_embedder(Settings(model=DEFAULT_MODEL, runtime=runtime))
            for runtime in ("torch-fp32", "onnx-fp32", "onnx-int8")}
-
-
-@pytest.mark.slow
-def test_export_is_built_once_and_then_reused(model_folder: Path, tmp_path: Path) -> None:
-    from index.embedding.onnx_export import FP32_FILE, INT8_FILE, MANIFEST_FILE, ONNX_DIR, build_onnx, export_is_current
-
-    copy = tmp_path / "e5"
-    shutil.copytree(model_folder, copy, ignore=shutil.ignore_patterns(ONNX_DIR, "model.safetensors"))
-    (copy / "model.safetensors").symlink_to(model_folder / "model.safetensors")
-    assert not export_is_current(copy)
-    out = build_onnx(copy)
-    assert export_is_current(copy) and (out / FP32_FILE).is_file() and (out / INT8_FILE).is_file()
-    stamps = {name: (out / name).stat().st_mtime_ns for name in (FP32_FILE, INT8_FILE, MANIFEST_FILE)}
-    assert build_onnx(copy) == out  # the second install: nothing rebuilt
-    assert {name: (out / name).stat().st_mtime_ns for name in stamps} == stamps
-    assert (out / INT8_FILE).stat().st_size < (out / FP32_FILE).stat().st_size
 
 
 @pytest.mark.slow

@@ -2,15 +2,14 @@
 
 A runtime label names the engine and the precision of the vectors it makes: "torch-fp32", "torch-bf16" (the
 sentence-transformers model in PyTorch) and "onnx-fp32", "onnx-int8" (its ONNX export in ONNX Runtime, the second
-with int8 weights, dynamically quantised per channel). `auto` decides by the CPU's flags in /proc/cpuinfo:
+with int8 weights quantised per channel). `auto` decides by the CPU's flags in /proc/cpuinfo:
 
-- native bf16 (`amx_bf16` or `avx512_bf16`): torch-bf16. With AMX it is the fastest path; on an AVX-512 bf16
-  CPU without AMX (measured: an AMD EPYC) int8 was only ~1.3x faster than bf16, within that machine's noise,
-  while bf16 stays at cosine 0.99996 to fp32 (int8: 0.994) and keeps every ranking test passing.
-- else int8 dot products in hardware (`avx512_vnni` or `avx_vnni`): onnx-int8 (measured 3.1-3.3x torch fp32).
+- AMX (`amx_bf16`): torch-bf16, the fastest path there (bf16 matrix tiles).
+- else int8 dot products in hardware (`avx512_vnni` or `avx_vnni`) and a built export: onnx-int8. This includes
+  AVX-512 bf16 CPUs without AMX, such as the AMD EPYC this project runs on, where int8 measured faster than bf16
+  (docs/benchmarks.md) and kept MRR@10 within 0.01 of fp32.
+- else native bf16 (`avx512_bf16`): torch-bf16.
 - else torch-fp32. Plain AVX2 gets no int8: without VNNI, ONNX Runtime's u8*s8 kernels can saturate.
-
-onnx-int8 needs the export `pedkb model install` builds; without it, `auto` keeps to the torch rule.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ RuntimeLabel = Literal["torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8"]
 RUNTIMES: tuple[str, ...] = get_args(RuntimeLabel)
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+AMX_FLAGS = frozenset({"amx_bf16"})
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -38,10 +38,12 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
 
 def auto_runtime(flags: frozenset[str], *, onnx_available: bool) -> str:
     """The runtime `auto` picks for a CPU with these flags (see the module docstring for the rule)."""
-    if flags & BF16_FLAGS:
+    if flags & AMX_FLAGS:
         return "torch-bf16"
     if onnx_available and flags & VNNI_FLAGS:
         return "onnx-int8"
+    if flags & BF16_FLAGS:
+        return "torch-bf16"
     return "torch-fp32"
 
 
