@@ -4,12 +4,15 @@ A runtime label names the engine and the precision of the vectors it makes: "tor
 sentence-transformers model in PyTorch) and "onnx-fp32", "onnx-int8" (its ONNX export in ONNX Runtime, the second
 with int8 weights quantised per channel). `auto` decides by the CPU's flags in /proc/cpuinfo:
 
-- AMX (`amx_bf16`): torch-bf16, the fastest path there (bf16 matrix tiles).
-- else int8 dot products in hardware (`avx512_vnni` or `avx_vnni`) and a built export: onnx-int8. This includes
-  AVX-512 bf16 CPUs without AMX, such as the AMD EPYC this project runs on, where int8 measured faster than bf16
-  (docs/benchmarks.md) and kept MRR@10 within 0.01 of fp32.
-- else native bf16 (`avx512_bf16`): torch-bf16.
+- native bf16 (`amx_bf16` or `avx512_bf16`): torch-bf16. With AMX it is the fastest path. On this project's AMD
+  EPYC (avx512_bf16 and VNNI, no AMX) onnx-int8 was not faster than bf16 under load (1.80x torch-fp32 each, one
+  run) and failed three real-model tests that bf16 passes (a classifier accuracy floor and two close rankings),
+  while bf16 keeps cosine 0.99996 to fp32: docs/benchmarks.md.
+- else int8 dot products in hardware (`avx512_vnni` or `avx_vnni`) and a built export: onnx-int8 (measured 3.1-3.3x
+  torch fp32 on an earlier session's EPYC).
 - else torch-fp32. Plain AVX2 gets no int8: without VNNI, ONNX Runtime's u8*s8 kernels can saturate.
+
+`pedkb model install` builds the export only where it can be picked (`export_wanted`), or when asked.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ RuntimeLabel = Literal["torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8"]
 RUNTIMES: tuple[str, ...] = get_args(RuntimeLabel)
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
-AMX_FLAGS = frozenset({"amx_bf16"})
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -38,13 +40,16 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
 
 def auto_runtime(flags: frozenset[str], *, onnx_available: bool) -> str:
     """The runtime `auto` picks for a CPU with these flags (see the module docstring for the rule)."""
-    if flags & AMX_FLAGS:
+    if flags & BF16_FLAGS:
         return "torch-bf16"
     if onnx_available and flags & VNNI_FLAGS:
         return "onnx-int8"
-    if flags & BF16_FLAGS:
-        return "torch-bf16"
     return "torch-fp32"
+
+
+def export_wanted(runtime: str, precision: str, flags: frozenset[str]) -> bool:
+    """True when these settings would run an ONNX runtime on this CPU once the export exists."""
+    return choose_runtime(runtime, precision, flags=flags, onnx_available=True).startswith("onnx-")
 
 
 def choose_runtime(runtime: str, precision: str, *, flags: frozenset[str], onnx_available: bool) -> str:
