@@ -90,3 +90,27 @@ def test_onnx_fingerprint_covers_weights_runtime_and_file() -> None:
     assert one != onnx_fingerprint("b74b1cb7abfd52ce", "onnx-fp32", "a" * 64)
     assert one != onnx_fingerprint("b74b1cb7abfd52ce", "onnx-int8", "b" * 64)
     assert one != onnx_fingerprint("3c4d000000000000", "onnx-int8", "a" * 64)
+
+
+@pytest.mark.parametrize(("flags", "argv", "built"), [
+    (frozenset({"avx2", "avx512_vnni"}), [], [False]),  # VNNI without bf16: auto runs onnx-int8, so build it
+    (frozenset({"avx2", "avx512_vnni", "avx512_bf16"}), [], []),  # this EPYC: torch-bf16, no export
+    (frozenset({"avx2", "avx512_vnni", "avx512_bf16"}), ["--onnx"], [False]),
+    (frozenset({"avx2"}), ["--onnx-fp32"], [True]),
+    (frozenset({"avx2", "avx512_vnni"}), ["--no-onnx"], []),
+])
+def test_model_install_builds_the_export_where_it_will_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           flags: frozenset[str], argv: list[str],
+                                                           built: list[bool]) -> None:
+    from cli.main import main
+    from index.embedding import provision, runtime
+
+    calls: list[bool] = []
+    monkeypatch.setattr(provision, "install_model", lambda cache, force=False: tmp_path / "e5")
+    monkeypatch.setattr(onnx_export, "build_onnx",
+                        lambda folder, force=False, keep_fp32=False: calls.append(keep_fp32) or folder / ONNX_DIR)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda cpuinfo=None: flags)
+    monkeypatch.delenv("PEDKB_RUNTIME", raising=False)
+    monkeypatch.delenv("PEDKB_PRECISION", raising=False)
+    assert main(["-q", "model", "install", *argv]) == 0
+    assert calls == built
