@@ -5,9 +5,9 @@ sentence-transformers model in PyTorch) and "onnx-fp32", "onnx-int8" (its ONNX e
 with int8 weights quantised per channel). `auto` decides by the CPU's flags in /proc/cpuinfo:
 
 - native bf16 (`amx_bf16` or `avx512_bf16`): torch-bf16. With AMX it is the fastest path. On this project's AMD
-  EPYC (avx512_bf16 and VNNI, no AMX) onnx-int8 was not faster than bf16 under load (1.80x torch-fp32 each, one
-  run) and failed three real-model tests that bf16 passes (a classifier accuracy floor and two close rankings),
-  while bf16 keeps cosine 0.99996 to fp32: docs/benchmarks.md.
+  EPYC (avx512_bf16 and VNNI, no AMX) onnx-int8 was not faster than bf16 (about 2.5x torch-fp32 each) and failed
+  three real-model tests that torch passes (a classifier accuracy floor and two close rankings), while bf16 keeps
+  cosine 0.99996 to fp32: docs/benchmarks.md, docs/model_identity.md.
 - else int8 dot products in hardware (`avx512_vnni` or `avx_vnni`) and a built export: onnx-int8 (measured 3.1-3.3x
   torch fp32 on an earlier session's EPYC).
 - else torch-fp32. Plain AVX2 gets no int8: without VNNI, ONNX Runtime's u8*s8 kernels can saturate.
