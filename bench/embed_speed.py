@@ -1,8 +1,9 @@
 """Embedding speed and agreement of the runtimes on the pedagogy seed texts, on this machine, in one run.
 
 Splits the seed files (*.txt) into ~256-token passages by the model's tokenizer, embeds them with each runtime
-(`index.runtime` labels) and prints the CPU, then per runtime tokens/s, chunks/s and the min and mean cosine of
-its passage vectors to torch-fp32's.
+(`index.embedding.runtime` labels; a label may repeat, to see the machine's drift) and prints the CPU, then per
+runtime tokens/s, chunks/s and the min and mean cosine of its passage vectors to torch-fp32's. The seeds default
+to ../shared/seeds beside the checkout; onnx-fp32 needs `pedkb model install --onnx-fp32`.
 
     .venv/bin/python bench/embed_speed.py [--backends torch-fp32,onnx-fp32,onnx-int8] [--limit N]
         [--seeds ../shared/seeds] [--tokens 256] [--batch-size 32] [--repeat 3] [--json out.json]

@@ -1,10 +1,11 @@
 """Turn text into vectors: the Embedder protocol, the sentence-transformers implementation and its factory.
 
-`load_embedder(settings)` resolves the model (a local folder, the offline-provisioned e5, or a hub name),
-picks the runtime (`index.embedding.runtime`: torch fp32/bf16 here, or the ONNX export run by
+`load_embedder(settings)` resolves the model (a local folder, the offline-provisioned e5, or a hub name), picks
+the runtime (`index.embedding.runtime`: torch fp32/bf16 here, or the ONNX export run by
 `index.embedding.onnx_runtime`) and caches the loaded model per (path, precision) so the API and the CLI share one
-copy in a process. A model's name does not identify its
-weights (the offline 4-bit e5 and the hub's fp32 e5 share one), so each load also takes `weights_fingerprint`.
+copy in a process. A model's name does not identify its weights (the offline 4-bit e5 and the hub's fp32 e5 share
+one), so each load also takes `weights_fingerprint` (`index.embedding.weights`). Texts are embedded in
+length-sorted, token-budgeted batches (`index.embedding.batching`); query vectors go through an LRU.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """An Embedder over the model folder's ONNX export, run by ONNX Runtime (runtimes "onnx-fp32" and "onnx-int8").
 
 Only the transformer runs in ONNX Runtime. The rest is the torch path's: the folder's tokenizer with the same
-padding and truncation, the same "query: "/"passage: " prompts (`index.embedding.embedder.role_prompts`), mean pooling
+padding and truncation, the same "query: "/"passage: " prompts (`index.embedding.prompts.role_prompts`), mean pooling
 over the attention mask (prompt tokens included, as the folder's pooling config says) and L2 normalisation.
 The fingerprint is the weights fingerprint of the torch model the export came from, combined with the runtime
 label and the sha256 of the .onnx file, so vectors of different runtimes never share one.
