@@ -203,11 +203,19 @@ def cmd_lang(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     """Provision the default model offline, or describe the configured one."""
     from index.embedding import provision
+    from index.embedding.onnx_export import build_onnx
+    from index.embedding.runtime import cpu_flags, export_wanted
 
     settings = _settings(args)
     if args.action == "install":
         path = provision.install_model(settings.model_cache, force=args.force)
-        print(f"installed {settings.model} at {path}")
+        wanted = args.onnx or args.onnx_fp32 or export_wanted(settings.runtime, settings.precision, cpu_flags())
+        if args.no_onnx or not wanted:
+            print(f"installed {settings.model} at {path} (no ONNX export: this CPU runs torch; `--onnx` builds it)")
+            return 0
+        # The graphs the onnx-* runtimes run (about a minute, 407 MB; docs/model_identity.md)
+        onnx_dir = build_onnx(path, force=args.force, keep_fp32=args.onnx_fp32)
+        print(f"installed {settings.model} at {path} (ONNX export in {onnx_dir})")
         return 0
     print(json.dumps(provision.model_info(settings.model, settings.model_cache), ensure_ascii=False, indent=2,
                      default=str))
@@ -309,6 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("model", help="provision or describe the embedding model")
     p.add_argument("action", choices=["install", "info"])
     p.add_argument("--force", action="store_true", help="rebuild even if already installed")
+    p.add_argument("--onnx-fp32", action="store_true",
+                   help="also keep the fp32 ONNX graph (470 MB more; the onnx-fp32 runtime and benchmarks)")
+    p.add_argument("--onnx", action="store_true",
+                   help="build the ONNX int8 export even where `auto` would not pick it (407 MB, about a minute)")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export (torch runtimes only)")
     p.set_defaults(func=cmd_model)
 
     p = sub.add_parser("migrate", help="copy a data folder into PostgreSQL without re-embedding")

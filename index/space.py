@@ -1,8 +1,9 @@
 """The embedding space of a store: which model, dimension and weights its vectors come from, and their cache.
 
 The store's meta names the space it holds: "model", "dim" and "model_weights" (the embedder's weights
-fingerprint, since one model name can stand for other weights: docs/model_identity.md). Vectors are cached by a
-key over (model, weights, role, text), so a re-ingest or a repeated query text is not embedded twice.
+fingerprint, since one model name can stand for other weights: docs/model_identity.md), and "embedding_runtime"
+(the runtimes that made its vectors, e.g. "onnx-int8", with the weights they were recorded for). Vectors are cached
+by a key over (model, weights, role, text), so a re-ingest or a repeated query text is not embedded twice.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from index.store.base import WEIGHTS_META, Backend
 from pedkb.errors import ModelMismatchError
 
 log = logging.getLogger(__name__)
+
+RUNTIME_META = "embedding_runtime"  # comma-separated runtime labels that embedded the store's vectors
+RUNTIME_WEIGHTS_META = "embedding_runtime_weights"  # the weights fingerprint RUNTIME_META was recorded with
 
 
 def vector_key(model: str, weights: str, text: str, role: str = "passage") -> str:
@@ -72,12 +76,44 @@ class EmbeddingSpace:
                      self._data, stored, current)
             self.backend.set_meta(WEIGHTS_META, current)
         elif weights != current:
+            self._refuse_other_runtime(weights, current)
             raise ModelMismatchError(
                 f"the index in {self._data} was built with {stored} weights {weights} but the configured "
                 f"model {embedder.name} has weights {current} (one name, other weights: e.g. the offline 4-bit "
                 "build and the hub's original); run `pedkb reindex` to re-embed it with the configured model, or "
                 "point PEDKB_MODEL at the model folder the index was built with"
             )
+
+    def recorded_runtimes(self) -> list[str]:
+        """The runtimes recorded for the store's present weights ([] when none is, or the record is stale)."""
+        recorded = self.backend.get_meta(RUNTIME_META)
+        if not recorded or self.backend.get_meta(RUNTIME_WEIGHTS_META) != self.backend.get_meta(WEIGHTS_META):
+            return []  # e.g. `pedkb reindex` switched the weights: the next write records the runtime
+        return recorded.split(",")
+
+    def _refuse_other_runtime(self, weights: str, current: str) -> None:
+        """Raise ModelMismatchError naming both runtimes when the store records one other than the embedder's."""
+        recorded, runtime = self.recorded_runtimes(), self.embedder.runtime
+        if recorded and runtime not in recorded:
+            raise ModelMismatchError(
+                f"the index in {self._data} was embedded by runtime {','.join(recorded)} (weights {weights}) but "
+                f"the configured runtime is {runtime} (weights {current}); vectors of two runtimes are not mixed "
+                f"(docs/model_identity.md): run `pedkb reindex` to re-embed it with {runtime}, or set "
+                f"PEDKB_RUNTIME={recorded[0]}"
+            )
+        if not recorded and runtime.startswith("onnx-"):  # e.g. a torch-built index from before runtimes were kept
+            raise ModelMismatchError(
+                f"the index in {self._data} was built with weights {weights}, which the configured runtime "
+                f"{runtime} (weights {current}) did not make; if it was embedded by torch, set "
+                f"PEDKB_RUNTIME=torch-fp32 to keep it, or run `pedkb reindex` to re-embed it with {runtime}"
+            )
+
+    def _record_runtime(self) -> None:
+        """Add the embedder's runtime to the store's record (after `check` accepted its weights)."""
+        recorded, runtime = self.recorded_runtimes(), self.embedder.runtime
+        if runtime not in recorded:
+            self.backend.set_meta(RUNTIME_META, ",".join(sorted({*recorded, runtime})))
+            self.backend.set_meta(RUNTIME_WEIGHTS_META, self.backend.get_meta(WEIGHTS_META) or "")
 
     def claim(self) -> None:
         """Record the embedder as the store's space on the first write; check it on every later one."""
@@ -86,11 +122,12 @@ class EmbeddingSpace:
             self.backend.set_meta("dim", str(self.embedder.dim))
             self.backend.set_meta(WEIGHTS_META, self.embedder.fingerprint)
         self.check()
+        self._record_runtime()
 
     def describe(self) -> dict[str, object]:
-        """The space the store records: model name, dimension and weights fingerprint."""
+        """The space the store records: model name, dimension, weights fingerprint and the runtimes."""
         return {"model": self.backend.get_meta("model"), "dim": int(self.backend.get_meta("dim") or 0) or None,
-                WEIGHTS_META: self.backend.get_meta(WEIGHTS_META)}
+                WEIGHTS_META: self.backend.get_meta(WEIGHTS_META), RUNTIME_META: self.recorded_runtimes() or None}
 
     def embed(self, texts: Sequence[str], role: str = "passage",
               persist: bool = False) -> tuple[list[str], np.ndarray]:

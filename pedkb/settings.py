@@ -39,9 +39,15 @@ class Settings(BaseSettings):
     model: str = Field(default=DEFAULT_MODEL, description="Embedding model: a hub name or a local folder.")
     model_cache: Path = Field(default_factory=default_model_cache, description="Where provisioned models live.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        default="auto", description="Embedding precision; auto picks bf16 where the CPU has native bf16."
+        default="auto", description="Torch precision; with runtime auto, fp32/bf16 mean torch at that precision."
+    )
+    runtime: Literal["auto", "torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8"] = Field(
+        default="auto", description="Embedding engine and precision; auto picks by the CPU's features "
+                                    "(index/embedding/runtime.py)."
     )
     batch_size: int = Field(default=32, ge=1, le=1024)
+    query_cache_size: int = Field(default=1024, ge=0, le=1_000_000,
+                                  description="Query vectors kept in memory, least recently used dropped (0: none).")
     chunk_tokens: int = Field(default=128, ge=32, le=512,
                               description="Token budget of one chunk (128 measured best, docs/retrieval.md).")
     chunk_overlap: int = Field(default=24, ge=0, le=256, description="Tokens shared by neighbouring chunks.")

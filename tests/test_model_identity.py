@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from index.embedding import embedder as embedder_module
-from index.embedding.embedder import load_embedder, load_sentence_transformer, weights_fingerprint
+from index.embedding import weights as weights_module
+from index.embedding.embedder import load_embedder, load_sentence_transformer
 from index.embedding.hashing import HashingEmbedder
+from index.embedding.weights import weights_fingerprint
 from index.knowledge_base import KnowledgeBase
 from index.records import DocumentRecord, NewChunk
 from index.space import vector_key
@@ -159,7 +161,7 @@ def test_fingerprint_is_taken_before_the_cast(tmp_path: Path, monkeypatch: pytes
 def test_one_changed_weight_changes_the_fingerprint(tensor: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    monkeypatch.setattr(embedder_module, "WHOLE_TENSOR_LIMIT", 1000)  # the embeddings are row-sampled, as e5's
+    monkeypatch.setattr(weights_module, "WHOLE_TENSOR_LIMIT", 1000)  # the embeddings are row-sampled, as e5's
     model = _tiny_model()
     before = weights_fingerprint(model)
     values = model.get_parameter(tensor).view(-1)

@@ -7,14 +7,22 @@ from typing import Any
 
 import pytest
 
-from index.embedding.embedder import SentenceTransformerEmbedder, known_prompts
+from index.embedding.embedder import SentenceTransformerEmbedder
+from index.embedding.prompts import known_prompts
+
+
+class WordTokenizer:
+    """A tokenizer of words, enough for the embedder's token counts (length-sorted batches)."""
+
+    def __call__(self, text: str, **_: Any) -> dict[str, list[str]]:
+        return {"input_ids": text.split()}
 
 
 class FakeModel:
     """What SentenceTransformerEmbedder reads of a SentenceTransformer, recording the prompt of each encode."""
 
     max_seq_length = 512
-    tokenizer = None
+    tokenizer = WordTokenizer()
 
     def __init__(self, prompts: dict[str, str]) -> None:
         self.prompts = prompts
@@ -44,7 +52,7 @@ def test_other_names_get_none(name: str) -> None:
 
 def test_an_e5_model_without_prompts_is_given_them(caplog: pytest.LogCaptureFixture) -> None:
     model = FakeModel({})
-    with caplog.at_level(logging.INFO, logger="index.embedding.embedder"):
+    with caplog.at_level(logging.INFO, logger="index.embedding.prompts"):
         embedder = SentenceTransformerEmbedder(model, name="intfloat/multilingual-e5-base",  # type: ignore[arg-type]
                                                fingerprint="f", precision="fp32")
     embedder.embed_queries(["how to argue in pairs"])

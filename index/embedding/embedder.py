@@ -1,17 +1,17 @@
 """Turn text into vectors: the Embedder protocol, the sentence-transformers implementation and its factory.
 
-`load_embedder(settings)` resolves the model (a local folder, the offline-provisioned e5, or a hub name),
-picks the precision (bf16 where the CPU has native bf16, else fp32) and caches the loaded model per
-(path, precision) so the API and the CLI share one copy in a process. A model's name does not identify its
-weights (the offline 4-bit e5 and the hub's fp32 e5 share one), so each load also takes `weights_fingerprint`.
+`load_embedder(settings)` resolves the model (a local folder, the offline-provisioned e5, or a hub name), picks
+the runtime (`index.embedding.runtime`: torch fp32/bf16 here, or the ONNX export run by
+`index.embedding.onnx_runtime`) and caches the loaded model per (path, precision) so the API and the CLI share one
+copy in a process. A model's name does not identify its weights (the offline 4-bit e5 and the hub's fp32 e5 share
+one), so each load also takes `weights_fingerprint` (`index.embedding.weights`). Texts are embedded in
+length-sorted, token-budgeted batches (`index.embedding.batching`); query vectors go through an LRU.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import socket
 import threading
 from collections.abc import Sequence
@@ -21,18 +21,20 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from index.embedding.batching import embed_in_batches
+from index.embedding.prompts import role_prompts
+from index.embedding.query_cache import QUERY_CACHE_SIZE, QueryVectorCache
+from index.embedding.runtime import choose_runtime, cpu_flags
+from index.embedding.weights import weights_fingerprint
 from pedkb.errors import ModelError
 from pedkb.settings import Settings
 
 if TYPE_CHECKING:
-    import torch
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "run `pedkb model install` to provision the default model offline"
-WHOLE_TENSOR_LIMIT = 1 << 22  # elements; a larger tensor (the word-embedding matrix) is fingerprinted by a row sample
-SAMPLED_ROW_STRIDE = 16
 
 
 class LoadedModel(NamedTuple):
@@ -50,13 +52,15 @@ _MODELS_LOCK = threading.Lock()
 class Embedder(Protocol):
     """Something that maps passages and queries into one normalised vector space.
 
-    `fingerprint` identifies the weights (a digest of them; the hashing embedder, which has none, uses its name).
+    `fingerprint` identifies the weights (a digest of them; the hashing embedder, which has none, uses its name);
+    `runtime` names the engine and number format that make the vectors ("torch-fp32", "onnx-int8", "hashing").
     """
 
     name: str
     fingerprint: str
     dim: int
     precision: str
+    runtime: str
     max_seq_length: int
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -71,31 +75,6 @@ class Embedder(Protocol):
         """Tokens in `text` by the model's own tokenizer, without special tokens or prompts."""
         ...
 
-
-def weights_fingerprint(model: torch.nn.Module) -> str:
-    """16 hex digits of sha256 over the parameters as float32 (about 0.1 s for e5-small).
-
-    Every tensor counts whole, except that one over WHOLE_TENSOR_LIMIT elements (the word embeddings) counts
-    every SAMPLED_ROW_STRIDE-th row, and the transformers pooler (never used by sentence-transformers, and
-    randomly initialised when a checkpoint lacks it) is left out. Tensors are hashed by shape and values, not by
-    name, and combined in sorted order, so a library renaming its modules does not change the digest. Take it
-    before casting: a bf16 copy has other values.
-    """
-    import torch
-
-    parts = []
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "pooler" in name.split("."):
-                continue
-            values = param.detach()
-            if values.numel() > WHOLE_TENSOR_LIMIT:
-                values = values[::SAMPLED_ROW_STRIDE]
-            array = values.float().contiguous().cpu().numpy().astype("<f4", copy=False)
-            part = hashlib.sha256(repr(tuple(param.shape)).encode())
-            part.update(array.data)
-            parts.append(part.digest())
-    return hashlib.sha256(b"".join(sorted(parts))).hexdigest()[:16]
 
 
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -129,27 +108,11 @@ def configure_torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def _normalised(vectors: torch.Tensor) -> np.ndarray:
-    """float32 numpy rows with unit L2 norm (zero rows stay zero)."""
-    out = vectors.float().cpu().numpy()
+def _normalised_rows(out: np.ndarray) -> np.ndarray:
+    """float32 rows with unit L2 norm (zero rows stay zero)."""
     norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
+    return (out / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
-
-# Prompts of model families whose published sentence-transformers configs predate prompts: loaded by name from
-# the hub, intfloat's E5 models come without them and would embed queries and passages unprefixed.
-E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
-_E5_NAME = re.compile(r"(?:^|[-_])e5(?:[-_]|$)")
-
-
-def known_prompts(name: str) -> dict[str, str]:
-    """The query/passage prompts a model family was trained with, by the model's name ({} when unknown).
-
-    E5 ("intfloat/multilingual-e5-small", "e5-base-v2", a local folder named so) uses "query: " and "passage: ";
-    the instruction-tuned E5 variants take task instructions instead and get nothing here.
-    """
-    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
-    return dict(E5_PROMPTS) if _E5_NAME.search(last) and "instruct" not in last else {}
 
 
 class SentenceTransformerEmbedder:
@@ -157,26 +120,24 @@ class SentenceTransformerEmbedder:
     the prompts its family is known to need (`known_prompts`)."""
 
     def __init__(self, model: SentenceTransformer, *, name: str, fingerprint: str, precision: str,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = 32, query_cache_size: int = QUERY_CACHE_SIZE) -> None:
         self.model = model
         self.name = name
         self.fingerprint = fingerprint
         self.precision = precision
         self.batch_size = batch_size
+        self.query_cache = QueryVectorCache(query_cache_size)
         dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = dim_of()
         if not dim:
             raise ModelError(f"embedding model {name!r} does not report its vector dimension")
         self.dim = int(dim)
         self.max_seq_length = int(model.max_seq_length or 512)
+        self.runtime = f"torch-{precision}"
         own = {role: text for role, text in (getattr(model, "prompts", None) or {}).items() if text}
-        known = {role: text for role, text in known_prompts(name).items() if role not in own}
-        if known:
-            logger.info("embedding model %s has no %s prompt(s) in its configuration; using %s, as its family "
-                        "was trained", name, "/".join(sorted(known)), known)
         # The texts themselves, by role: sentence-transformers 6 adds an empty "document" prompt that
         # encode_document would prefer over "passage", and the loaded model is shared, so it is not changed.
-        prompts = {**own, **known}
+        prompts = role_prompts(own, name)
         self._passage_prompt = prompts.get("passage")
         self._query_prompt = prompts.get("query")
         tokenizer = model.tokenizer
@@ -186,9 +147,16 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(list(texts), prompt=prompt, batch_size=self.batch_size,
-                                    convert_to_tensor=True, show_progress_bar=False)
-        return _normalised(vectors)  # bf16 outputs are cast back to float32 and re-normalised
+        extra = self.count_tokens(prompt) + 2 if prompt else 2  # the prompt and the special tokens
+        lengths = [min(self.count_tokens(text) + extra, self.max_seq_length) for text in texts]
+        vectors = embed_in_batches(list(texts), lengths, lambda batch: self._run(batch, prompt), dim=self.dim,
+                                   max_rows=self.batch_size)
+        return _normalised_rows(vectors)  # bf16 outputs are cast back to float32 and re-normalised
+
+    def _run(self, batch: list[str], prompt: str | None) -> np.ndarray:
+        vectors = self.model.encode(batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True,
+                                    show_progress_bar=False)
+        return vectors.float().cpu().numpy()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors ("passage: " prompt), float32, L2-normalised."""
@@ -196,7 +164,7 @@ class SentenceTransformerEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors ("query: " prompt), float32, L2-normalised."""
-        return self._encode(texts, self._query_prompt)
+        return self.query_cache.embed(texts, lambda batch: self._encode(batch, self._query_prompt), self.dim)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` without special tokens or prompt, by the model's tokenizer (no length limit)."""
@@ -266,7 +234,8 @@ def load_sentence_transformer(path: str, precision: str) -> LoadedModel:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for: `hashing:<dim>` for tests, else a sentence-transformers model."""
+    """The embedder the settings ask for: `hashing:<dim>` for tests, else the model in the chosen runtime."""
+    from index.embedding.onnx_runtime import OnnxEmbedder, onnx_available
     from index.embedding.provision import resolve_model_path
 
     name = settings.model
@@ -281,10 +250,22 @@ def load_embedder(settings: Settings) -> Embedder:
     if _looks_like_path(path) and not Path(path).expanduser().is_dir():
         raise ModelError(f"embedding model folder {path} does not exist; {INSTALL_HINT}, "
                          "or set PEDKB_MODEL to an existing model folder")
-    precision = choose_precision(settings.precision)
-    loaded = load_sentence_transformer(path, precision)
-    embedder = SentenceTransformerEmbedder(loaded.model, name=name, fingerprint=loaded.fingerprint,
-                                           precision=precision, batch_size=settings.batch_size)
-    logger.info("embedder %s: %d dims, weights %s, precision %s (requested %s), batch %d, from %s", name,
-                embedder.dim, embedder.fingerprint, precision, settings.precision, settings.batch_size, path)
+    folder = Path(path).expanduser()
+    runtime = choose_runtime(settings.runtime, settings.precision, flags=cpu_flags(),
+                             onnx_available=folder.is_dir() and onnx_available(folder))
+    embedder: SentenceTransformerEmbedder | OnnxEmbedder
+    if runtime.startswith("onnx-"):
+        if not folder.is_dir():
+            raise ModelError(f"runtime {runtime} needs a local model folder with an ONNX export; {INSTALL_HINT}")
+        embedder = OnnxEmbedder(folder, name=name, runtime=runtime, batch_size=settings.batch_size,
+                                query_cache_size=settings.query_cache_size)
+    else:
+        precision = runtime.partition("-")[2]
+        loaded = load_sentence_transformer(path, precision)
+        embedder = SentenceTransformerEmbedder(loaded.model, name=name, fingerprint=loaded.fingerprint,
+                                               precision=precision, batch_size=settings.batch_size,
+                                               query_cache_size=settings.query_cache_size)
+    logger.info("embedder %s: %d dims, weights %s, runtime %s (requested runtime %s, precision %s), batch %d, "
+                "from %s", name, embedder.dim, embedder.fingerprint, runtime, settings.runtime, settings.precision,
+                settings.batch_size, path)
     return embedder

@@ -19,6 +19,7 @@ class HashingEmbedder:
     """Keyword-hashing embedder implementing the Embedder protocol."""
 
     precision = "fp32"
+    runtime = "hashing"
     max_seq_length = 10_000
 
     def __init__(self, dim: int = 256) -> None:

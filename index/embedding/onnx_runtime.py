@@ -1,0 +1,182 @@
+"""An Embedder over the model folder's ONNX export, run by ONNX Runtime (runtimes "onnx-fp32" and "onnx-int8").
+
+Only the transformer runs in ONNX Runtime. The rest is the torch path's: the folder's tokenizer with the same
+padding and truncation, the same "query: "/"passage: " prompts (`index.embedding.prompts.role_prompts`), mean pooling
+over the attention mask (prompt tokens included, as the folder's pooling config says) and L2 normalisation.
+The fingerprint is the weights fingerprint of the torch model the export came from, combined with the runtime
+label and the sha256 of the .onnx file, so vectors of different runtimes never share one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from index.embedding.batching import embed_in_batches
+from index.embedding.onnx_export import (
+    DEPS_HINT,
+    ONNX_DIR,
+    RUNTIME_FILES,
+    export_is_current,
+    file_sha256,
+    read_manifest,
+)
+from index.embedding.prompts import role_prompts
+from index.embedding.query_cache import QUERY_CACHE_SIZE, QueryVectorCache
+from pedkb.errors import ModelError
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from transformers import PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+
+class OnnxSession(NamedTuple):
+    """A loaded ONNX Runtime session with the fingerprint of the vectors it makes."""
+
+    session: onnxruntime.InferenceSession
+    fingerprint: str
+
+
+_SESSIONS: dict[tuple[str, str], OnnxSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def onnx_fingerprint(base: str, runtime: str, onnx_sha256: str) -> str:
+    """16 hex digits of sha256 over the torch weights fingerprint, the runtime label and the .onnx file's sha256."""
+    return hashlib.sha256(f"{base}\n{runtime}\n{onnx_sha256}".encode()).hexdigest()[:16]
+
+
+def onnx_available(folder: Path) -> bool:
+    """True when onnxruntime imports and the folder has a current export (what `auto` needs to pick ONNX)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return export_is_current(folder, ("onnx-int8",))
+
+
+def _threads() -> int:
+    """Intra-op threads: OMP_NUM_THREADS when set, else every CPU this process may run on."""
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def load_session(folder: Path, runtime: str) -> OnnxSession:
+    """The ONNX Runtime session of `runtime` for a model folder, loaded once per (folder, runtime)."""
+    if runtime not in RUNTIME_FILES:
+        raise ModelError(f"runtime {runtime!r} is not an ONNX runtime ({', '.join(RUNTIME_FILES)})")
+    key = (str(folder), runtime)
+    with _SESSIONS_LOCK:
+        if key in _SESSIONS:
+            return _SESSIONS[key]
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ModelError(f"runtime {runtime} needs the onnxruntime package; {DEPS_HINT}") from None
+        if not export_is_current(folder, (runtime,)):
+            flag = " --onnx-fp32" if runtime == "onnx-fp32" else ""
+            raise ModelError(f"{folder} has no current ONNX export for runtime {runtime}; run `pedkb model "
+                             f"install{flag}` to build it, or set PEDKB_RUNTIME=torch-fp32")
+        manifest = read_manifest(folder) or {}
+        path = folder / ONNX_DIR / RUNTIME_FILES[runtime]
+        digest = file_sha256(path)
+        if digest != manifest["files"][path.name]["sha256"]:
+            raise ModelError(f"{path} does not have the sha256 its export record lists; run `pedkb model install "
+                             "--force` to rebuild it")
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = _threads()
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        fingerprint = onnx_fingerprint(manifest["base_fingerprint"], runtime, digest)
+        logger.info("loaded %s (runtime %s, weights %s, %d threads)", path, runtime, fingerprint,
+                    options.intra_op_num_threads)
+        _SESSIONS[key] = OnnxSession(session, fingerprint)
+        return _SESSIONS[key]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from the model folder ({} when the file is absent)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+
+
+def _check_mean_pooling(folder: Path) -> None:
+    """Refuse a folder whose pooling is not plain mean pooling over every token (the only kind done here)."""
+    pooling = _read_json(folder / "1_Pooling" / "config.json")
+    modes = {key: value for key, value in pooling.items() if key.startswith("pooling_mode_") and value}
+    if set(modes) != {"pooling_mode_mean_tokens"} or not pooling.get("include_prompt", True):
+        raise ModelError(f"{folder}: the ONNX runtime does mean pooling only, the model asks for {sorted(modes)}")
+
+
+class OnnxEmbedder:
+    """An Embedder running the ONNX export of a sentence-transformers folder (see the module docstring)."""
+
+    def __init__(self, folder: Path, *, name: str, runtime: str, batch_size: int = 32,
+                 query_cache_size: int = QUERY_CACHE_SIZE) -> None:
+        from transformers import AutoTokenizer
+
+        _check_mean_pooling(folder)
+        loaded = load_session(folder, runtime)
+        self._session = loaded.session
+        self.name = name
+        self.fingerprint = loaded.fingerprint
+        self.runtime = runtime
+        self.precision = runtime.partition("-")[2]
+        self.batch_size = batch_size
+        self.query_cache = QueryVectorCache(query_cache_size)
+        self.dim = int(_read_json(folder / "1_Pooling" / "config.json")["word_embedding_dimension"])
+        self._tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        configured = _read_json(folder / "sentence_bert_config.json").get("max_seq_length") or 512
+        self.max_seq_length = int(min(configured, self._tokenizer.model_max_length))
+        own = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
+        prompts = role_prompts({role: text for role, text in own.items() if text}, name)
+        self._passage_prompt = prompts.get("passage")
+        self._query_prompt = prompts.get("query")
+        self._inputs = {node.name for node in self._session.get_inputs()}
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encoded = self._tokenizer(texts, padding=True, truncation="longest_first", max_length=self.max_seq_length,
+                                  return_tensors="np")
+        feed = {key: np.asarray(value, dtype=np.int64) for key, value in encoded.items() if key in self._inputs}
+        hidden = self._session.run(["last_hidden_state"], feed)[0]
+        mask = np.asarray(encoded["attention_mask"], dtype=np.float32)[:, :, None]
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        return pooled.astype(np.float32, copy=False)
+
+    def _encode(self, texts: Sequence[str], prompt: str | None) -> np.ndarray:
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prompted = [f"{prompt or ''}{text}" for text in texts]
+        lengths = [min(self.count_tokens(text) + 2, self.max_seq_length) for text in prompted]
+        out = embed_in_batches(prompted, lengths, self._run, dim=self.dim, max_rows=self.batch_size)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors ("passage: " prompt), float32, L2-normalised."""
+        return self._encode(texts, self._passage_prompt)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors ("query: " prompt), float32, L2-normalised."""
+        return self.query_cache.embed(texts, lambda batch: self._encode(batch, self._query_prompt), self.dim)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` without special tokens or prompt, by the model's tokenizer (no length limit)."""
+        if self._tokenizer.is_fast:
+            return len(self._tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
