@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from pipeline_bench import QUERIES, cpu_model  # noqa: E402
+from search_api.server import PROTOCOL  # noqa: E402
 
 KEY = "soak-key"
 HEADERS = {"X-API-Key": KEY}
@@ -73,7 +74,7 @@ class Recorder:
 def reader(url: str, rec: Recorder, stop: threading.Event, n: int) -> None:
     """Searches in every mode, and a listing now and then."""
     modes = ["hybrid", "dense", "lexical"]
-    with httpx.Client(base_url=url, timeout=120) as client:
+    with httpx.Client(base_url=url, timeout=120, headers=HEADERS) as client:  # a portal with a key: the key's limit
         for i in itertools.count(n):
             if stop.is_set():
                 return
@@ -129,7 +130,8 @@ def start_server(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
         port = sock.getsockname()[1]
     log = open(data.parent / "soak-server.log", "a")  # noqa: SIM115 - the server writes it until it stops
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "search_api.app:create_app", "--factory",
-                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                "--http", PROTOCOL],
                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600
@@ -164,6 +166,7 @@ def main() -> int:
     args = parser.parse_args()
 
     data = args.data or Path(tempfile.mkdtemp(prefix="pedkb-soak-")) / "data"
+    # the readers search with the key (PEDKB_RATE_LIMIT_SEARCH_KEY, 3000/min); a 429 would show in the statuses
     env = {**os.environ, "PEDKB_DATA": str(data), "PEDKB_API_KEYS": KEY, "PEDKB_BACKEND": "faiss"}
     if args.model:
         env["PEDKB_MODEL"] = args.model
