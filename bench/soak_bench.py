@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from pipeline_bench import QUERIES, cpu_model  # noqa: E402
+
 from search_api.server import PROTOCOL  # noqa: E402
 
 KEY = "soak-key"
