@@ -91,7 +91,7 @@ def test_scanned_passages_are_stored_flagged_filtered_and_served(kb: KnowledgeBa
 
     with TestClient(create_app(kb.settings, kb=kb), raise_server_exceptions=False) as client:
         def search(**params: str) -> list[dict[str, Any]]:
-            response = client.get("/api/v1/search", params={"q": "мұғалім", "k": "20", **params})
+            response = client.get("/api/v1/search", params={"q": "мұғалім", "k": "20", "group_by": "passage", **params})
             assert response.status_code == 200, response.text
             return list(response.json()["results"])
 
@@ -100,6 +100,8 @@ def test_scanned_passages_are_stored_flagged_filtered_and_served(kb: KnowledgeBa
         assert {r["chunk_id"] for r in served} == {hit.chunk.chunk_id for hit in scanned}
         assert all(r["ocr"] is False and r["ocr_confidence"] is None for r in search(ocr="false"))
         assert {r["ocr"] for r in search()} == {True, False}
+        items = client.get("/api/v1/search", params={"q": "мұғалім", "ocr": "true"}).json()["results"]
+        assert {r["doc_id"] for r in items} == {hit.document.doc_id for hit in scanned}  # one result per item
         assert client.get("/api/v1/search", params={"q": "мұғалім", "ocr": "maybe"}).status_code == 422
 
 
