@@ -270,7 +270,10 @@ def test_a_scanned_passage_ranks_where_its_born_digital_version_does_in_its_lang
                 if bank == "scanned" and langs:
                     firsts[(query_lang, langs[0])] = (hits[0].chunk.lang, hits[0].chunk.page)
     for typed_hits, scanned_hits in zip(rankings["typed"], rankings["scanned"], strict=True):
-        assert [hit[:3] for hit in typed_hits] == [hit[:3] for hit in scanned_hits]
+        assert [hit[1:3] for hit in typed_hits] == [hit[1:3] for hit in scanned_hits]
+        # calibrated scores are a steep function of the cosine: a rounding-level change of the text moves them a bit
+        assert all(abs(t[0] - s[0]) <= 0.05 for t, s in zip(typed_hits, scanned_hits, strict=True)), (
+            typed_hits, scanned_hits)
         assert all(hit[3] == (hit[2] == "twin") for hit in scanned_hits)  # the scan's passages are flagged
     assert firsts[("kk", "kk")] == ("kk", 1) and firsts[("ky", "ky")] == ("ky", 2)  # in their own language
     assert firsts[("kk", "ky")] == ("ky", 2) and firsts[("ru", "ky")] == ("ky", 2)  # across languages
