@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -22,6 +21,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline_bench import cpu_model  # noqa: E402
 
 from index.calibration import CALIBRATION_FILE, Calibration, Curve, QueryModel  # noqa: E402
 from index.eval_queries import file_name, load_queries  # noqa: E402
@@ -33,17 +35,6 @@ from pedkb.settings import Settings  # noqa: E402
 
 TOP = 10  # items per query labelled for the fit
 MAX_REAL_CUT = 0.02  # the issue allows 3 %; 2 % keeps a margin for queries unlike ours
-
-
-def cpu_name() -> str:
-    """The CPU model, for the printout."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def nonsense_texts(path: Path) -> list[str]:
@@ -103,7 +94,7 @@ def main() -> int:
     names = {d.doc_id: file_name(d.source) for d in documents}
     queries = load_queries(args.queries)
     junk = nonsense_texts(args.nonsense)
-    print(f"CPU: {cpu_name()}; model {model}; {len(queries)} queries, {len(junk)} nonsense/off-topic")
+    print(f"CPU: {cpu_model()}; model {model}; {len(queries)} queries, {len(junk)} nonsense/off-topic")
     out: dict[str, dict[str, float]] = {}
     evidence: list[tuple[float, float]] = []  # per query (real first, then nonsense): best dense, words per term
     labels: list[int] = []

@@ -22,6 +22,9 @@ from pathlib import Path
 from rapidfuzz.distance import Levenshtein
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline_bench import cpu_model  # noqa: E402
 
 from ingest import read_and_repair  # noqa: E402
 from ingest.ocr import OcrOptions  # noqa: E402
@@ -29,17 +32,6 @@ from ingest.ocr.engine import engine_version  # noqa: E402
 from tests.support.scans import degrade, render_page, sample_text, scanned_pdf  # noqa: E402
 
 LANGUAGES = ("kk", "ky", "ru")
-
-
-def cpu_model() -> str:
-    """The CPU name from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def full_page(lang: str, seed: int) -> tuple[object, str]:
