@@ -175,10 +175,12 @@ class KnowledgeBase:
         extra = " ".join(self.speller.tolerant_words(query))
         return terms + [t for t in index_terms(extra) if t not in terms] if extra else terms
 
-    def lift_technologies(self, query: str, ranked: Sequence[ranking.Ranked],
-                          filters: SearchFilters | None) -> tuple[list[ranking.Ranked], list[Lifted]]:
-        """The ranking with the technologies named in the query, and the experiences tagged with them, first."""
-        return lift(ranked, self.bridge.recognise(query), self.backend, filters, detect_language(query))
+    def lift_technologies(self, query: str, ranked: Sequence[ranking.Ranked], filters: SearchFilters | None,
+                          query_lang: str | None = None) -> tuple[list[ranking.Ranked], list[Lifted]]:
+        """The ranking with the technologies named in the query, and the experiences tagged with them, first
+        (`query_lang`: the query's language when the caller has detected it already)."""
+        lang = detect_language(query) if query_lang is None else query_lang
+        return lift(ranked, self.bridge.recognise(query), self.backend, filters, lang)
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""

@@ -29,7 +29,8 @@ from pedkb import limits
 
 log = logging.getLogger(__name__)
 
-Lift = Callable[[str, list[ranking.Ranked], SearchFilters | None], tuple[list[ranking.Ranked], list[Any]]]
+Lift = Callable[[str, list[ranking.Ranked], SearchFilters | None, str],
+               tuple[list[ranking.Ranked], list[Any]]]
 POOL = limits.MAX_OFFSET + limits.MAX_K  # passages ranked for every query: the deepest page reachable
 
 
@@ -126,10 +127,11 @@ class Searcher:
         full = len(dense) >= depth
         if mode != "hybrid" or lexical is None:
             return Ranking(dense, terms, _evidence(dense, [], dense), full=full, words=words, dense_top=dense_top)
-        fused = ranking.fuse_by_language(dense, lexical, query_lang=detect_language(query))
+        query_lang = detect_language(query)
+        fused = ranking.fuse_by_language(dense, lexical, query_lang=query_lang)
         expansions = []
         if self._lift is not None:
-            fused, lifted = self._lift(query, fused, filters)
+            fused, lifted = self._lift(query, fused, filters, query_lang)
             expansions = [f"{x.doc_id}: {x.reason} of {x.technology_id} named in the query "
                           f"(rank {x.rank_before or 'none'} → {x.rank_after})" for x in lifted]
         return Ranking(fused, terms, _evidence(dense, lexical, fused), expansions, full=full or len(lexical) >= depth,
