@@ -26,9 +26,11 @@ i-th result of the new list takes the i-th best score of the old one (results pa
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from index.lexical import KAZAKH_SUFFIXES, KYRGYZ_SUFFIXES, fold_turkic, normalise, stem
@@ -37,7 +39,7 @@ from index.records import ChunkRecord, SearchFilters
 from index.store.base import Backend
 from ingest.knowledge import LANGUAGES, Vocabulary
 
-HOW = ("exact", "inflected", "fuzzy", "described")  # best first
+HOW = ("exact", "inflected", "fuzzy", "described", "embedded")  # best first
 MIN_STEM = 5  # a shared stem this long means one word; a shorter one only for words of about one length
 MAX_ENDING_GAP = 2  # (кластер and клас share the "stem" клас but are not one word)
 MIN_FUZZY = 4  # shorter words match exactly or by stem only
@@ -49,9 +51,23 @@ MENTION_HEAD = 3  # results left in place above the lifted ones when the query o
 STOP_WORDS = frozenset(
     "и в во на с со по для из к о об а или и және мен пен бен менен жана же and of the in on for to".split()
 )
+# the frame of a teacher's how-to question, in kk, ru and ky: not what the query is about, so not counted in the
+# share a technology's name covers ("как организовать работу в парах на уроке" is about work in pairs)
+QUERY_FRAME = frozenset("""
+    как что такое какие какой какая каким почему зачем где когда ли можно нужно надо организовать организовывать
+    провести проводить использовать применять применение урок урока уроке уроках уроки занятие занятии
+    қалай не деген қандай неге қайда қашан ма ме ба бе па пе ұйымдастыру ұйымдастырамыз өткізу өткізеді
+    қолдану қолданамыз керек сабақ сабақта сабақтарда сабағында сабақтың
+    кантип эмне деген кандай эмнеге кайда качан уюштуруу уюштурабыз өткөрүү колдонуу керек сабак сабакта
+    сабактарда сабагында сабактын
+    how what why when where use organise organize run lesson lessons class
+""".split())
+NAME_SPAN = 2  # other query words allowed among the words of a name (работу в классе в парах)
+ROUTE_GAP = 0.0125  # an embedded query routes to a technology this much closer than to any other (bench/route)
 # one case, possessive or plural ending of Kazakh or Kyrgyz, folded as the words are (too short a word to stem: иш)
 _ENDINGS = {lang: frozenset(fold_turkic(e) for e in endings)
             for lang, endings in (("kk", KAZAKH_SUFFIXES), ("ky", KYRGYZ_SUFFIXES))}
+_FRAME = frozenset(fold_turkic(w) for w in QUERY_FRAME)
 _ACRONYM = re.compile(r"^[A-ZА-ЯЁӘҒҚҢӨҰҮІҺ0-9-]{2,}$")
 
 
@@ -76,6 +92,7 @@ class Lifted:
     reason: str  # "technology card" or "tagged experience"
     rank_before: int | None
     rank_after: int
+    how: str = "exact"  # how the technology was recognised (HOW): "embedded" when the query only describes it
 
 
 @dataclass(frozen=True)
@@ -132,40 +149,87 @@ class TechnologyBridge:
         """The technologies the query names, best match first (exact, inflected, fuzzy, described)."""
         query_words = [w for w in normalise(query).split() if w not in STOP_WORDS]
         raw_words = set(re.findall(r"\w+", query))
+        # the words the query is about (its how-to frame left out), which a name covers a share of
+        frame = [fold_turkic(w) in _FRAME for w in query_words]
+        content = frame.count(False)
         best: dict[str, tuple[tuple[int, int], TechnologyMatch]] = {}
         for name in self.names:
             if name.acronym:
                 acronym = set(re.findall(r"\w+", name.text))
-                found: tuple[str, int] | None = ("exact", len(acronym)) if acronym <= raw_words else None
+                found: tuple[str, set[int]] | None = None
+                if acronym <= raw_words:
+                    found = ("exact", {i for i, w in enumerate(query_words) if w.upper() in acronym})
             else:
                 found = self._name_match(name, query_words, self.generic)
             if found is None:
                 continue
-            how, covered = found
+            how, indices = found
+            covered = sum(1 for i in indices if not frame[i])
             key = (HOW.index(how), -len(name.words))
             if name.technology_id not in best or key < best[name.technology_id][0]:
-                share = covered / max(len(query_words), 1)
+                share = covered / content if content else 1.0
                 best[name.technology_id] = (key, TechnologyMatch(name.technology_id, name.text, name.lang, how,
                                                                  min(share, 1.0)))
         return [match for _, match in sorted(best.values(), key=lambda item: (item[0], item[1].technology_id))]
 
     @staticmethod
-    def _name_match(name: _Name, query_words: Sequence[str], generic: set[str]) -> tuple[str, int] | None:
-        """How the name meets the query and how many query words it covers, or None."""
+    def _name_match(name: _Name, query_words: Sequence[str], generic: set[str]) -> tuple[str, set[int]] | None:
+        """How the name meets the query and which query words (their indices) it covers, or None."""
         levels: list[str | None] = []
         covered: set[int] = set()
+        places: list[list[tuple[str, int]]] = []
         for word in name.words:
             found = [(h, i) for i, q in enumerate(query_words) if (h := _word_match(word, name.lang, q)) is not None]
+            places.append(found)
             levels.append(min((h for h, _ in found), key=HOW.index) if found else None)
             covered.update(i for _, i in found)
+        positions = [sorted({i for _, i in found}) for found in places if found]
+        if len(positions) >= 2 and _span(positions) > len(positions) + NAME_SPAN:
+            return None  # the name's words are scattered over the query: not the name (2-класста ... тескери)
         missing = levels.count(None)
         if missing == 0:
-            return max(levels, key=lambda h: HOW.index(h or "described")) or "described", len(covered)
+            return max(levels, key=lambda h: HOW.index(h or "described")) or "described", covered
         specific = sum(1 for word, level in zip(name.words, levels, strict=True)
                        if level is not None and _key(word, name.lang) not in generic)
         if missing == 1 and len(levels) >= 3 and specific >= 2:
-            return "described", len(covered)
+            return "described", covered
         return None
+
+
+class TechnologyRouter:
+    """Technologies a query describes without naming them: its embedding against each technology's prototypes.
+
+    A technology's prototypes are its name, other names and description in kk, ru and ky, embedded as queries
+    (`TechnologyClassifier.prototypes`, cached in the store). The query goes to its nearest technology (the best
+    cosine over the three languages) only when that one is at least ROUTE_GAP closer than any other: the encoder
+    puts every pedagogical query near several technologies, and only a clear winner is evidence.
+    """
+
+    def __init__(self, ids: Sequence[str], prototypes: np.ndarray, gap: float = ROUTE_GAP) -> None:
+        self.ids = list(ids)
+        self.prototypes = np.asarray(prototypes, dtype=np.float32)  # (languages, technologies, dim)
+        self.gap = gap
+
+    def scores(self, vector: np.ndarray) -> np.ndarray:
+        """One cosine per technology (in `self.ids` order): the best over its prototypes."""
+        return (self.prototypes @ np.asarray(vector, dtype=np.float32)).max(axis=0)
+
+    def route(self, vector: np.ndarray) -> list[TechnologyMatch]:
+        """The technology the query's vector stands out for ([] when none does)."""
+        if len(self.ids) < 2:
+            return []
+        scores = self.scores(vector)
+        second, first = np.argsort(scores)[-2:]
+        if scores[first] - scores[second] < self.gap:
+            return []
+        # share 0: a described technology is lifted below the first results (the query asks something of it)
+        return [TechnologyMatch(self.ids[int(first)], "", "", "embedded", 0.0)]
+
+
+def merge(named: Sequence[TechnologyMatch], routed: Sequence[TechnologyMatch]) -> list[TechnologyMatch]:
+    """The named technologies first, then the routed ones not named."""
+    seen = {m.technology_id for m in named}
+    return [*named, *(m for m in routed if m.technology_id not in seen)]
 
 
 def lift(ranked: Sequence[Ranked], matches: Sequence[TechnologyMatch], backend: Backend,
@@ -202,7 +266,8 @@ def lift(ranked: Sequence[Ranked], matches: Sequence[TechnologyMatch], backend: 
         order = {doc.doc_id: best_chunk[doc.doc_id][0] if doc.doc_id in best_chunk else len(ranked) + i
                  for i, doc in enumerate(tagged)}
         per_lang: dict[str, int] = {}
-        for doc in sorted(tagged, key=lambda d: order[d.doc_id]):
+        # the experiences the technology is most about first (its place in their tags), then by their rank
+        for doc in sorted(tagged, key=lambda d: (_tag_place(d.facets.get("technology", []), tech_id), order[d.doc_id])):
             lang = doc.languages[0] if doc.languages else ""
             if per_lang.get(lang, 0) < PER_LANGUAGE and doc.doc_id not in taken:
                 per_lang[lang] = per_lang.get(lang, 0) + 1
@@ -218,9 +283,30 @@ def lift(ranked: Sequence[Ranked], matches: Sequence[TechnologyMatch], backend: 
     slots = [r.score for r in ranked]
     slots.sort(reverse=True)
     out = [Ranked(chunk, slots[min(i, len(slots) - 1)]) for i, chunk in enumerate(order_chunks)]
+    how = {m.technology_id: m.how for m in matches}
     record = [Lifted(doc_id, tech_id, reason, best_chunk[doc_id][0] + 1 if doc_id in best_chunk else None,
-                     head + i + 1) for i, (doc_id, tech_id, reason, _) in enumerate(chosen)]
+                     head + i + 1, how[tech_id]) for i, (doc_id, tech_id, reason, _) in enumerate(chosen)]
     return out, record
+
+
+def _span(positions: Sequence[Sequence[int]]) -> int:
+    """The fewest query words a window holding one place of each matched name word spans."""
+    events = sorted((i, word) for word, places in enumerate(positions) for i in places)
+    best, seen, start = len(events) + 10**6, Counter[int](), 0
+    for end, (i, word) in enumerate(events):
+        seen[word] += 1
+        while len(seen) == len(positions):
+            best = min(best, i - events[start][0] + 1)
+            seen[events[start][1]] -= 1
+            if not seen[events[start][1]]:
+                del seen[events[start][1]]
+            start += 1
+    return best
+
+
+def _tag_place(tags: Sequence[str], tech_id: str) -> int:
+    """Where a technology comes in an experience's tags (0: its primary technology)."""
+    return list(tags).index(tech_id) if tech_id in tags else len(tags)
 
 
 def _passes(backend: Backend, filters: SearchFilters) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import ranking
-from index.bridge import Lifted, TechnologyBridge, lift
+from index.bridge import Lifted, TechnologyBridge, TechnologyRouter, lift, merge
 from index.calibration import Calibration
 from index.documents import DocumentIngester
 from index.embedding.embedder import Embedder, load_embedder
@@ -175,12 +175,22 @@ class KnowledgeBase:
         extra = " ".join(self.speller.tolerant_words(query))
         return terms + [t for t in index_terms(extra) if t not in terms] if extra else terms
 
+    @cached_property
+    def router(self) -> TechnologyRouter:
+        """The technologies' prototype vectors, to route a query that describes one without naming it."""
+        return TechnologyRouter(self.classifier.ids, self.classifier.prototypes)
+
     def lift_technologies(self, query: str, ranked: Sequence[ranking.Ranked], filters: SearchFilters | None,
-                          query_lang: str | None = None) -> tuple[list[ranking.Ranked], list[Lifted]]:
-        """The ranking with the technologies named in the query, and the experiences tagged with them, first
-        (`query_lang`: the query's language when the caller has detected it already)."""
+                          query_lang: str | None = None,
+                          vector: np.ndarray | None = None) -> tuple[list[ranking.Ranked], list[Lifted]]:
+        """The ranking with the technologies named in the query (or, given its `vector`, clearly described by
+        it), and the experiences tagged with them, first (`query_lang`: the query's language when the caller has
+        detected it already)."""
         lang = detect_language(query) if query_lang is None else query_lang
-        return lift(ranked, self.bridge.recognise(query), self.backend, filters, lang)
+        matches = self.bridge.recognise(query)
+        if vector is not None and self.vocabulary.technologies:
+            matches = merge(matches, self.router.route(vector))
+        return lift(ranked, matches, self.backend, filters, lang)
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:
         """All documents."""

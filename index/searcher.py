@@ -29,7 +29,7 @@ from pedkb import limits
 
 log = logging.getLogger(__name__)
 
-Lift = Callable[[str, list[ranking.Ranked], SearchFilters | None, str],
+Lift = Callable[[str, list[ranking.Ranked], SearchFilters | None, str, np.ndarray],
                tuple[list[ranking.Ranked], list[Any]]]
 POOL = limits.MAX_OFFSET + limits.MAX_K  # passages ranked for every query: the deepest page reachable
 
@@ -131,9 +131,8 @@ class Searcher:
         fused = ranking.fuse_by_language(dense, lexical, query_lang=query_lang)
         expansions = []
         if self._lift is not None:
-            fused, lifted = self._lift(query, fused, filters, query_lang)
-            expansions = [f"{x.doc_id}: {x.reason} of {x.technology_id} named in the query "
-                          f"(rank {x.rank_before or 'none'} → {x.rank_after})" for x in lifted]
+            fused, lifted = self._lift(query, fused, filters, query_lang, vector)
+            expansions = [_expansion(x) for x in lifted]
         return Ranking(fused, terms, _evidence(dense, lexical, fused), expansions, full=full or len(lexical) >= depth,
                        words=words, dense_top=dense_top)
 
@@ -204,6 +203,13 @@ class Searcher:
                 "best_dense_score": found.dense_top, "word_match_per_term": round(found.words, 4),
                 "calibration": calibration.describe(mode), "query_terms": list(query_terms),
                 "expansions": list(found.expansions), "passages": passages}
+
+
+def _expansion(lifted: Any) -> str:
+    """How the technology bridge moved one item, for `explain`."""
+    how = "described in" if lifted.how == "embedded" else "named in"
+    return (f"{lifted.doc_id}: {lifted.reason} of {lifted.technology_id} {how} the query "
+            f"(rank {lifted.rank_before or 'none'} → {lifted.rank_after})")
 
 
 def _evidence(dense: Sequence[ranking.Ranked], lexical: Sequence[ranking.Ranked],
