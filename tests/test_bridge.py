@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from index.bridge import TechnologyBridge, lift
+from index.bridge import MENTION_HEAD, TechnologyBridge, TechnologyMatch, TechnologyRouter, lift, merge
 from index.knowledge_base import KnowledgeBase
 from index.ranking import Ranked
 from index.records import SearchFilters
@@ -141,3 +142,69 @@ def test_a_mentioned_technology_is_lifted_below_the_first_results(bank: Knowledg
     assert lifted[3].chunk.doc_id == "tech:distance-learning" and record[0].rank_after == 4
     scores = [r.score for r in lifted]
     assert scores == sorted(scores, reverse=True)
+
+
+# ---- described technologies: the embedding router, the question frame, scattered names ---------------------
+
+
+def test_the_router_takes_only_a_clear_winner() -> None:
+    ids = ["a", "b", "c"]
+    prototypes = np.zeros((2, 3, 4), dtype=np.float32)  # two languages, three technologies, four dimensions
+    prototypes[0, 0] = [1, 0, 0, 0]
+    prototypes[1, 1] = [0, 1, 0, 0]  # b is close in its second language only: the best language counts
+    prototypes[0, 2] = [0, 0.96, 0.28, 0]
+    router = TechnologyRouter(ids, prototypes, gap=0.1)
+    [match] = router.route(np.array([1, 0, 0, 0], dtype=np.float32))
+    assert (match.technology_id, match.how, match.share) == ("a", "embedded", 0.0)
+    assert router.route(np.array([0, 1, 0, 0], dtype=np.float32)) == []  # b 1.0, c 0.96: no clear winner
+    assert router.route(np.array([0, 0, 0, 1], dtype=np.float32)) == []  # near nothing: all tied
+    assert TechnologyRouter(["a"], prototypes[:, :1]).route(np.array([1, 0, 0, 0], dtype=np.float32)) == []
+
+
+def test_named_technologies_come_before_routed_ones() -> None:
+    named = [TechnologyMatch("debates", "дебаты", "ru", "exact")]
+    routed = [TechnologyMatch("debates", "", "", "embedded", 0.0), TechnologyMatch("triz", "", "", "embedded", 0.0)]
+    assert [(m.technology_id, m.how) for m in merge(named, routed)] == [("debates", "exact"), ("triz", "embedded")]
+
+
+def test_a_described_technology_is_lifted_below_the_first_results(bank: KnowledgeBase) -> None:
+    tech = "collective-learning"
+    vector = bank.classifier.prototypes[1, bank.classifier.ids.index(tech)]  # its Russian prototype as the query
+    assert [m.technology_id for m in bank.router.route(vector)] == [tech]
+    ranked = _candidates(bank, "x")
+    lifted, record = bank.lift_technologies("дети учат друг друга", ranked, None, "ru", vector)
+    assert [r.chunk_id for r in lifted[:MENTION_HEAD]] == [r.chunk_id for r in ranked[:MENTION_HEAD]]
+    assert lifted[MENTION_HEAD].chunk.doc_id == f"tech:{tech}"
+    assert {r.how for r in record} == {"embedded"} and record[0].rank_after == MENTION_HEAD + 1
+    without, _ = bank.lift_technologies("дети учат друг друга", ranked, None, "ru")  # no vector, no routing
+    assert without == ranked
+
+
+def test_a_how_to_frame_does_not_count_against_the_named_share(bridge: TechnologyBridge) -> None:
+    for query in ("как организовать работу в парах на уроке", "сабакта жуптук ишти кантип уюштуруу керек"):
+        [match] = bridge.recognise(query)
+        assert (match.technology_id, match.share) == ("group-pair-work", 1.0), query
+    # a query asking something else of a technology still only mentions it
+    assert bridge.recognise("работа в парах и оценивание по критериям в 5 классе")[0].share < 0.5
+
+
+def test_the_words_of_a_name_must_stand_together(bridge: TechnologyBridge) -> None:
+    assert bridge.recognise("тескери класс")[0].technology_id == "flipped-classroom"
+    scattered = bridge.recognise("2-класста кошуу менен кемитүүнү бирге, тескери маселелер аркылуу окутуу")
+    assert "flipped-classroom" not in {m.technology_id for m in scattered}
+    assert "math-through-problems" in {m.technology_id for m in scattered}
+
+
+def test_the_lifted_experience_is_the_one_most_about_the_technology(bank: KnowledgeBase) -> None:
+    tech = "group-pair-work"
+    # experiences that list pair work last (3rd of their tags) lead the candidates: rank alone would lift them
+    side = [c for batch in bank.backend.iter_chunks() for c in batch
+            if c.doc_id in ("exp-kk-009", "exp-ru-008", "exp-ky-015")]
+    ranked = [Ranked(c, 0.95 - 0.001 * i) for i, c in enumerate(side)] + _candidates(bank, "x")
+    _, record = lift(ranked, bank.bridge.recognise("работа в парах"), bank.backend, None, "ru")
+    lifted = {r.doc_id for r in record if r.reason == "tagged experience"}
+    docs = bank.backend.list_documents("experience")
+    for lang in ("kk", "ru", "ky"):
+        tagged = [d for d in docs if d.languages[0] == lang and tech in d.facets.get("technology", [])]
+        [chosen] = [d for d in tagged if d.doc_id in lifted]
+        assert chosen.facets["technology"].index(tech) == min(d.facets["technology"].index(tech) for d in tagged)
