@@ -39,7 +39,7 @@ from index.records import ChunkRecord, SearchFilters
 from index.store.base import Backend
 from ingest.knowledge import LANGUAGES, Vocabulary
 
-HOW = ("exact", "inflected", "fuzzy", "described", "embedded")  # best first
+HOW = ("exact", "inflected", "fuzzy", "described", "embedded", "feedback")  # best first
 MIN_STEM = 5  # a shared stem this long means one word; a shorter one only for words of about one length
 MAX_ENDING_GAP = 2  # (кластер and клас share the "stem" клас but are not one word)
 MIN_FUZZY = 4  # shorter words match exactly or by stem only
@@ -63,6 +63,8 @@ QUERY_FRAME = frozenset("""
     how what why when where use organise organize run lesson lessons class
 """.split())
 NAME_SPAN = 2  # other query words allowed among the words of a name (работу в классе в парах)
+FEEDBACK_TOP = 3  # first items whose primary technologies are counted (the head a mention leaves in place)
+FEEDBACK_VOTES = 2  # how many of them must share one (a majority) for the query to be taken as about it
 ROUTE_GAP = 0.0125  # an embedded query routes to a technology this much closer than to any other (bench/route)
 # one case, possessive or plural ending of Kazakh or Kyrgyz, folded as the words are (too short a word to stem: иш)
 _ENDINGS = {lang: frozenset(fold_turkic(e) for e in endings)
@@ -226,6 +228,31 @@ class TechnologyRouter:
         return [TechnologyMatch(self.ids[int(first)], "", "", "embedded", 0.0)]
 
 
+def feedback(ranked: Sequence[Ranked], backend: Backend, top: int = FEEDBACK_TOP,
+             votes: int = FEEDBACK_VOTES) -> list[TechnologyMatch]:
+    """The technology the first `top` items agree on (pseudo-relevance feedback), or [].
+
+    Each technology card and experience among the first items votes for its primary technology (its first tag);
+    a technology with `votes` of them, and more than any other, is what the query is about, whatever language
+    those items are in, so its card and its experiences in the other languages follow them.
+    """
+    first: list[str] = []
+    for r in ranked:
+        if r.chunk.doc_id not in first:
+            first.append(r.chunk.doc_id)
+            if len(first) == top:
+                break
+    counts: Counter[str] = Counter()
+    for doc in backend.get_documents(first).values():
+        tags = doc.facets.get("technology", [])
+        if doc.kind in ("experience", "technology") and tags:
+            counts[tags[0]] += 1
+    ranking = counts.most_common(2)
+    if not ranking or ranking[0][1] < votes or (len(ranking) > 1 and ranking[1][1] == ranking[0][1]):
+        return []
+    return [TechnologyMatch(ranking[0][0], "", "", "feedback", 0.0)]
+
+
 def merge(named: Sequence[TechnologyMatch], routed: Sequence[TechnologyMatch]) -> list[TechnologyMatch]:
     """The named technologies first, then the routed ones not named."""
     seen = {m.technology_id for m in named}
@@ -293,7 +320,7 @@ def _span(positions: Sequence[Sequence[int]]) -> int:
     """The fewest query words a window holding one place of each matched name word spans."""
     events = sorted((i, word) for word, places in enumerate(positions) for i in places)
     best, seen, start = len(events) + 10**6, Counter[int](), 0
-    for end, (i, word) in enumerate(events):
+    for i, word in events:
         seen[word] += 1
         while len(seen) == len(positions):
             best = min(best, i - events[start][0] + 1)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index import ranking
-from index.bridge import Lifted, TechnologyBridge, TechnologyRouter, lift, merge
+from index.bridge import Lifted, TechnologyBridge, TechnologyRouter, feedback, lift, merge
 from index.calibration import Calibration
 from index.documents import DocumentIngester
 from index.embedding.embedder import Embedder, load_embedder
@@ -184,12 +184,14 @@ class KnowledgeBase:
                           query_lang: str | None = None,
                           vector: np.ndarray | None = None) -> tuple[list[ranking.Ranked], list[Lifted]]:
         """The ranking with the technologies named in the query (or, given its `vector`, clearly described by
-        it), and the experiences tagged with them, first (`query_lang`: the query's language when the caller has
-        detected it already)."""
+        it, or else agreed on by its first results), and the experiences tagged with them, first (`query_lang`:
+        the query's language when the caller has detected it already)."""
         lang = detect_language(query) if query_lang is None else query_lang
         matches = self.bridge.recognise(query)
         if vector is not None and self.vocabulary.technologies:
             matches = merge(matches, self.router.route(vector))
+        if not matches:  # no technology named or described: the one the first results agree on, if any
+            matches = feedback(ranked, self.backend)
         return lift(ranked, matches, self.backend, filters, lang)
 
     def documents(self, kind: str | None = None) -> list[DocumentRecord]:

@@ -207,7 +207,7 @@ class Searcher:
 
 def _expansion(lifted: Any) -> str:
     """How the technology bridge moved one item, for `explain`."""
-    how = "described in" if lifted.how == "embedded" else "named in"
+    how = {"embedded": "described in", "feedback": "agreed on by the first results of"}.get(lifted.how, "named in")
     return (f"{lifted.doc_id}: {lifted.reason} of {lifted.technology_id} {how} the query "
             f"(rank {lifted.rank_before or 'none'} → {lifted.rank_after})")
 

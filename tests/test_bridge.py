@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.bridge import MENTION_HEAD, TechnologyBridge, TechnologyMatch, TechnologyRouter, lift, merge
+from index.bridge import MENTION_HEAD, TechnologyBridge, TechnologyMatch, TechnologyRouter, feedback, lift, merge
 from index.knowledge_base import KnowledgeBase
 from index.ranking import Ranked
 from index.records import SearchFilters
@@ -208,3 +208,20 @@ def test_the_lifted_experience_is_the_one_most_about_the_technology(bank: Knowle
         tagged = [d for d in docs if d.languages[0] == lang and tech in d.facets.get("technology", [])]
         [chosen] = [d for d in tagged if d.doc_id in lifted]
         assert chosen.facets["technology"].index(tech) == min(d.facets["technology"].index(tech) for d in tagged)
+
+
+def test_feedback_takes_the_technology_the_first_results_agree_on(bank: KnowledgeBase) -> None:
+    chunks = {c.doc_id: c for batch in bank.backend.iter_chunks() for c in batch}
+
+    def ranked(*doc_ids: str) -> list[Ranked]:
+        return [Ranked(chunks[d], 0.9 - 0.01 * i) for i, d in enumerate(doc_ids)]
+
+    # exp-ky-001 lists debates first, exp-ru-001 too: two of the first three items, a majority
+    [match] = feedback(ranked("exp-ky-001", "tech:triz", "exp-ru-001", "exp-kk-007"), bank.backend)
+    assert (match.technology_id, match.how) == ("debates", "feedback")
+    assert feedback(ranked("exp-ky-001", "tech:triz", "tech:waldorf", "exp-ru-001"), bank.backend) == []  # 4th
+    assert feedback(ranked("exp-ky-001", "tech:triz", "tech:waldorf"), bank.backend) == []  # no majority
+    lifted, record = bank.lift_technologies("x", ranked("exp-ky-001", "tech:triz", "exp-ru-001", "exp-kk-007"),
+                                            None, "ru")
+    assert record and {r.how for r in record} == {"feedback"} and record[0].doc_id == "tech:debates"
+    assert [r.chunk.doc_id for r in lifted[:4]] == ["exp-ky-001", "tech:triz", "exp-ru-001", "tech:debates"]

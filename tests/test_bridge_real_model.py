@@ -36,3 +36,29 @@ def test_dense_mode_stays_the_model_alone(bank_kb: KnowledgeBase) -> None:
 def test_did_you_mean_on_the_bank(bank_kb: KnowledgeBase) -> None:
     assert bank_kb.spelling_suggestion("перевернутый клас") == "перевернутый класс"
     assert bank_kb.spelling_suggestion("оқушылардың сыни ойлауын дамыту") is None
+
+
+# phrasings written for these tests (not in corpus/eval): a method described, never named
+DESCRIBED = {
+    "дети смотрят видеоурок дома, а в классе делают опыты": ("flipped-classroom", "exp-kk-005"),
+    "үйдө видео көрүшөт, класста химиялык тажрыйба жасашат": ("flipped-classroom", "exp-kk-005"),
+}
+
+
+@pytest.mark.parametrize("query", sorted(DESCRIBED))
+def test_a_described_technology_brings_its_experience_in_another_language(bank_kb: KnowledgeBase,
+                                                                         query: str) -> None:
+    tech, other_language = DESCRIBED[query]
+    assert not bank_kb.bridge.recognise(query)  # the query does not name the technology
+    page = bank_kb.find(query, k=5, explain=True)
+    ids = [item.document.doc_id for item in page.items]
+    assert other_language in ids and f"tech:{tech}" in ids, ids
+    expansions = [e for item in page.items for e in item.explanation["expansions"]]  # type: ignore[index]
+    assert any(tech in e and ("described in" in e or "agreed on" in e) for e in expansions), expansions
+    scores = [item.score for item in page.items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_the_router_stays_silent_on_nonsense(bank_kb: KnowledgeBase) -> None:
+    for query in ("рецепт борща", "ставки на хоккей сегодня"):
+        assert bank_kb.router.route(bank_kb.embedder.embed_queries([query])[0]) == [], query
