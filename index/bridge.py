@@ -12,11 +12,18 @@ labels and aliases, corpus/technologies.json). A name matches when each of its c
 
 A name of three or more content words of which all but one meet the query, two of them specific (in the names of
 fewer than GENERIC_IN technologies), matches as *described*. Acronyms (a name in capitals: СОР, ТРИЗ) match only
-the same capitals.
+the same capitals. The words of a name must stand together: at most NAME_SPAN other query words among them. The
+share of the query a name covers leaves out the words of a how-to frame (QUERY_FRAME: как, организовать, урок,
+қалай, сабақта, кантип…).
+
+A query that names none may still be about one technology: `TechnologyRouter` routes the query's embedding to the
+technology whose prototypes are clearly nearest (*embedded*), and, failing that, `feedback` takes the primary
+technology a majority of the first results share (*feedback*). Both are lifted as mentions.
 
 `lift` then moves, for each matched technology (MAX_TECHNOLOGIES at most), its card (doc_id `tech:<id>`, fetched
 from the backend when the candidates lack it) and up to PER_LANGUAGE experiences tagged with it in each language
-up the ranking, in that order, the rest following in their order: to the top when the name is most of the query
+(the ones whose tags list the technology earliest, then the best ranked) up the ranking, in that order, the
+rest following in their order: to the top when the name is most of the query
 (NAMED_SHARE of its content words: "дебаты", "кейс-стади"), else right after the first MENTION_HEAD results,
 which stay where they are (the query asks something else of a technology it mentions: "ЮНЕСКО болжамы бойынша
 қашықтан оқыту үлесі"). Nothing already above its new place moves down. Scores stay monotone with rank: the
