@@ -82,7 +82,8 @@ def test_born_digital_files_are_stored_while_a_scan_before_them_is_read(tmp_path
             if set(TEXTS) <= set(order) and not opened.is_set():
                 # every born-digital file is committed and readable while the scan has not finished a page
                 for name in TEXTS:
-                    stored_before_ocr[name] = kb.backend.get_document(document_id(str((files / name).resolve()))) is not None
+                    doc_id = document_id(str((files / name).resolve()))
+                    stored_before_ocr[name] = kb.backend.get_document(doc_id) is not None
                 stored_before_ocr["no scan page finished yet"] = not [p for p in pages if p.page is not None]
                 gate.touch()
                 opened.set()
@@ -143,7 +144,10 @@ def _wait_for(condition, what: str, timeout: float = 300) -> None:  # type: igno
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_an_ingest_killed_during_a_scan_keeps_its_store_and_resumes_the_finished_pages(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_an_ingest_stopped_during_a_scan_keeps_its_store_and_resumes_the_finished_pages(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     files = tmp_path / "files"
     files.mkdir()
     short_scan(files / "0-scan.pdf", 6)
@@ -175,8 +179,11 @@ def test_an_ingest_killed_during_a_scan_keeps_its_store_and_resumes_the_finished
         assert "0-scan.pdf" not in stored()
         below = _descendants(ingest.pid)
         assert below, "the ingest has parser processes"
-        ingest.send_signal(signal.SIGKILL)
-        ingest.communicate(timeout=30)
+        ingest.send_signal(stop)
+        _, err = ingest.communicate(timeout=30)
+        if stop == signal.SIGINT:  # Ctrl-C: the CLI says what is kept and how to resume
+            assert ingest.returncode == 130, err
+            assert "2 file(s) stored" in err and "run the same command again to resume" in err, err
         _wait_for(lambda: not any(map(_alive, below)), "the parser processes and Tesseract runs to die", timeout=15)
     finally:
         if ingest.poll() is None:
