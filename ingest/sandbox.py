@@ -186,9 +186,11 @@ class ParserPool:
         start no new one."""
         with self._lock:
             self.aborted = True
-            workers, self._idle = [*self._idle, *self._busy], []
-        for worker in workers:
-            worker.kill()
+            idle, busy, self._idle = self._idle, list(self._busy), []
+        for worker in busy:
+            worker.kill()  # its caller's `read` gets EOF and stops (reaps) it
+        for worker in idle:
+            worker.stop()
 
     def _take(self, path: Path) -> _Worker:
         """An idle worker, or a new one; a spare is started when none is left, so a failure costs no start-up."""
