@@ -12,6 +12,7 @@ and adds only its JSON answer). Prints a table with the machine it ran on: CER a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -26,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline_bench import cpu_model  # noqa: E402
 
+import ingest.ocr.engine as engine  # noqa: E402
+import ingest.ocr.run as run_module  # noqa: E402
 from ingest import read_and_repair  # noqa: E402
 from ingest.ocr import OcrOptions  # noqa: E402
 from ingest.ocr.engine import engine_version  # noqa: E402
@@ -77,21 +80,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=6, help="pages per run (cycling kk, ky, ru)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scans", choices=("clean", "degraded", "both"), default="both")
+    parser.add_argument("--tesseract-config", default=None,
+                        help=f"Tesseract flags instead of the recipe's ({engine._CONFIG!r}), to compare settings")
+    parser.add_argument("--omp-thread-limit", type=int, default=1,
+                        help="OpenMP threads per Tesseract process (the ingest uses 1)")
     args = parser.parse_args()
+    if args.tesseract_config is not None:
+        engine._CONFIG = args.tesseract_config
+    if args.omp_thread_limit != 1:  # the ingest forces 1 while pages run; compare with more
+        os.environ["OMP_THREAD_LIMIT"] = str(args.omp_thread_limit)
+        run_module._single_threaded_tesseract = contextlib.nullcontext  # type: ignore[assignment]
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores), load average {os.getloadavg()[0]:.1f}")
-    print(f"Engine: {engine_version('tesseract')}; {args.pages} A4 pages at 300 dpi per run, {args.workers} workers")
+    print(f"Engine: {engine_version('tesseract')} ({engine._CONFIG}, OMP_THREAD_LIMIT={args.omp_thread_limit} per "
+          f"Tesseract process); {args.pages} A4 pages at 300 dpi per run, {args.workers} pages in parallel")
     print()
-    print("| scan | CER kk | CER ky | CER ru | mean confidence | CPU s/page | pages/s measured | pages/s CPU-bound |")
-    print("|---|---|---|---|---|---|---|---|")
-    for degraded in (False, True):
+    print("| scan | CER kk | CER ky | CER ru | mean confidence | CPU s/page | cores busy | load avg before/after "
+          "| pages/s measured | pages/s CPU-bound |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for degraded in {"clean": (False,), "degraded": (True,), "both": (False, True)}[args.scans]:
+        before = os.getloadavg()[0]
         errors, speed, confidence, cpu = run(args.pages, args.workers, degraded)
         cells = [f"{100 * sum(e) / len(e):.2f} %" if e else "-" for e in errors.values()]
         label = "degraded" if degraded else "clean"
         bound = min(args.workers, os.cpu_count() or 1) / cpu
-        print(f"| {label} | {' | '.join(cells)} | {confidence:.3f} | {cpu:.2f} | {speed:.2f} | {bound:.2f} |")
+        busy = cpu * speed  # CPU seconds per wall second: how many cores the run got
+        print(f"| {label} | {' | '.join(cells)} | {confidence:.3f} | {cpu:.2f} | {busy:.2f} | "
+              f"{before:.1f}/{os.getloadavg()[0]:.1f} | {speed:.2f} | {bound:.2f} |")
     print()
-    print(f"load average after the runs: {os.getloadavg()[0]:.1f} (other processes share the cores)")
-
+    print("cores busy = CPU seconds of the run (this process and its Tesseract runs) per wall-clock second; below "
+          f"{min(args.workers, os.cpu_count() or 1)} the cores went to other processes (see the load average)")
 
 if __name__ == "__main__":
     main()

@@ -49,7 +49,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         paths = [Path(p) for p in args.paths]
         total = kb.planned_files(paths)
         with tqdm(total=total, unit="file", desc="ingest", file=sys.stderr, disable=args.quiet) as bar:
+            stored: list[str] = []
+
             def on_file(result):  # noqa: ANN001, ANN202
+                if result.status in ("added", "updated"):
+                    stored.append(result.path)
                 bar.update(1)
                 bar.set_postfix_str(f"{Path(result.path).name}: {result.status}", refresh=False)
                 if result.status == "failed":
@@ -59,6 +63,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
             try:
                 report = kb.ingest(paths, force=args.force, on_file=on_file, on_page=pages)
+            except KeyboardInterrupt:
+                pages.close()
+                bar.close()
+                print(f"pedkb: ingest interrupted: {len(stored)} file(s) stored; the pages OCR finished are kept in "
+                      f"{kb.settings.ocr_cache}: run the same command again to resume", file=sys.stderr)
+                raise
             finally:
                 pages.close()
     if args.json:

@@ -23,6 +23,7 @@ class FileResult:
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)  # pages left out (OCR missing, too slow), the rest stored
     ocr_pages: int = 0  # pages whose text came from OCR
+    ocr_cached_pages: int = 0  # of those, pages taken from the OCR resume cache instead of recognised again
 
 
 @dataclass
@@ -44,9 +45,13 @@ class IngestReport:
         return [f for f in self.files if f.status == "failed"]
 
     def summary(self) -> str:
-        """One line: added/updated/unchanged/failed counts."""
+        """One line: added/updated/unchanged/failed counts, and the OCR pages when there were any."""
+        ocr_pages = sum(f.ocr_pages for f in self.files)
+        cached = sum(f.ocr_cached_pages for f in self.files)
+        ocr = f", {ocr_pages} page(s) read by OCR ({cached} from the resume cache)" if ocr_pages else ""
         return (f"{self.count('added')} added, {self.count('updated')} updated, {self.count('unchanged')} unchanged, "
-                f"{self.count('failed')} failed ({self.embedded_chunks} chunks embedded in {self.seconds:.1f} s)")
+                f"{self.count('failed')} failed ({self.embedded_chunks} chunks embedded in {self.seconds:.1f} s"
+                f"{ocr})")
 
 
 def document_id(source: str) -> str:

@@ -20,6 +20,11 @@ finishes OCR, and from the first such report the caller waits at most PEDKB_OCR_
 between two reports (a page's Tesseract run is stopped at PEDKB_OCR_PAGE_TIMEOUT inside the worker; rendering,
 deskew and the final repair fit the parse budget). A long scan that keeps finishing pages is never killed by the
 parse timeout; a worker that stops reporting is (docs/ocr.md).
+
+A batch reads its scans in a pool of its own (`ParserPool(spare=False)`, index/documents.py and ingest/ocr/lane.py),
+which it can `abort()` on an interruption: every worker of that pool, with its Tesseract runs, is killed at once. A
+worker whose caller dies without stopping it (SIGKILL) notices that its parent changed and kills its own process
+group within a second, so no OCR runs on for a dead ingest.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,7 +52,7 @@ import ingest
 from ingest import read_and_repair
 from ingest.document import ExtractedDocument, Page
 from ingest.limits import MB, ReadLimits, setting_name
-from ingest.ocr import OcrOptions, OcrProgress
+from ingest.ocr import OcrDeferred, OcrOptions, OcrProgress
 from pedkb import errors
 from pedkb.errors import LimitExceededError, ParserCrashError, ReadError
 
@@ -60,6 +66,7 @@ READER_MODULES = ("ingest.readers.pdf", "ingest.readers.docx", "ingest.readers.h
                   "ingest.readers.image", "ingest.ocr.run")
 MAX_IDLE_WORKERS = 4
 START_TIMEOUT_S = 120
+PARENT_CHECK_S = 1.0  # how often a worker checks that the process that started it is alive
 _MEMORY_MARGIN = 32 * MB  # a failure this close to the cap is reported as running out of memory
 _JSON_BYTES_PER_CHAR = 12  # the most ASCII JSON spends on one character (a surrogate pair, \\ud83d\\ude00)
 _ANSWER_OVERHEAD = 16 * MB
@@ -69,16 +76,17 @@ _READ_ERRORS: dict[str, type[ReadError]] = {
 
 
 def read_isolated(path: Path, *, max_bytes: int, limits: ReadLimits | None = None, isolate: bool = True,
-                  ocr: OcrOptions | None = None) -> ExtractedDocument:
-    """`read_and_repair` (scanned pages OCR'd with `ocr`) in a resource-limited parser process (`isolate=False`: in
-    this one); chunk the result with `ingest.chunk_document`, as `prepare_document` does."""
+                  ocr: OcrOptions | None = None, pool: ParserPool | None = None) -> ExtractedDocument:
+    """`read_and_repair` (scanned pages OCR'd with `ocr`) in a resource-limited parser process of `pool` (default:
+    the shared one; `isolate=False`: in this process); chunk the result with `ingest.chunk_document`, as
+    `prepare_document` does. OcrDeferred when `ocr.defer` and the file has pages to OCR."""
     limits = limits or ReadLimits.defaults()
     if isolate:
-        return default_pool().read(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
+        return (pool or default_pool()).read(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
     return read_and_repair(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     """One parser process and this side of its socket."""
 
@@ -97,26 +105,33 @@ class _Worker:
     def stop(self) -> None:
         """Kill the process (it may be hung in C code) with the Tesseract runs it started, and reap it."""
         self.conn.close()
+        self.kill()
+        self.process.wait(timeout=5)
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group (it leads its own): the worker and the Tesseract runs it started."""
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the worker leads its own process group
+            os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        self.process.wait(timeout=5)
 
 
 class ParserPool:
-    """Parser processes started on demand and reused, with one spare; one that fails is killed and replaced."""
+    """Parser processes started on demand and reused, with one spare (`spare=False`: none); one that fails is killed
+    and replaced; `abort()` kills them all, busy or not."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, spare: bool = True) -> None:
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
+        self.spare, self.aborted = spare, False
 
     def read(self, path: Path, *, max_bytes: int, limits: ReadLimits, extract: Extractor = read_and_repair,
              ocr: OcrOptions | None = None) -> ExtractedDocument:
         """`extract(path, ...)` (read, OCR, repair) run in a parser process within `limits` (errors: ReadError);
         OCR progress goes to `ocr.on_page` here."""
         ocr = ocr or OcrOptions()
-        worker = self._take()
+        worker = self._take(path)
         reusable = False
         try:
             try:
@@ -128,6 +143,8 @@ class ParserPool:
             reusable = not answer.get("retire")
             return _document(answer, path, limits)
         finally:
+            with self._lock:
+                self._busy.discard(worker)
             if reusable:
                 self._give_back(worker)
             else:
@@ -164,9 +181,22 @@ class ParserPool:
         for worker in idle:
             worker.stop()
 
-    def _take(self) -> _Worker:
+    def abort(self) -> None:
+        """Kill every worker, busy ones with their Tesseract runs too (their callers get ParserCrashError), and
+        start no new one."""
+        with self._lock:
+            self.aborted = True
+            idle, busy, self._idle = self._idle, list(self._busy), []
+        for worker in busy:
+            worker.kill()  # its caller's `read` gets EOF and stops (reaps) it
+        for worker in idle:
+            worker.stop()
+
+    def _take(self, path: Path) -> _Worker:
         """An idle worker, or a new one; a spare is started when none is left, so a failure costs no start-up."""
         with self._lock:
+            if self.aborted:
+                raise ParserCrashError(path, "the ingest was interrupted")
             while self._idle:
                 worker = self._idle.pop(0)
                 if worker.process.poll() is None:
@@ -174,18 +204,19 @@ class ParserPool:
                 worker.stop()
             else:
                 worker = self._start()
+            self._busy.add(worker)
         self._keep_spare()
         return worker
 
     def _keep_spare(self) -> None:
         """Start a worker if none is idle: it imports while the caller works, ready for the next file."""
         with self._lock:
-            if not self._idle:
+            if self.spare and not self.aborted and not self._idle:
                 self._idle.append(self._start())
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
-            if len(self._idle) < MAX_IDLE_WORKERS:
+            if not self.aborted and len(self._idle) < MAX_IDLE_WORKERS:
                 self._idle.append(worker)
                 return
         worker.stop()
@@ -206,9 +237,10 @@ class ParserPool:
             theirs.close()
         return _Worker(process, Connection(ours.detach()))
 
-    @staticmethod
-    def _death(worker: _Worker, path: Path, exc: BaseException) -> ReadError:
+    def _death(self, worker: _Worker, path: Path, exc: BaseException) -> ReadError:
         """The error to report for a worker that died instead of answering."""
+        if self.aborted:
+            return ParserCrashError(path, "the ingest was interrupted")
         try:
             code: int | None = worker.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -246,6 +278,8 @@ def _page(number: int | None, text: str, ocr: bool = False, confidence: float | 
 
 def _document(answer: dict[str, Any], path: Path, limits: ReadLimits) -> ExtractedDocument:
     """The document, or the error, that a worker's JSON answer describes."""
+    if isinstance(answer.get("deferred"), int):
+        raise OcrDeferred(answer["deferred"])
     if "document" in answer:
         doc = answer["document"]
         return ExtractedDocument(
@@ -271,6 +305,7 @@ def _document(answer: dict[str, Any], path: Path, limits: ReadLimits) -> Extract
 def serve(fd: int) -> None:
     """The parser process's loop: answer one request at a time, each under its memory cap, until the socket closes."""
     conn = Connection(fd)
+    _watch_parent(os.getppid())
     for module in READER_MODULES:  # imported before the footprint is measured: the cap is for parsing only
         importlib.import_module(module)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -292,6 +327,17 @@ def serve(fd: int) -> None:
         conn.send_bytes(json.dumps(answer).encode("ascii"))
 
 
+def _watch_parent(parent: int) -> None:
+    """Kill this worker's process group (itself and its Tesseract runs) once the process that started it is gone:
+    a caller killed with SIGKILL cannot stop its workers, and a worker in the middle of a long OCR would run on."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _reporting(ocr: OcrOptions, conn: Connection) -> OcrOptions:
     """`ocr` with each page's progress sent to the caller as {"ocr": {...}}."""
     def send(progress: OcrProgress) -> None:
@@ -303,6 +349,8 @@ def _reporting(ocr: OcrOptions, conn: Connection) -> OcrOptions:
 def _answer(extract: Extractor, path: Path, max_bytes: int, limits: ReadLimits, ocr: OcrOptions) -> dict[str, Any]:
     try:
         doc = extract(path, max_bytes=max_bytes, limits=limits, ocr=ocr)
+    except OcrDeferred as deferred:
+        return {"deferred": deferred.pages}
     except ReadError as exc:
         # libraries report a refused allocation in their own words ("malloc failed", "Memory allocation failed")
         lost_memory = any(word in exc.reason.lower() for word in ("memory", "malloc", "alloc"))

@@ -2,7 +2,9 @@
 
 A file is copied to `DATA/uploads/.incoming/<random>/<name>`, ingested from there (the document's source is
 `upload/<name>`, so re-uploading a name replaces that document), and renamed to `DATA/uploads/<name>` only after
-the ingest committed; a failed file is removed. Ingests run one at a time in a worker thread. A file whose name
+the ingest committed; a failed file is removed. Each upload is ingested in its request's worker thread; uploads of
+the same name wait for each other (`NameLocks`), others run side by side (a scan's OCR does not hold up the upload of
+a text file; the store's writer lock serialises the commits), and searches are answered meanwhile. A file whose name
 leaves nothing once made safe (``, `.`, `..`, `???`) fails with `filename_missing` instead of being given a
 made-up name that the next such file would overwrite.
 """
@@ -16,6 +18,7 @@ import shutil
 import threading
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -80,13 +83,38 @@ def stored_path(settings: Settings, safe_name: str) -> Path:
     return path
 
 
+class NameLocks:
+    """One lock per upload name, alive while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        """Hold the lock of `name` for a block."""
+        with self._guard:
+            lock, users = self._locks.get(name, (threading.Lock(), 0))
+            self._locks[name] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[name]
+                if users == 1:
+                    del self._locks[name]
+                else:
+                    self._locks[name] = (lock, users - 1)
+
+
 class Uploader:
-    """Stores and ingests uploaded files one at a time."""
+    """Stores and ingests uploaded files, one at a time per name."""
 
     def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
         self.kb = kb
         self.settings = settings
-        self.lock = threading.Lock()
+        self.names = NameLocks()
         self.folder = upload_folder(settings)
         shutil.rmtree(self.folder / INCOMING, ignore_errors=True)  # left by a killed server
 
@@ -109,7 +137,7 @@ class Uploader:
             copied = _copy_limited(data, incoming, limit)
             if copied > limit:
                 return self._too_large(shown, source, copied)
-            with self.lock:
+            with self.names.hold(safe):
                 outcome = self._ingest(shown, source, incoming)
                 if outcome.status != "failed":
                     incoming.replace(final)
@@ -139,11 +167,12 @@ class Uploader:
 
     def delete(self, doc_id: str, source: str) -> None:
         """Delete a document and, for an uploaded one, its kept copy (NotFoundError when it is gone)."""
-        with self.lock:
+        name = source.removeprefix(SOURCE_PREFIX) if source.startswith(SOURCE_PREFIX) else None
+        with self.names.hold(name) if name is not None else contextlib.nullcontext():
             self.kb.delete(doc_id)
-            if source.startswith(SOURCE_PREFIX):
+            if name is not None:
                 try:
-                    stored_path(self.settings, source.removeprefix(SOURCE_PREFIX)).unlink(missing_ok=True)
+                    stored_path(self.settings, name).unlink(missing_ok=True)
                 except ValueError:
                     pass
 

@@ -7,7 +7,7 @@ import logging
 from ingest.document import ExtractedDocument, Page
 from ingest.ocr.engine import TesseractMissingError
 from ingest.ocr.images import ImageFrames, PageImages, PdfPageImages
-from ingest.ocr.options import INSTALL_HINT, OcrOptions, OcrProgress, PageOcr
+from ingest.ocr.options import INSTALL_HINT, OcrDeferred, OcrOptions, OcrProgress, PageOcr
 from ingest.ocr.quality import text_layer_problem
 from ingest.ocr.run import ocr_pages
 from pedkb.errors import OcrUnavailableError
@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "INSTALL_HINT",
     "ImageFrames",
+    "OcrDeferred",
     "OcrOptions",
     "OcrProgress",
     "PageImages",
@@ -32,10 +33,13 @@ def recognise_scans(extracted: ExtractedDocument, options: OcrOptions) -> tuple[
     """The pages of `extracted` with OCR text in place of missing or garbage text layers, and warnings.
 
     Raises OcrUnavailableError when Tesseract is missing and no page has text of its own; with some text, the
-    scanned pages are left empty and a warning names them.
+    scanned pages are left empty and a warning names them. With `options.defer`, raises OcrDeferred instead of
+    recognising anything.
     """
     if not extracted.needs_ocr or extracted.scans is None:
         return extracted.pages, []
+    if options.defer:
+        raise OcrDeferred(len(extracted.needs_ocr))
     wanted = set(extracted.needs_ocr)
     try:
         results = ocr_pages(extracted.scans, extracted.needs_ocr, options, source=extracted.source)

@@ -56,6 +56,14 @@ class OcrProgress:
                    str(error) if error is not None else None)
 
 
+class OcrDeferred(Exception):  # noqa: N818 - a signal, not an error
+    """A file has `pages` pages to OCR and was read with `OcrOptions.defer`: nothing was recognised."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__(f"{pages} page(s) need OCR")
+        self.pages = pages
+
+
 @dataclass(frozen=True)
 class OcrOptions:
     """How scanned pages are recognised; `cache_dir` None disables the resume cache."""
@@ -66,6 +74,7 @@ class OcrOptions:
     cache_dir: Path | None = None
     on_page: Callable[[OcrProgress], None] | None = None
     tesseract_cmd: str = "tesseract"
+    defer: bool = False  # raise OcrDeferred instead of recognising: the batch reads the file in its OCR lane
 
     @classmethod
     def from_settings(cls, settings: Settings, on_page: Callable[[OcrProgress], None] | None = None) -> OcrOptions:

@@ -57,12 +57,17 @@ def _recognised(images: PageImages, numbers: Sequence[int], options: OcrOptions)
     workers = max(1, min(options.workers, len(numbers)))
     with _single_threaded_tesseract(), ThreadPoolExecutor(workers, thread_name_prefix="ocr") as pool:
         pending: dict[Future[PageOcr], int] = {}
-        for number, image in rendered:
-            pending[pool.submit(_read_or_fail, image, options.page_timeout, options.tesseract_cmd)] = number
-            while len(pending) >= 2 * workers:  # at most two rendered pages waiting per worker
+        try:
+            for number, image in rendered:
+                pending[pool.submit(_read_or_fail, image, options.page_timeout, options.tesseract_cmd)] = number
+                while len(pending) >= 2 * workers:  # at most two rendered pages waiting per worker
+                    yield from _collect(pending)
+            while pending:
                 yield from _collect(pending)
-        while pending:
-            yield from _collect(pending)
+        except BaseException:  # the caller stopped (an interrupted ingest): pages not started are dropped
+            for future in pending:
+                future.cancel()
+            raise
 
 
 def _collect(pending: dict[Future[PageOcr], int]) -> Iterator[tuple[int, PageOcr]]:
