@@ -1,9 +1,12 @@
 """The gap report: what people search for and do not find, grouped by meaning (`pedkb gaps`, docs/analytics.md).
 
 An unmet search is one with no close match, no items, or no item opened from its answer. The distinct unmet
-queries are embedded as queries and clustered with scikit-learn's agglomerative clustering (cosine distance,
-average linkage, a distance threshold instead of a number of groups); each group then gets its searches counted
-per language and per region filter, example queries, and the technologies nearest to its mean vector.
+queries are embedded as queries, moved away from a typical query (the mean of the judged queries of
+corpus/eval/queries.jsonl: every query shares that direction, and the small model's kk and ky queries about school
+sit close together along it) and clustered with scikit-learn's agglomerative clustering (cosine distance, complete
+linkage, so every two queries of a group are within the distance threshold; no number of groups is fixed). Each
+group then gets its searches counted per language and per region filter, example queries, and the technologies
+nearest to its mean vector. The measurements behind these choices are in docs/analytics.md.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 
+from index.eval_queries import load_queries
 from index.knowledge_base import KnowledgeBase
 from index.records import TechnologySuggestion
 from index.searchlog import LoggedSearch, SearchLog
@@ -105,7 +110,17 @@ def report_for(kb: KnowledgeBase, search_log: SearchLog, *, since: str | None = 
     searches = search_log.searches(parse_since(since), lang or None)
     nearest = kb.classifier.suggest if kb.vocabulary.technologies else None
     return gap_report(searches, kb.embedder.embed_queries, nearest, distance=kb.settings.gap_distance,
+                      background=typical_query(kb.embedder.embed_queries, kb.settings.corpus, searches),
                       since=since, lang=lang)
+
+
+def typical_query(embed_queries: EmbedFn, corpus: Path, searches: Sequence[LoggedSearch]) -> np.ndarray | None:
+    """The mean vector of the judged queries of the corpus (kk, ru, ky); without them, of the logged queries."""
+    path = corpus / "eval" / "queries.jsonl"
+    texts = [q.text for q in load_queries(path)] if path.is_file() else sorted({s.query for s in searches})
+    if not texts:
+        return None
+    return np.asarray(embed_queries(texts), dtype=np.float32).mean(axis=0)
 
 
 def normalised(query: str) -> str:
@@ -117,18 +132,27 @@ def _day(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).date().isoformat()
 
 
+def centred(vectors: np.ndarray, background: np.ndarray | None) -> np.ndarray:
+    """Vectors less the typical query, normalised again (unchanged without a background)."""
+    if background is None:
+        return vectors
+    moved = vectors - background[None, :]
+    norms = np.linalg.norm(moved, axis=1, keepdims=True)
+    return np.asarray(moved / np.where(norms > 1e-12, norms, 1.0), dtype=np.float32)
+
+
 def cluster_queries(vectors: np.ndarray, distance: float) -> np.ndarray:
-    """A group label per row of normalised vectors: average-linkage agglomerative clustering, cut at `distance`."""
+    """A group label per row: complete-linkage agglomerative clustering on cosine distance, cut at `distance`."""
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=np.int64)
-    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average", distance_threshold=distance)
+    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="complete", distance_threshold=distance)
     return np.asarray(model.fit_predict(vectors), dtype=np.int64)
 
 
 def gap_report(searches: Sequence[LoggedSearch], embed_queries: EmbedFn, nearest: NearestFn | None, *,
-               distance: float, since: str | None = None, lang: str | None = None,
-               max_groups: int = MAX_GROUPS) -> GapReport:
-    """Group the unmet searches by meaning, most frequent group first."""
+               distance: float, background: np.ndarray | None = None, since: str | None = None,
+               lang: str | None = None, max_groups: int = MAX_GROUPS) -> GapReport:
+    """Group the unmet searches by meaning, most frequent group first (`background`: the typical query vector)."""
     unmet = [s for s in searches if s.unmet]
     report = GapReport(since=since, lang=lang, searches=len(searches), unmet=len(unmet), days=_days(searches))
     by_text: dict[str, list[LoggedSearch]] = {}
@@ -138,7 +162,7 @@ def gap_report(searches: Sequence[LoggedSearch], embed_queries: EmbedFn, nearest
     if not texts:
         return report
     vectors = np.asarray(embed_queries(texts), dtype=np.float32)
-    labels = cluster_queries(vectors, distance)
+    labels = cluster_queries(centred(vectors, background), distance)
     members: dict[int, list[int]] = {}
     for row, label in enumerate(labels):
         members.setdefault(int(label), []).append(row)

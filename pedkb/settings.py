@@ -132,9 +132,10 @@ class Settings(BaseSettings):
         description="Days the search log (queries, answers, opened items; never an address or key) is kept for "
                     "the gap report; older searches are deleted automatically. 0 records nothing (docs/analytics.md).")
     gap_distance: float = Field(
-        default=0.12, gt=0.0, lt=2.0,
-        description="Cosine distance under which unmet queries are grouped as one topic in `pedkb gaps` (average "
-                    "linkage; tuned for the default model, docs/analytics.md).")
+        default=0.75, gt=0.0, lt=2.0,
+        description="Cosine distance within which every two unmet queries of one group lie in `pedkb gaps` "
+                    "(complete linkage after removing the typical query; measured for the default model, "
+                    "docs/analytics.md).")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
