@@ -147,7 +147,7 @@ class SqliteSearchLog(SearchLogStore):
 
     def searches(self, since: float | None = None, lang: str | None = None) -> list[LoggedSearch]:
         """Logged searches, oldest first."""
-        sql, args = f"SELECT {COLUMNS} FROM search_log WHERE at >= ?", [since or 0.0]
+        sql, args = f"SELECT {COLUMNS} FROM search_log WHERE at >= ?", list[object]([since or 0.0])
         if lang:
             sql, args = sql + " AND lang = ?", [*args, lang]
         with self._connect() as conn:
@@ -201,7 +201,7 @@ class PgSearchLog(SearchLogStore):
 
     def searches(self, since: float | None = None, lang: str | None = None) -> list[LoggedSearch]:
         """Logged searches, oldest first."""
-        sql, args = f"SELECT {COLUMNS} FROM search_log WHERE at >= %s", [since or 0.0]
+        sql, args = f"SELECT {COLUMNS} FROM search_log WHERE at >= %s", list[object]([since or 0.0])
         if lang:
             sql, args = sql + " AND lang = %s", [*args, lang]
         with self._connect() as conn:
@@ -223,11 +223,6 @@ def open_log_store(settings: Settings) -> SearchLogStore:
     if settings.backend.startswith(("postgresql://", "postgres://")):
         return PgSearchLog(settings.backend)
     return SqliteSearchLog(settings.data / LOG_FILE)
-
-
-def open_search_log(settings: Settings) -> SearchLog:
-    """The search log of the configured backend with the configured retention."""
-    return SearchLog(open_log_store(settings), settings.search_log_days)
 
 
 class SearchLog:
@@ -308,10 +303,11 @@ class SearchLog:
 
     def purge(self) -> int:
         """Delete the whole log, what is queued included; how many searches went."""
-        with self._lock:
-            self._pending.clear()
-            self._opens.clear()
-        return self.store.purge()
+        with self._flush_lock:  # no batch is being written meanwhile
+            with self._lock:
+                self._pending.clear()
+                self._opens.clear()
+            return self.store.purge()
 
     def _prune_if_due(self) -> None:
         now = self._clock()
@@ -344,3 +340,8 @@ class SearchLog:
             self._thread.join(timeout=10)
         self.flush()
         self.store.close()
+
+
+def open_search_log(settings: Settings) -> SearchLog:
+    """The search log of the configured backend with the configured retention."""
+    return SearchLog(open_log_store(settings), settings.search_log_days)

@@ -53,7 +53,7 @@ class Clock:
 def plant(search_log: SearchLog, clock: Clock) -> None:
     """Fill a log with the planted topics, met searches, shown-but-not-opened ones and noise over three days."""
     step = 0
-    for lang, region, phrasings in PLANTED.values():
+    for _, region, phrasings in PLANTED.values():
         for text, times in phrasings:
             for _ in range(times):
                 clock.now = NOW - DAY * (step % 3) - step
@@ -226,3 +226,38 @@ def test_the_background_thread_writes_without_a_flush(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert [s.query for s in store.searches()] == ["фоновая запись"]
     search_log.close()
+
+
+def test_cli_reports_exports_and_purges(backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from cli.main import main
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("PEDKB_MODEL", "hashing:1024")
+    monkeypatch.setenv("PEDKB_BACKEND", backend_url)
+    monkeypatch.setenv("PEDKB_GAP_DISTANCE", str(HASHING_DISTANCE))
+    monkeypatch.setenv("PEDKB_SEARCH_LOG_DAYS", "3650")  # the planted searches are dated May 2026
+    settings = Settings(data=data)
+    clock = Clock(NOW)
+    search_log = SearchLog(open_log_store(settings), 3650, clock=clock)
+    plant(search_log, clock)
+    search_log.close()
+
+    assert main(["--data", str(data), "gaps", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["unmet"] == report["searches"] - len(MET)
+    top = {normalised(text) for text, _ in report["groups"][0]["examples"]}
+    assert top == {normalised(t) for t, _ in PLANTED["robotics"][2]}
+    assert report["groups"][0]["technologies"]  # the nearest technologies of the shipped classification
+    assert main(["--data", str(data), "gaps", "--csv", "--lang", "ky"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("rank,searches") and len(rows) == 2 and "ky:6" in rows[1]
+    assert main(["--data", str(data), "gaps"]) == 0
+    assert "робототехника в детском саду" in capsys.readouterr().out
+    assert main(["--data", str(data), "gaps", "--since", "28.05.2026"]) == 1
+    assert "since" in capsys.readouterr().err
+    assert main(["--data", str(data), "gaps", "purge"]) == 0
+    assert capsys.readouterr().out.strip() == f"search log deleted: {report['searches']} searches"
+    assert open_log_store(settings).searches() == []
