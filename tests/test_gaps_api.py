@@ -126,3 +126,33 @@ def test_logging_off_gives_no_search_id(tmp_path: Path) -> None:
         with TestClient(create_app(settings, kb=kb)) as client:
             assert client.get("/api/v1/search", params={"q": "дебаты"}).json()["search_id"] is None
     assert [r for r in raw_rows(settings)] == []
+
+
+def test_logging_needs_no_writer_lock(tmp_path: Path) -> None:
+    """While another process holds the embedded store's writer lock (an ingest), searches are answered and
+    logged: the log is its own SQLite file, written by its own thread."""
+    import subprocess
+    import sys
+    import time
+
+    settings = api_settings(tmp_path / "data", model="hashing:1024")
+    with KnowledgeBase(settings, embedder=HashingEmbedder(1024)) as kb:
+        kb.bank.load_corpus(kb.settings.corpus)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import fcntl, sys, time\n"
+             f"h = open({str(settings.data / 'write.lock')!r}, 'a')\n"
+             "fcntl.flock(h, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(120)"],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            with TestClient(create_app(settings, kb=kb)) as client:
+                start = time.monotonic()
+                for text in UNMET:
+                    assert client.get("/api/v1/search", params={"q": text}).json()["search_id"]
+                client.app.state.search_log.flush()  # type: ignore[attr-defined]
+                assert {r["query"] for r in raw_rows(settings)} == set(UNMET)  # written under the held lock
+                assert time.monotonic() - start < 20
+            assert holder.poll() is None  # the lock was held all along
+        finally:
+            holder.kill()
+            holder.wait()
