@@ -241,6 +241,7 @@ class SearchLog:
         self._flush_lock = threading.Lock()
         self._stop = threading.Event()
         self._pruned_at = 0.0
+        self._dropping = False  # warned that unwritten searches are being dropped
         self._thread: threading.Thread | None = None
 
     @property
@@ -256,6 +257,10 @@ class SearchLog:
         search = LoggedSearch(uuid.uuid4().hex, self._clock(), query, "", mode, dict(filters), n_items,
                               top_score, no_close_match)
         with self._lock:
+            if len(self._pending) == MAX_PENDING and not self._dropping:
+                log.warning("the search log is %d searches behind: the oldest unwritten ones are dropped",
+                            MAX_PENDING)
+                self._dropping = True
             self._pending.append(search)
         self._start()
         return search.search_id
@@ -291,6 +296,7 @@ class SearchLog:
                         self._opens.extendleft(reversed(opens))
                     break
                 written += len(batch)
+                self._dropping = False
             self._prune_if_due()
         return written
 
@@ -311,7 +317,7 @@ class SearchLog:
 
     def _prune_if_due(self) -> None:
         now = self._clock()
-        if now - self._pruned_at < PRUNE_SECONDS:
+        if not self.enabled or now - self._pruned_at < PRUNE_SECONDS:
             return
         self._pruned_at = now
         try:

@@ -186,11 +186,16 @@ def test_zero_days_records_nothing_and_purge_empties(store: SearchLogStore, cloc
     assert off.record("что угодно", mode="hybrid", filters={}, n_items=0, top_score=None, no_close_match=True) is None
     off.flush()
     assert store.searches() == []
+    earlier = SearchLog(store, 90, clock=clock)
+    earlier.record("записан до выключения", mode="hybrid", filters={}, n_items=0, top_score=None,
+                   no_close_match=True)
+    earlier.flush()
+    assert [s.query for s in off.searches()] == ["записан до выключения"]  # turning it off deletes nothing
     search_log = SearchLog(store, 90, clock=clock)
     for text in ("один", "два", "три"):
         search_log.record(text, mode="hybrid", filters={}, n_items=0, top_score=None, no_close_match=True)
     search_log.flush()
-    assert search_log.purge() == 3 and store.searches() == []
+    assert search_log.purge() == 4 and store.searches() == []
 
 
 def test_a_failing_write_keeps_the_searches_for_the_next_flush(tmp_path: Path, clock: Clock) -> None:
@@ -261,3 +266,17 @@ def test_cli_reports_exports_and_purges(backend_url: str, tmp_path: Path, monkey
     assert main(["--data", str(data), "gaps", "purge"]) == 0
     assert capsys.readouterr().out.strip() == f"search log deleted: {report['searches']} searches"
     assert open_log_store(settings).searches() == []
+
+
+def test_a_log_too_far_behind_drops_the_oldest_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    import index.searchlog
+
+    monkeypatch.setattr(index.searchlog, "MAX_PENDING", 3)
+    search_log = SearchLog(open_log_store(Settings(data=tmp_path / "data")), 90, flush_seconds=3600)
+    for i in range(5):
+        search_log.record(f"запрос {i}", mode="hybrid", filters={}, n_items=0, top_score=None, no_close_match=True)
+    assert "dropped" in caplog.text
+    assert search_log.flush() == 3
+    assert [s.query for s in search_log.searches()] == ["запрос 2", "запрос 3", "запрос 4"]
+    search_log.close()
