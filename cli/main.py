@@ -13,6 +13,7 @@ from pathlib import Path
 import pydantic
 
 from cli import evaluate as cli_evaluate
+from cli import gaps as cli_gaps
 from cli import kb as cli_kb
 from index.records import SearchHit
 from pedkb.errors import PedkbError
@@ -299,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_kb.add_filter_options(p)
 
     cli_evaluate.add_parser(sub, _open_kb)
+    cli_gaps.add_parser(sub, _open_kb, _settings)
 
     p = sub.add_parser("docs", help="list documents")
     p.add_argument("--json", action="store_true")

@@ -127,6 +127,15 @@ class Settings(BaseSettings):
     rate_limit_key_failures: str = Field(default="20/minute",
                                          description="Wrong API keys one client address may send before it is "
                                                      "answered 429 instead of 403.")
+    search_log_days: int = Field(
+        default=90, ge=0, le=3650,
+        description="Days the search log (queries, answers, opened items; never an address or key) is kept for "
+                    "the gap report; older searches are deleted automatically. 0 records nothing (docs/analytics.md).")
+    gap_distance: float = Field(
+        default=0.75, gt=0.0, lt=2.0,
+        description="Cosine distance within which every two unmet queries of one group lie in `pedkb gaps` "
+                    "(complete linkage after removing the typical query; measured for the default model, "
+                    "docs/analytics.md).")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

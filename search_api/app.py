@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Scope
 
 from index.knowledge_base import KnowledgeBase
+from index.searchlog import open_search_log
 from pedkb import __version__
 from pedkb.settings import Settings
 from search_api.api import api_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         try:
             yield
         finally:
+            app.state.search_log.close()  # what is still buffered is written
             if own:
                 app.state.kb.close()
 
@@ -109,3 +111,4 @@ def _attach(app: FastAPI, kb: KnowledgeBase, settings: Settings) -> None:
     app.state.kb = kb
     app.state.settings = settings
     app.state.uploader = Uploader(kb, settings)
+    app.state.search_log = open_search_log(settings)

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from index.knowledge_base import KnowledgeBase
+from index.searchlog import SearchLog
 from pedkb.settings import Settings
 from search_api.errors import ApiError
 from search_api.ratelimit import RateLimits
@@ -43,7 +44,13 @@ def get_warmup(request: Request) -> Warmup:
     return request.app.state.warmup
 
 
+def get_search_log(request: Request) -> SearchLog:
+    """The application's search log (docs/analytics.md)."""
+    return request.app.state.search_log
+
+
 KbDep = Annotated[KnowledgeBase, Depends(get_kb)]
+SearchLogDep = Annotated[SearchLog, Depends(get_search_log)]
 WarmupDep = Annotated[Warmup, Depends(get_warmup)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UploaderDep = Annotated[Uploader, Depends(get_uploader)]

@@ -141,6 +141,8 @@ class SearchResponse(BaseModel):
     close_match: float | None = Field(default=None, description="the calibrated chance of a close match")
     min_score: float | None = Field(default=None, description="the score below which items were left out")
     did_you_mean: str | None = Field(default=None, description="a spelling of the query that the corpus knows")
+    search_id: str | None = Field(default=None, description="this answer in the search log: POST "
+                                                            "/search-log/{search_id}/open when a result is opened")
 
 
 class DocumentSummary(BaseModel):

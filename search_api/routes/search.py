@@ -12,10 +12,11 @@ from index.records import SearchHit
 from index.results import Passage
 from ingest.language import detect_language
 from pedkb.settings import Settings
-from search_api.deps import GuardedRoute, KbDep, SettingsDep
+from search_api.deps import GuardedRoute, KbDep, SearchLogDep, SettingsDep
 from search_api.examples import SEARCH_BODY
 from search_api.query import NOTHING, build_filters, check_page, check_text, has_words, shown_source
 from search_api.schemas import ErrorResponse, MatchedPassage, SearchQuery, SearchResponse, SearchResult
+from search_api.search_log import record_search
 from search_api.snippets import make_snippet
 
 router = APIRouter(tags=["search"], route_class=GuardedRoute,
@@ -79,20 +80,22 @@ def _passage(passage: Passage, text: str, score: float, query_lang: str) -> Matc
 def search(
     kb: KbDep,
     settings: SettingsDep,
+    search_log: SearchLogDep,
     query: Annotated[SearchQuery, Query()],
 ) -> SearchResponse:
     """Search passages; repeat a filter to allow several values (`lang=kk&lang=ru`).
 
     Pages follow `next_offset` with the same parameters; reading needs no key.
     """
-    return run_search(kb, settings, query)
+    return record_search(search_log, query, run_search(kb, settings, query))
 
 
 @router.post("/search", response_model=SearchResponse)
 def search_post(
     kb: KbDep,
     settings: SettingsDep,
+    search_log: SearchLogDep,
     query: Annotated[SearchQuery, Body(openapi_examples=SEARCH_BODY)],
 ) -> SearchResponse:
     """The same search with a JSON body, for long queries and many filters."""
-    return run_search(kb, settings, query)
+    return record_search(search_log, query, run_search(kb, settings, query))

@@ -17,7 +17,9 @@ from search_api.deps import KbDep
 from search_api.errors import ApiError
 
 STATIC = Path(__file__).resolve().parent / "static"
+VENDOR = STATIC / "vendor"  # third-party files as published, with their licences (docs/analytics.md)
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*\.(js|css|svg)$")
+SAFE_VENDOR_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[a-z0-9]+)*\.(js|css)$")
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
                ".svg": "image/svg+xml", ".html": "text/html; charset=utf-8"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -31,8 +33,8 @@ ASSET_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache
 router = APIRouter(include_in_schema=False)
 
 
-def _file(name: str, headers: dict[str, str]) -> FileResponse:
-    path = STATIC / name
+def _file(name: str, headers: dict[str, str], folder: Path = STATIC) -> FileResponse:
+    path = folder / name
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=headers)
 
 
@@ -72,3 +74,11 @@ def asset(name: str) -> FileResponse:
     if not SAFE_NAME.match(name) or not (STATIC / name).is_file():
         raise ApiError(404, "route_not_found", path=f"/ui/{name}")
     return _file(name, ASSET_HEADERS)
+
+
+@router.get("/ui/vendor/{name}")
+def vendored(name: str) -> FileResponse:
+    """A vendored library file (the gaps page's chart, uPlot); nothing outside `static/vendor/`."""
+    if not SAFE_VENDOR_NAME.match(name) or not (VENDOR / name).is_file():
+        raise ApiError(404, "route_not_found", path=f"/ui/vendor/{name}")
+    return _file(name, ASSET_HEADERS, VENDOR)

@@ -68,6 +68,22 @@ CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id);
 ALTER TABLE chunks ADD COLUMN ocr boolean NOT NULL DEFAULT false;
 ALTER TABLE chunks ADD COLUMN ocr_confidence double precision;
 """),  # passages read by OCR and the engine's confidence (docs/ocr.md); existing chunks are born-digital
+    (4, """
+CREATE TABLE search_log (
+    search_id text PRIMARY KEY,
+    at double precision NOT NULL,
+    query text NOT NULL,
+    lang text NOT NULL,
+    mode text NOT NULL,
+    filters text NOT NULL DEFAULT '{}',
+    n_items integer NOT NULL,
+    top_score double precision,
+    no_close_match boolean NOT NULL,
+    opened text,
+    opened_at double precision
+);
+CREATE INDEX search_log_at ON search_log (at);
+"""),  # the search log (index/searchlog.py, docs/analytics.md): no client address, no key
 ]
 
 LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serialising migrations across processes

@@ -91,6 +91,28 @@ export class Api {
   similarTo(id, k = 6) {
     return this.request("GET", `/api/v1/experiences/${encodeURIComponent(id)}/similar`, { params: { k } });
   }
+  /** The gap report for methodists (needs the key): `params` since, lang. */
+  gaps(params = {}) { return this.request("GET", "/api/v1/gaps", { params, write: true }); }
+  /** The same report as CSV text. */
+  async gapsCsv(params = {}) {
+    let response;
+    try {
+      response = await fetch(`${this.base}/api/v1/gaps${queryString({ ...params, format: "csv" })}`,
+        { headers: { ...this.headers(true, false), Accept: "text/csv" }, credentials: "omit" });
+    } catch {
+      throw new ApiError(0, "network", t(this.lang, "error_network"));
+    }
+    if (!response.ok) throw await errorOf(response, this.lang);
+    return response.text();
+  }
+  /** Tell the search log which result of the answer `searchId` was opened; fire and forget, sends no key. */
+  opened(searchId, itemId) {
+    if (!searchId || !itemId) return;
+    fetch(`${this.base}/api/v1/search-log/${encodeURIComponent(searchId)}/open`, {
+      method: "POST", keepalive: true, credentials: "omit",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ item_id: itemId }),
+    }).catch(() => {});
+  }
   /** Resolves when `key` may write; rejects with the API's error (401, 403 wrong key, 429 too many tries). */
   checkKey(key) { return this.request("GET", "/api/v1/access", { key }); }
   document(id) { return this.request("GET", `/api/v1/documents/${encodeURIComponent(id)}`); }

@@ -8,6 +8,7 @@ import { DEFAULT_LANG, LANGS, pickLang, t } from "./strings.js";
 import { renderDocument } from "./view-document.js";
 import { renderEditor } from "./view-editor.js";
 import { renderExperience } from "./view-experience.js";
+import { renderGaps } from "./view-gaps.js";
 import { renderManage } from "./view-manage.js";
 import { renderSearch } from "./view-search.js";
 import { renderTechnology, renderTree } from "./view-technology.js";
@@ -25,6 +26,7 @@ const ROUTES = [
   [/^\/tree$/, "tree", renderTree],
   [/^\/document\/([^/]+)$/, "search", renderDocument],
   [/^\/manage$/, "manage", renderManage],
+  [/^\/gaps$/, "manage", renderGaps],
 ];
 
 function stored(storage, name) {

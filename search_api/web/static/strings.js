@@ -1,5 +1,7 @@
 // Interface strings in Kazakh, Russian and Kyrgyz. {name} is replaced by a value; every language has every key.
 
+import { STRINGS_GAPS } from "./strings-gaps.js";
+
 export const LANGS = ["kk", "ru", "ky"];
 export const DEFAULT_LANG = "kk";
 
@@ -460,6 +462,8 @@ export const STRINGS = {
     widget_label: "Педагогикалык тажрыйба базасынан издөө",
   },
 };
+
+for (const lang of LANGS) Object.assign(STRINGS[lang], STRINGS_GAPS[lang]); // the gap report's own strings
 
 /** A supported interface language for a code such as "ru-RU", or null. */
 export function pickLang(code) {

@@ -1,6 +1,7 @@
 // The methodist's section: the API key (kept for this tab only), document upload with progress, new experiences.
 
 import { h, replace } from "./dom.js";
+import { gapsLink } from "./view-gaps.js";
 
 function keyPanel(app, onChange) {
   const input = h("input", { id: "api-key", type: "password", autocomplete: "off", name: "key",
@@ -120,7 +121,8 @@ export async function renderManage(app) {
       replace(writes, uploadPanel(app),
         h("section", { class: "panel", "aria-labelledby": "exp-title" },
           h("h2", { id: "exp-title" }, app.t("experiences_title")),
-          h("p", {}, h("a", { class: "button", href: "#/experience/new" }, app.t("new_experience")))));
+          h("p", {}, h("a", { class: "button", href: "#/experience/new" }, app.t("new_experience")))),
+        gapsLink(app));
     } else {
       replace(writes, needKey);
     }

@@ -155,6 +155,10 @@ export async function renderSearch(app, { query }) {
   const groups = h("div", { class: "result-groups" });
   const more = h("button", { type: "button", class: "secondary more", hidden: true }, app.t("results_more"));
   const list = new ResultList(groups, { lang: app.lang, catalog }, { grouped: true });
+  let searchId = null; // this answer in the search log: opening a result tells it (docs/analytics.md)
+  groups.addEventListener("click", (event) => {
+    if (event.target.closest("a")) app.api.opened(searchId, event.target.closest(".card")?.dataset.docId);
+  });
   const aside = filterPanel(app, catalog, params);
   const start = params.q ? null : await intro(app);
   let current = params;
@@ -179,6 +183,7 @@ export async function renderSearch(app, { query }) {
     try {
       const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
       if (mine !== ticket) return;
+      if (offset === 0) searchId = page.search_id ?? null;
       if (offset === 0) list.clear();
       const added = list.add(page.results);
       if (offset > 0) added?.querySelector("a")?.focus();
