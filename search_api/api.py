@@ -5,9 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from search_api.deps import RATE_LIMITED, SearchLimit
-from search_api.routes import API_PREFIX, access, analysis, documents, experiences, health, search, technologies
+from search_api.routes import (
+    API_PREFIX,
+    access,
+    analysis,
+    documents,
+    experiences,
+    health,
+    lifecycle,
+    search,
+    technologies,
+)
 
 api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(search.router, dependencies=[SearchLimit], responses=RATE_LIMITED)
-for _module in (health, documents, experiences, technologies, analysis, access):
+for _module in (health, documents, experiences, lifecycle, technologies, analysis, access):
     api_router.include_router(_module.router)

@@ -224,12 +224,12 @@ class FaissBackend(Backend):
 
     # --- documents -------------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
-                     must_exist: bool | None = None) -> DocumentRecord:
+                     must_exist: bool | None = None, expect_sha256: str | None = None) -> DocumentRecord:
         """Insert or replace a document with its chunks: one SQLite transaction, then the index follows."""
         with self._writer.hold() as depth:
             with self._mutex:
                 before = self._current_generation()
-            stored, removed, added = self.store.put_document(doc, chunks, must_exist)
+            stored, removed, added = self.store.put_document(doc, chunks, must_exist, expect_sha256)
             self._after_commit(before, removed, added, depth)
             return stored
 

@@ -111,14 +111,17 @@ class SqliteStore:
 
     # --- writes ----------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk],
-                     must_exist: bool | None = None) -> tuple[DocumentRecord, list[int], list[int]]:
+                     must_exist: bool | None = None,
+                     expect_sha256: str | None = None) -> tuple[DocumentRecord, list[int], list[int]]:
         """Insert or replace a document and its chunks in one transaction; returns (doc, removed ids, new ids).
         `must_exist` True or False makes it an update or a creation only (`check_precondition`)."""
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            old = self.db.execute("SELECT created, seq FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
-            check_precondition(doc.doc_id, old is not None, must_exist)
+            old = self.db.execute("SELECT created, seq, sha256 FROM documents WHERE doc_id = ?",
+                                  (doc.doc_id,)).fetchone()
+            check_precondition(doc.doc_id, old is not None, must_exist, expect_sha256=expect_sha256,
+                               current_sha256=None if old is None else old["sha256"])
             removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc.doc_id,))]
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
             if old is None:

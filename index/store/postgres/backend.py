@@ -165,11 +165,11 @@ class PgBackend(Backend):
 
     # --- documents -----------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
-                     must_exist: bool | None = None) -> DocumentRecord:
+                     must_exist: bool | None = None, expect_sha256: str | None = None) -> DocumentRecord:
         """Insert or replace a document and its chunks in one transaction, as the only writer at that moment."""
         now = time.time()
         with self._write() as conn, conn.transaction():
-            created = integrity.begin_write(conn, doc.doc_id, must_exist)
+            created = integrity.begin_write(conn, doc.doc_id, must_exist, expect_sha256)
             doc.created = now if created is None else created
             doc.updated = now
             doc.n_chunks = len(chunks)
