@@ -127,6 +127,16 @@ class Settings(BaseSettings):
     rate_limit_key_failures: str = Field(default="20/minute",
                                          description="Wrong API keys one client address may send before it is "
                                                      "answered 429 instead of 403.")
+    oai_page_size: int = Field(default=100, ge=1, le=1000,
+                               description="Records (or headers) per OAI-PMH list response before a resumption "
+                                           "token (docs/harvesting.md).")
+    oai_repository_name: str = Field(default="pedkb: bank of pedagogical experience", min_length=1,
+                                     description="The repositoryName an OAI-PMH Identify answers.")
+    oai_namespace: str = Field(default="pedkb.local", pattern=r"^[A-Za-z][A-Za-z0-9\-]*(\.[A-Za-z0-9\-]+)+$",
+                               description="The domain in OAI identifiers (oai:NAMESPACE:ID); set it to the "
+                                           "server's public host name.")
+    oai_admin_email: str = Field(default="admin@pedkb.local", pattern=r"^[^@\s]+@[^@\s]+$",
+                                 description="The adminEmail an OAI-PMH Identify answers.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

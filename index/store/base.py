@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, SearchFilters
 from index.store.consistency import ConsistencyReport
 from index.store.statistics import LanguageStatistics
 from pedkb.errors import ConflictError, NotFoundError
@@ -59,6 +59,14 @@ class Backend(ABC):
     @abstractmethod
     def delete_document(self, doc_id: str) -> bool:
         """Delete a document, its chunks and their vectors; False when it did not exist."""
+
+    @abstractmethod
+    def deletions(self, kind: str | None = None) -> list[Deletion]:
+        """The deleted items remembered (optionally of one kind), oldest deletion first."""
+
+    @abstractmethod
+    def restore_deletions(self, items: Sequence[Deletion]) -> None:
+        """Remember these deletions (a copied store's), except of ids that exist as documents."""
 
     @abstractmethod
     def get_document(self, doc_id: str) -> DocumentRecord | None:

@@ -68,6 +68,15 @@ CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id);
 ALTER TABLE chunks ADD COLUMN ocr boolean NOT NULL DEFAULT false;
 ALTER TABLE chunks ADD COLUMN ocr_confidence double precision;
 """),  # passages read by OCR and the engine's confidence (docs/ocr.md); existing chunks are born-digital
+    (4, """
+CREATE TABLE deletions (
+    doc_id text PRIMARY KEY,
+    kind text NOT NULL,
+    deleted double precision NOT NULL,
+    facets jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX deletions_kind ON deletions (kind, deleted);
+"""),  # deleted items remembered for harvesters (docs/harvesting.md)
 ]
 
 LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serialising migrations across processes
