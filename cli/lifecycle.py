@@ -51,8 +51,8 @@ def run(args: argparse.Namespace, kb: Any) -> int:
                                 evidence=args.evidence, date=_date(args.date), document=args.document,
                                 reason=args.reason)
     exp = record_transition(kb.bank, args.id, request)
-    step = exp.history[-1]
-    print(f"{exp.id}: {step.previous} -> {step.stage} on {step.date} by {step.by}")
+    last = exp.history[-1]
+    print(f"{exp.id}: {last.previous} -> {last.stage} on {last.date} by {last.by}")
     return 0
 
 

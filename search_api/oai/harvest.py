@@ -131,9 +131,9 @@ def decode_token(token: str) -> Selection:
     """The selection a token continues; anything else is badResumptionToken."""
     try:
         state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
-        selection = Selection(prefix=state["p"], set_spec=state["s"], start=state["f"], end=state["u"],
-                              after=(float(state["t"]), state["i"]))
-        valid = (isinstance(selection.prefix, str) and isinstance(selection.after[1], str)
+        after = (float(state["t"]), state["i"])
+        selection = Selection(prefix=state["p"], set_spec=state["s"], start=state["f"], end=state["u"], after=after)
+        valid = (isinstance(selection.prefix, str) and isinstance(after[1], str)
                  and (selection.set_spec is None or isinstance(selection.set_spec, str))
                  and all(v is None or isinstance(v, int) for v in (selection.start, selection.end)))
     except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):

@@ -103,7 +103,10 @@ class Provider:
 
     def _selection(self, values: dict[str, str]) -> Selection:
         if "resumptionToken" in values:
-            return decode_token(values["resumptionToken"])
+            selection = decode_token(values["resumptionToken"])
+            if selection.prefix not in METADATA_FORMATS:
+                raise OaiArgumentError("badResumptionToken", "the token names a format this server does not serve")
+            return selection
         start = end = None
         grains = set()
         if "from" in values:
