@@ -326,7 +326,10 @@ def dump_experiences(records: Iterable[Experience], path: Path) -> None:
     if suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as fh:
             for exp in records:
-                fh.write(json.dumps(exp.model_dump(mode="json"), ensure_ascii=False) + "\n")
+                record = exp.model_dump(mode="json")
+                if not record["history"]:  # a record without a lifecycle history reads as before it existed
+                    del record["history"]
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     elif suffix == ".csv":
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))

@@ -15,7 +15,7 @@ from ingest.knowledge import LANGUAGES, Experience, Vocabulary
 from pedkb.errors import ValidationError
 from search_api.deps import KbDep
 
-router = APIRouter(prefix="/feeds", tags=["harvesting"])
+router = APIRouter(prefix="/feeds", tags=["harvesting"], include_in_schema=False)  # docs/harvesting.md
 ATOM = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MEDIA = "application/atom+xml; charset=utf-8"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from search_api.deps import KbDep, SettingsDep
 from search_api.oai.protocol import Provider
 
-router = APIRouter(tags=["harvesting"])
+router = APIRouter(tags=["harvesting"], include_in_schema=False)  # a protocol of its own: docs/harvesting.md
 XML = "text/xml; charset=utf-8"
 
 
