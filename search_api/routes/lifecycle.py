@@ -13,6 +13,7 @@ from ingest.knowledge import Experience, StageTransition
 from pedkb.errors import NotFoundError
 from search_api.deps import GuardedRoute, KbDep, WriterDep
 from search_api.errors import ApiError
+from search_api.query import clean_text
 from search_api.schemas import ErrorResponse
 from search_api.schemas_knowledge import MAX_ID
 
@@ -50,7 +51,8 @@ def change_stage(kb: KbDep, exp_id: ExpId, body: StageChange) -> Experience:
     """Move an experience to its next lifecycle stage (identified → studied → generalised → disseminated →
     implemented) with the evidence; a skipped stage or a step back needs a `reason`."""
     try:
-        return kb.record_transition(exp_id, TransitionRequest(**body.model_dump()))
+        fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in body.model_dump().items()}
+        return kb.record_transition(exp_id, TransitionRequest(**fields))
     except NotFoundError as exc:
         raise ApiError(404, "experience_not_found", id=exp_id) from exc
 
