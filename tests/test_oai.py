@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
@@ -234,3 +235,49 @@ def test_deletions_are_remembered_copied_and_forgotten_on_return(bank: Knowledge
                   if f'"{GONE}"' in r)
     bank.bank.create(json.loads(record))
     assert bank.backend.deletions() == []
+
+
+@pytest.mark.parametrize("backend_url", ["faiss"], indirect=True)
+def test_a_store_from_before_deletions_gets_the_table(settings: Settings) -> None:
+    import sqlite3
+
+    from index.records import DocumentRecord, NewChunk
+
+    backend = open_backend(settings)
+    for doc_id in ("d1", "d2"):
+        record = DocumentRecord(doc_id=doc_id, source=f"/{doc_id}.txt", title=None, fmt="txt", sha256="0", size=1,
+                                languages=["ru"])
+        backend.put_document(record, [NewChunk(0, f"текст {doc_id}", "ru", None, 0, 8, 2, doc_id,
+                                               np.ones(8, np.float32))])
+    backend.close()
+    with sqlite3.connect(Path(settings.data) / "pedkb.sqlite3") as db:  # as schema 3 left it
+        db.execute("DROP TABLE deletions")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with open_backend(settings) as backend:
+        assert backend.get_meta("schema_version") == "4"
+        assert backend.delete_document("d1")
+        assert [(d.doc_id, d.kind, d.facets["lang"]) for d in backend.deletions()] == [("d1", "document", ["ru"])]
+
+
+def test_a_postgresql_database_from_before_deletions_is_migrated(pg_server: Any, tmp_path: Path) -> None:
+    import psycopg
+
+    from index.store.postgres.schema import MIGRATIONS
+    from tests.conftest import fresh_database
+
+    url = fresh_database(pg_server)
+    with psycopg.connect(url, autocommit=True) as conn:  # the database as migrations 1-3 left it
+        conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+                     "applied timestamptz NOT NULL DEFAULT now())")
+        for version, sql in MIGRATIONS[:3]:
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+        conn.execute("INSERT INTO documents (doc_id, source, fmt, sha256, size, kind, created, updated) "
+                     "VALUES ('e1', 'experience:e1', 'record', '0', 1, 'experience', 0, 0)")
+        conn.execute("INSERT INTO facets (doc_id, facet, value) VALUES ('e1', 'lang', 'kk'), "
+                     "('e1', 'technology', 'b'), ('e1', 'technology', 'a')")
+    with open_backend(Settings(data=tmp_path / "data", backend=url)) as backend:
+        assert backend.delete_document("e1")
+        [gone] = backend.deletions("experience")
+        assert gone.doc_id == "e1" and gone.facets == {"lang": ["kk"], "technology": ["a", "b"]}
+        assert backend.deletions("document") == []
