@@ -51,8 +51,8 @@ def change_stage(kb: KbDep, exp_id: ExpId, body: StageChange) -> Experience:
     """Move an experience to its next lifecycle stage (identified → studied → generalised → disseminated →
     implemented) with the evidence; a skipped stage or a step back needs a `reason`."""
     try:
-        fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in body.model_dump().items()}
-        return kb.record_transition(exp_id, TransitionRequest(**fields))
+        text = {k: clean_text(v) for k, v in body.model_dump().items() if isinstance(v, str)}
+        return kb.record_transition(exp_id, TransitionRequest(**{**body.model_dump(), **text}))
     except NotFoundError as exc:
         raise ApiError(404, "experience_not_found", id=exp_id) from exc
 
