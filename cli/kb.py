@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from cli import lifecycle as cli_lifecycle
 from index.records import SearchFilters
 from pedkb.errors import InputError, NotFoundError
 from pedkb.limits import MAX_LIST
@@ -174,15 +175,18 @@ def register(sub: argparse._SubParsersAction, run: Any) -> None:
     p.add_argument("corpus", nargs="?", default=None, help="corpus folder (default: the shipped corpus/)")
     p.set_defaults(func=run(cmd_kb_load))
 
-    p = sub.add_parser("exp", help="experiences: list, show, add, edit, delete, import, export")
-    p.add_argument("action", choices=["list", "show", "add", "edit", "delete", "import", "export"])
-    p.add_argument("id", nargs="?", help="experience id (show, edit, delete)")
-    p.add_argument("file", nargs="?", help="JSON record (add, edit; - for stdin) or .jsonl/.csv (import, export)")
+    p = sub.add_parser("exp", help="experiences: list, show, add, edit, delete, import, export, stage, history")
+    p.add_argument("action", choices=["list", "show", "add", "edit", "delete", "import", "export",
+                                      *cli_lifecycle.ACTIONS])
+    p.add_argument("id", nargs="?", help="experience id (show, edit, delete, stage, history)")
+    p.add_argument("file", nargs="?", help="JSON record (add, edit; - for stdin) or .jsonl/.csv (import, export); "
+                                           "the new stage (stage)")
     p.add_argument("--lang", choices=["kk", "ru", "ky"])
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     add_filter_options(p)
+    cli_lifecycle.add_options(p)
     p.set_defaults(func=run(_exp_args(cmd_exp)))
 
     p = sub.add_parser("tech", help="the technology classification")
@@ -214,6 +218,8 @@ def register(sub: argparse._SubParsersAction, run: Any) -> None:
 def _exp_args(handler: Any) -> Any:
     """Let `exp add FILE`, `exp import FILE` and `exp export FILE` take the file as their first argument."""
     def wrapped(args: argparse.Namespace, kb: Any) -> int:
+        if args.action in cli_lifecycle.ACTIONS:
+            return cli_lifecycle.run(args, kb)
         if args.action in ("add", "import", "export") and args.file is None:
             args.file = args.id
         if args.action in ("show", "edit", "delete") and not args.id:

@@ -45,13 +45,14 @@ class ItemWriter:
         return Chunk(ordinal, text, lang, None, 0, len(text), self.space.embedder.count_tokens(text))
 
     def store(self, record: DocumentRecord, chunks: Sequence[Chunk], *, suggest: int = 0,
-              must_exist: bool | None = None) -> int:
+              must_exist: bool | None = None, expect_sha256: str | None = None) -> int:
         """Embed and store an item with its chunks in one transaction; returns the tokens embedded.
 
         With `suggest`, that many technologies are suggested from the chunk vectors and kept in the record's meta;
         an item without technology tags of its own (a file) is also filed under them. The model work happens
         before the write: the writer lock is held only for the transaction. `must_exist` False stores a new item
-        only (ConflictError), True replaces an existing one only (NotFoundError), decided inside the transaction.
+        only (ConflictError), True replaces an existing one only (NotFoundError), decided inside the transaction;
+        `expect_sha256` replaces only that stored version (else ConflictError).
         """
         keys, vectors = self.space.embed([c.text for c in chunks])
         if suggest:
@@ -62,5 +63,5 @@ class ItemWriter:
         new = [NewChunk(c.ordinal, c.text, c.lang, c.page, c.start, c.end, c.n_tokens, keys[i], vectors[i],
                         ocr=c.ocr, ocr_confidence=c.ocr_confidence) for i, c in enumerate(chunks)]
         self.space.claim()
-        self.backend.put_document(record, new, must_exist=must_exist)
+        self.backend.put_document(record, new, must_exist=must_exist, expect_sha256=expect_sha256)
         return sum(c.n_tokens for c in chunks)

@@ -22,8 +22,10 @@ from index.calibration import Calibration
 from index.documents import DocumentIngester
 from index.embedding.embedder import Embedder, load_embedder
 from index.items import ItemWriter
+from index.kb import lifecycle
 from index.kb.bank import ExperienceBank
 from index.kb.classify import TechnologyClassifier
+from index.kb.lifecycle import TransitionRequest
 from index.kb.similar import SimilarItem, find_similar
 from index.lexical import index_terms
 from index.records import DocumentRecord, SearchFilters, SearchHit, TechnologySuggestion
@@ -34,14 +36,22 @@ from index.store.base import Backend
 from index.store.consistency import ConsistencyReport
 from index.store.factory import open_backend
 from ingest.files import FileResult, IngestReport
-from ingest.knowledge import Vocabulary, empty_vocabulary, experience_text, load_corpus_experiences, load_vocabulary
+from ingest.knowledge import (
+    Experience,
+    StageTransition,
+    Vocabulary,
+    empty_vocabulary,
+    experience_text,
+    load_corpus_experiences,
+    load_vocabulary,
+)
 from ingest.language import detect_language
 from ingest.ocr import OcrProgress
 from pedkb import limits
 from pedkb.errors import InconsistentStoreError, ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings
 
-__all__ = ["FileResult", "IngestReport", "KnowledgeBase"]
+__all__ = ["FileResult", "IngestReport", "KnowledgeBase", "TransitionRequest"]
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +233,14 @@ class KnowledgeBase:
     def bank(self) -> ExperienceBank:
         """The experience bank."""
         return ExperienceBank(self.writer, self.vocabulary)
+
+    def record_transition(self, exp_id: str, request: TransitionRequest) -> Experience:
+        """Move an experience to a new lifecycle stage with its evidence (`kb/lifecycle.py`)."""
+        return lifecycle.record_transition(self.bank, exp_id, request)
+
+    def stage_history(self, exp_id: str) -> list[StageTransition]:
+        """An experience's recorded lifecycle transitions, oldest first."""
+        return lifecycle.history(self.bank, exp_id)
 
     @cached_property
     def classifier(self) -> TechnologyClassifier:

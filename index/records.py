@@ -34,6 +34,17 @@ class DocumentRecord:
         return facets
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """A deleted item remembered for harvesters (OAI-PMH reports it as deleted): its id, kind, when it went and
+    the facets it had (so a harvest of one set sees its deletions too)."""
+
+    doc_id: str
+    kind: str
+    deleted: float
+    facets: dict[str, list[str]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChunkRecord(Chunk):
     """A stored chunk (the fields of an ingested `Chunk`) with its ids; `chunk_id` is also its vector id."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from ingest.knowledge_schema import (
     CLASSIFICATION_KINDS,
+    EVIDENCE_KINDS,
     INNOVATION_KINDS,
     LANGUAGES,
     Classification,
@@ -27,18 +28,20 @@ from ingest.knowledge_schema import (
     Language,
     Region,
     Slug,
+    StageTransition,
     Subject,
     Technology,
     TechnologyGroup,
     Text,
 )
+from ingest.lifecycle import history_problems
 from pedkb.errors import UnsupportedFormatError, ValidationError
 
 __all__ = [  # the schema names callers import from here, beside this module's own
-    "CLASSIFICATION_KINDS", "CSV_COLUMNS", "INNOVATION_KINDS", "LANGUAGES", "LIST_SEPARATOR", "Classification",
-    "Classifications", "Experience", "Labels", "Language", "Region", "Slug", "Subject", "Technology",
-    "TechnologyGroup", "Text", "Vocabulary", "dump_experiences", "experience_text", "load_corpus_experiences",
-    "load_experiences", "load_vocabulary", "parse_experience", "technology_text",
+    "CLASSIFICATION_KINDS", "CSV_COLUMNS", "EVIDENCE_KINDS", "INNOVATION_KINDS", "LANGUAGES", "LIST_SEPARATOR",
+    "Classification", "Classifications", "Experience", "Labels", "Language", "Region", "Slug", "StageTransition",
+    "Subject", "Technology", "TechnologyGroup", "Text", "Vocabulary", "dump_experiences", "experience_text",
+    "load_corpus_experiences", "load_experiences", "load_vocabulary", "parse_experience", "technology_text",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,10 @@ class Vocabulary:
         """The technologies of one group, in file order."""
         return [tech for tech in self.technologies.values() if tech.group == group_id]
 
+    def stage_order(self) -> list[str]:
+        """The lifecycle stages in the guide's order (the `stage` classification's values)."""
+        return [value.id for value in self.classifications.get("stage").values]
+
     def problems(self, exp: Experience) -> Iterator[tuple[str, str]]:
         """Yield (field, reason) for each id in `exp` the vocabulary does not know and each repeated item."""
         values = {kind: self.classifications.get(kind).ids() for kind in CLASSIFICATION_KINDS}
@@ -89,6 +96,7 @@ class Vocabulary:
         for field, value, allowed, what in refs:
             if value not in allowed:
                 yield field, f"unknown {what} {value!r}"
+        yield from history_problems(self.stage_order(), exp.stage, exp.history)
         for name in ("technologies", "dissemination", "grades"):
             items = getattr(exp, name)
             for i, item in enumerate(items):
@@ -185,11 +193,22 @@ def parse_experience(data: Any, vocabulary: Vocabulary, where: str) -> Experienc
 # ---- files: JSONL and CSV ----
 
 _LIST_FIELDS = ("stages", "dissemination", "grades", "technologies")
+_JSON_FIELD = "history"  # a list of objects: one JSON array in its CSV cell
 CSV_COLUMNS: tuple[str, ...] = tuple(
     name
     for field in Experience.model_fields
     for name in ([f"innovation.{k}" for k in INNOVATION_KINDS] if field == "innovation" else [field])
 )
+
+
+def _json_cell(cell: str, where: str) -> Any:
+    """A cell holding JSON (the lifecycle history); an empty cell is an empty list."""
+    if not cell.strip():
+        return []
+    try:
+        return json.loads(cell)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(where, f"malformed JSON: {exc.msg}") from None
 
 
 def _join_list(items: Iterable[object]) -> str:
@@ -222,6 +241,8 @@ def _csv_row_to_record(row: dict[str, str], where: str) -> dict[str, Any]:
             raise ValidationError(f"{where}: {key}", "unknown column")
         if key.startswith("innovation."):
             record["innovation"][key.removeprefix("innovation.")] = value
+        elif key == _JSON_FIELD:
+            record[key] = _json_cell(value, f"{where}: {key}")
         else:
             record[key] = _split_list(value) if key in _LIST_FIELDS else value
     return record
@@ -235,6 +256,8 @@ def _csv_row(exp: Experience) -> dict[str, str]:
             row.update({f"innovation.{kind}": v for kind, v in value.items()})
         elif field in _LIST_FIELDS:
             row[field] = _join_list(value)
+        elif field == _JSON_FIELD:
+            row[field] = json.dumps(value, ensure_ascii=False) if value else ""
         else:
             row[field] = str(value).lower() if isinstance(value, bool) else str(value)
     return row
@@ -303,7 +326,10 @@ def dump_experiences(records: Iterable[Experience], path: Path) -> None:
     if suffix == ".jsonl":
         with path.open("w", encoding="utf-8") as fh:
             for exp in records:
-                fh.write(json.dumps(exp.model_dump(mode="json"), ensure_ascii=False) + "\n")
+                record = exp.model_dump(mode="json")
+                if not record["history"]:  # a record without a lifecycle history reads as before it existed
+                    del record["history"]
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     elif suffix == ".csv":
         with path.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))

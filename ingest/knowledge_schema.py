@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -11,6 +12,7 @@ CLASSIFICATION_KINDS: tuple[str, ...] = (
     "scale", "significance", "origin", "novelty", "experience_kind", "stage", "dissemination",
 )  # fmt: skip
 INNOVATION_KINDS: tuple[str, ...] = ("scale", "significance", "origin", "novelty")
+EVIDENCE_KINDS: tuple[str, ...] = ("report", "seminar", "publication")  # what a lifecycle transition rests on
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -123,6 +125,19 @@ class Innovation(_Model):
     novelty: Slug
 
 
+class StageTransition(_Model):
+    """One recorded step of an experience's lifecycle: the stage reached, when, by whom and on what evidence."""
+
+    stage: Slug
+    previous: Slug | None = None  # the stage before the step; None when it is the first stage ever recorded
+    date: dt.date
+    by: Text  # the methodist who recorded it
+    evidence_kind: Literal["report", "seminar", "publication"]
+    evidence: Text
+    document: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    reason: Text | None = None  # why a stage is skipped or left for an earlier one
+
+
 class Experience(_Model):
     """A teacher's best-practice experience or a school innovation project."""
 
@@ -147,3 +162,4 @@ class Experience(_Model):
     experience_kind: Slug
     stage: Slug
     year: int = Field(ge=2015, le=2026)
+    history: list[StageTransition] = []  # the lifecycle so far, oldest first; its last stage is `stage`

@@ -136,6 +136,16 @@ class Settings(BaseSettings):
         description="Cosine distance within which every two unmet queries of one group lie in `pedkb gaps` "
                     "(complete linkage after removing the typical query; measured for the default model, "
                     "docs/analytics.md).")
+    oai_page_size: int = Field(default=100, ge=1, le=1000,
+                               description="Records (or headers) per OAI-PMH list response before a resumption "
+                                           "token (docs/harvesting.md).")
+    oai_repository_name: str = Field(default="pedkb: bank of pedagogical experience", min_length=1,
+                                     description="The repositoryName an OAI-PMH Identify answers.")
+    oai_namespace: str = Field(default="pedkb.local", pattern=r"^[A-Za-z][A-Za-z0-9\-]*(\.[A-Za-z0-9\-]+)+$",
+                               description="The domain in OAI identifiers (oai:NAMESPACE:ID); set it to the "
+                                           "server's public host name.")
+    oai_admin_email: str = Field(default="admin@pedkb.local", pattern=r"^[^@\s]+@[^@\s]+$",
+                                 description="The adminEmail an OAI-PMH Identify answers.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

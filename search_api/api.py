@@ -13,11 +13,12 @@ from search_api.routes import (
     experiences,
     gaps,
     health,
+    lifecycle,
     search,
     technologies,
 )
 
 api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(search.router, dependencies=[SearchLimit], responses=RATE_LIMITED)
-for _module in (health, documents, experiences, technologies, analysis, access, gaps):
+for _module in (health, documents, experiences, lifecycle, technologies, analysis, access, gaps):
     api_router.include_router(_module.router)

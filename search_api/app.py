@@ -24,7 +24,7 @@ from search_api.errors import install_error_handlers
 from search_api.limits import BodyLimitMiddleware, JsonBodyMiddleware
 from search_api.openapi import build_openapi
 from search_api.ratelimit import RateLimits
-from search_api.routes import API_PREFIX
+from search_api.routes import API_PREFIX, feeds, oai
 from search_api.uploads import Uploader
 from search_api.warmup import Warmup
 from search_api.web import router as web_router
@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                        expose_headers=["Content-Language", "Location"], max_age=600)
     install_error_handlers(app)
     app.include_router(api_router)
+    app.include_router(oai.router)  # /oai: OAI-PMH for harvesters (docs/harvesting.md)
+    app.include_router(feeds.router)  # /feeds/experiences.atom
     app.include_router(web_router)  # the page at /, /embed, /widget.js (before the /docs redirect)
     install_offline_docs(app)  # /docs and /redoc with their assets served from the package
 

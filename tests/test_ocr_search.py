@@ -23,6 +23,7 @@ from index.embedding.embedder import Embedder
 from index.knowledge_base import KnowledgeBase
 from index.records import DocumentRecord, NewChunk, SearchFilters
 from index.store.base import Backend
+from index.store.embedded.schema import SCHEMA_VERSION
 from index.store.factory import open_backend
 from index.store.postgres.schema import MIGRATIONS
 from ingest.limits import ReadLimits
@@ -202,7 +203,7 @@ def test_a_data_folder_from_before_ocr_gets_the_columns(tmp_path: Path) -> None:
     try:
         (chunk,) = backend.document_chunks("d1")
         assert chunk.ocr is False and chunk.ocr_confidence is None
-        assert backend.get_meta("schema_version") == "3"
+        assert backend.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert backend.filter_documents(SearchFilters(ocr=False))[1] == 1
         assert backend.filter_documents(SearchFilters(ocr=True))[1] == 0
     finally:

@@ -104,10 +104,13 @@ class ExperienceBank:
         return exp
 
     def update(self, exp_id: str, record: dict[str, Any]) -> Experience:
-        """Replace an experience's fields (the id stays); re-embeds it."""
-        self.get(exp_id)
+        """Replace an experience's fields (the id stays); re-embeds it. A record without a history keeps the
+        stored one (the lifecycle changes by transitions, `kb/lifecycle.py`)."""
         if record.get("id", exp_id) != exp_id:
             raise ValidationError("id", f"the id cannot change ({exp_id!r} → {record.get('id')!r})")
+        stored = self.get(exp_id)
+        if not record.get("history") and stored.history:  # the lifecycle is kept; it changes by transitions only
+            record = {**record, "history": [step.model_dump(mode="json") for step in stored.history]}
         exp = parse_experience({**record, "id": exp_id}, self.vocabulary, "experience")
         try:
             self.put(exp, must_exist=True)
@@ -122,9 +125,10 @@ class ExperienceBank:
         if not self.backend.delete_document(exp_id):
             raise NotFoundError(f"no experience with id {exp_id!r}")
 
-    def put(self, exp: Experience, *, must_exist: bool | None = None) -> str:
-        """Store an experience (validated) unless it is unchanged: added | updated | unchanged; `must_exist` as
-        in `ItemWriter.store` (a creation or an update only, decided in the write)."""
+    def put(self, exp: Experience, *, must_exist: bool | None = None, expect_sha256: str | None = None) -> str:
+        """Store an experience (validated) unless it is unchanged: added | updated | unchanged; `must_exist` and
+        `expect_sha256` as in `ItemWriter.store` (a creation or an update only, of one version, decided in the
+        write)."""
         payload = exp.model_dump(mode="json")
         digest = _digest({"record": payload, "chunking": self.writer.signature()})
         existing = self.backend.get_document(exp.id)
@@ -143,7 +147,7 @@ class ExperienceBank:
             size=len(text), kind=EXPERIENCE, languages=[exp.language], facets=facets, meta={"record": payload},
         )
         self.writer.store(record, self.writer.chunk_text(text, exp.language), suggest=SUGGESTED_TAGS,
-                          must_exist=must_exist)
+                          must_exist=must_exist, expect_sha256=expect_sha256)
         return "added" if existing is None else "updated"
 
     def put_technology(self, tech: Technology) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, SearchFilters
 from index.store.consistency import ConsistencyReport
 from index.store.statistics import LanguageStatistics
 from pedkb.errors import ConflictError, NotFoundError
@@ -21,13 +21,17 @@ from pedkb.errors import ConflictError, NotFoundError
 WEIGHTS_META = "model_weights"  # meta key of the embedder's weights fingerprint (docs/model_identity.md)
 
 
-def check_precondition(doc_id: str, exists: bool, must_exist: bool | None) -> None:
+def check_precondition(doc_id: str, exists: bool, must_exist: bool | None, *, current_sha256: str | None = None,
+                       expect_sha256: str | None = None) -> None:
     """Inside a write transaction: refuse to create an existing item (ConflictError) or to update a missing one
-    (NotFoundError); `must_exist` None writes either way."""
+    (NotFoundError); `must_exist` None writes either way. With `expect_sha256`, refuse (ConflictError) when the
+    stored item is no longer the version the caller read (another writer changed it meanwhile)."""
     if must_exist is False and exists:
         raise ConflictError(f"id: an item with id {doc_id!r} exists already")
     if must_exist and not exists:
         raise NotFoundError(f"no item with id {doc_id!r}")
+    if expect_sha256 is not None and current_sha256 != expect_sha256:
+        raise ConflictError(f"{doc_id}: changed by another writer meanwhile; read it again and retry")
 
 
 class Backend(ABC):
@@ -45,14 +49,24 @@ class Backend(ABC):
     # --- documents -------------------------------------------------------------------------------------------
     @abstractmethod
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
-                     must_exist: bool | None = None) -> DocumentRecord:
+                     must_exist: bool | None = None, expect_sha256: str | None = None) -> DocumentRecord:
         """Insert or replace a document with all its chunks and vectors, atomically, as the only writer of the
-        store at that moment; `must_exist` False only creates, True only replaces (`check_precondition`, decided
-        inside the write so that two writers cannot both pass it)."""
+        store at that moment; `must_exist` False only creates, True only replaces, `expect_sha256` only replaces
+        that version (`check_precondition`, decided inside the write so that two writers cannot both pass it).
+
+        Deleting a document records its deletion (`deletions`); storing one under that id again forgets it."""
 
     @abstractmethod
     def delete_document(self, doc_id: str) -> bool:
         """Delete a document, its chunks and their vectors; False when it did not exist."""
+
+    @abstractmethod
+    def deletions(self, kind: str | None = None) -> list[Deletion]:
+        """The deleted items remembered (optionally of one kind), oldest deletion first."""
+
+    @abstractmethod
+    def restore_deletions(self, items: Sequence[Deletion]) -> None:
+        """Remember these deletions (a copied store's), except of ids that exist as documents."""
 
     @abstractmethod
     def get_document(self, doc_id: str) -> DocumentRecord | None:

@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 def copy_store(source: Backend, target: Backend, on_document: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Copy every document with its chunks, vectors and facets; returns document and chunk counts.
+    """Copy every document with its chunks, vectors and facets, and the deletions remembered for harvesters;
+    returns document and chunk counts.
 
     The target must be empty or built with the same model. Re-running is safe: documents are replaced by id.
     An empty target is filled in `bulk_loading()` (on PostgreSQL: COPY, the vector index built once at the end).
@@ -45,5 +46,6 @@ def copy_store(source: Backend, target: Backend, on_document: Callable[[str], No
             chunks += len(doc_chunks)
             if on_document is not None:
                 on_document(doc.doc_id)
+        target.restore_deletions(source.deletions())  # what harvesters were told was deleted stays deleted
     log.info("copied %d documents, %d chunks", documents, chunks)
     return {"documents": documents, "chunks": chunks}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import Field
 
 from ingest.knowledge import Experience
@@ -13,6 +13,7 @@ from pedkb.limits import MAX_K, MAX_LIST
 from search_api.deps import RATE_LIMITED, AnalysisLimit, GuardedRoute, KbDep, SettingsDep, WriterDep
 from search_api.errors import ApiError
 from search_api.examples import EXPERIENCE_BODY
+from search_api.linked_data import LD_JSON, linked_data_response, wants_linked_data
 from search_api.query import NOTHING, build_filters, check_page, clean_text
 from search_api.routes import API_PREFIX
 from search_api.schemas import ErrorResponse, Filters, SimilarItem
@@ -61,10 +62,15 @@ def list_experiences(kb: KbDep, query: Annotated[ExperienceQuery, Query()]) -> E
     return ExperiencePage(total=kb.bank.count(filters), offset=query.offset, limit=query.limit, items=items)
 
 
-@router.get("/{exp_id}", response_model=Experience, responses=NOT_FOUND)
-def get_experience(kb: KbDep, exp_id: ExpId) -> Experience:
-    """One experience."""
+@router.get("/{exp_id}", response_model=Experience,
+            responses={**NOT_FOUND, 200: {"content": {LD_JSON: {}}, "description": "the experience; as a schema.org "
+                                          "LearningResource when `Accept: application/ld+json`"}})
+def get_experience(kb: KbDep, exp_id: ExpId, request: Request, response: Response) -> Experience | Response:
+    """One experience (JSON-LD on request: docs/harvesting.md)."""
+    response.headers.append("Vary", "Accept")
     try:
+        if wants_linked_data(request):
+            return linked_data_response(kb, exp_id, str(request.base_url))
         return kb.bank.get(exp_id)
     except NotFoundError as exc:
         raise _not_found(exp_id, exc) from exc

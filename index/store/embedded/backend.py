@@ -23,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import WEIGHTS_META, Backend
 from index.store.consistency import ConsistencyReport
 from index.store.embedded import check as embedded_check
@@ -224,12 +224,12 @@ class FaissBackend(Backend):
 
     # --- documents -------------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
-                     must_exist: bool | None = None) -> DocumentRecord:
+                     must_exist: bool | None = None, expect_sha256: str | None = None) -> DocumentRecord:
         """Insert or replace a document with its chunks: one SQLite transaction, then the index follows."""
         with self._writer.hold() as depth:
             with self._mutex:
                 before = self._current_generation()
-            stored, removed, added = self.store.put_document(doc, chunks, must_exist)
+            stored, removed, added = self.store.put_document(doc, chunks, must_exist, expect_sha256)
             self._after_commit(before, removed, added, depth)
             return stored
 
@@ -242,6 +242,15 @@ class FaissBackend(Backend):
             if removed is not None:
                 self._after_commit(before, removed, [], depth)
             return removed is not None
+
+    def deletions(self, kind: str | None = None) -> list[Deletion]:
+        """The remembered deletions, oldest first."""
+        return self.store.deletions(kind)
+
+    def restore_deletions(self, items: Sequence[Deletion]) -> None:
+        """Remember deletions copied from another store (as a writer)."""
+        with self._writer.hold():
+            self.store.restore_deletions(items)
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """A document by id."""

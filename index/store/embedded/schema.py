@@ -1,4 +1,5 @@
-"""The embedded store's SQLite schema (version 2 added the lexical index, 3 the OCR columns) and its rows as records."""
+"""The embedded store's SQLite schema (version 2 added the lexical index, 3 the OCR columns, 4 the deletions kept
+for harvesters) and its rows as records."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sqlite3
 
 from index.records import ChunkRecord, DocumentRecord
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,6 +52,13 @@ CREATE TABLE IF NOT EXISTS facets (
     PRIMARY KEY (doc_id, facet, value)
 );
 CREATE INDEX IF NOT EXISTS facets_lookup ON facets(facet, value);
+CREATE TABLE IF NOT EXISTS deletions (
+    doc_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    deleted REAL NOT NULL,
+    facets TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS deletions_kind ON deletions(kind, deleted);
 """
 
 CHUNK_FIELDS = ("chunk_id", "doc_id", "ordinal", "text", "lang", "page", "start", "end", "n_tokens", "ocr",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import check_precondition
 from index.store.embedded import lexical as sqlite_lexical
 from index.store.embedded.schema import (
@@ -111,14 +111,17 @@ class SqliteStore:
 
     # --- writes ----------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk],
-                     must_exist: bool | None = None) -> tuple[DocumentRecord, list[int], list[int]]:
+                     must_exist: bool | None = None,
+                     expect_sha256: str | None = None) -> tuple[DocumentRecord, list[int], list[int]]:
         """Insert or replace a document and its chunks in one transaction; returns (doc, removed ids, new ids).
         `must_exist` True or False makes it an update or a creation only (`check_precondition`)."""
         now = time.time()
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            old = self.db.execute("SELECT created, seq FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
-            check_precondition(doc.doc_id, old is not None, must_exist)
+            old = self.db.execute("SELECT created, seq, sha256 FROM documents WHERE doc_id = ?",
+                                  (doc.doc_id,)).fetchone()
+            check_precondition(doc.doc_id, old is not None, must_exist, expect_sha256=expect_sha256,
+                               current_sha256=None if old is None else old["sha256"])
             removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc.doc_id,))]
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
             if old is None:
@@ -137,6 +140,7 @@ class SqliteStore:
                  json.dumps(doc.meta, ensure_ascii=False)),
             )
             self.db.execute("DELETE FROM facets WHERE doc_id = ?", (doc.doc_id,))
+            self.db.execute("DELETE FROM deletions WHERE doc_id = ?", (doc.doc_id,))
             self.db.executemany(
                 "INSERT OR IGNORE INTO facets(doc_id, facet, value) VALUES (?, ?, ?)",
                 [(doc.doc_id, facet, str(value)) for facet, values in doc.stored_facets().items()
@@ -172,6 +176,7 @@ class SqliteStore:
                 self.db.execute("ROLLBACK")
                 return None
             removed = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+            self._remember_deletion(doc_id)
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             sqlite_lexical.remove_chunks(self.db, removed)
             self.db.execute("DELETE FROM facets WHERE doc_id = ?", (doc_id,))
@@ -182,6 +187,36 @@ class SqliteStore:
             self.db.execute("ROLLBACK")
             raise
         return removed
+
+    def _remember_deletion(self, doc_id: str) -> None:
+        """Inside a delete: keep the item's kind and facets with the time it went (`deletions`)."""
+        kind = self.db.execute("SELECT kind FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()[0]
+        facets: dict[str, list[str]] = {}
+        for row in self.db.execute("SELECT facet, value FROM facets WHERE doc_id = ? ORDER BY facet, value",
+                                   (doc_id,)):
+            facets.setdefault(row[0], []).append(row[1])
+        self.db.execute("INSERT OR REPLACE INTO deletions(doc_id, kind, deleted, facets) VALUES (?, ?, ?, ?)",
+                        (doc_id, kind, time.time(), json.dumps(facets, ensure_ascii=False)))
+
+    def deletions(self, kind: str | None = None) -> list[Deletion]:
+        """The remembered deletions, oldest first."""
+        sql = "SELECT doc_id, kind, deleted, facets FROM deletions"
+        rows = self.db.execute(f"{sql} ORDER BY deleted, doc_id" if kind is None else
+                               f"{sql} WHERE kind = ? ORDER BY deleted, doc_id", () if kind is None else (kind,))
+        return [Deletion(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def restore_deletions(self, items: Sequence[Deletion]) -> None:
+        """Remember deletions copied from another store (not of ids that exist here)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO deletions(doc_id, kind, deleted, facets) SELECT ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM documents WHERE doc_id = ?)",
+                [(d.doc_id, d.kind, d.deleted, json.dumps(d.facets, ensure_ascii=False), d.doc_id) for d in items])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def store_vectors(self, items: Sequence[tuple[str, np.ndarray]]) -> None:
         """Add vectors to the cache (no chunk points at them yet, so no generation bump)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from index.records import ChunkRecord, DocumentRecord, NewChunk, SearchFilters
+from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, SearchFilters
 from index.store.base import WEIGHTS_META, Backend
 from index.store.consistency import ConsistencyReport
 from index.store.filter_sql import filter_clause
@@ -47,6 +47,14 @@ from pedkb.errors import StoreError
 
 log = logging.getLogger(__name__)
 
+
+# Inside a delete: keep the item's kind and facets with the time it went (for harvesters, docs/harvesting.md).
+REMEMBER_DELETION = (
+    "INSERT INTO deletions (doc_id, kind, deleted, facets) SELECT d.doc_id, d.kind, %s, COALESCE((SELECT "
+    "jsonb_object_agg(facet, vals) FROM (SELECT facet, jsonb_agg(value ORDER BY value) AS vals FROM facets "
+    "WHERE doc_id = d.doc_id GROUP BY facet) f), '{}'::jsonb) FROM documents d WHERE d.doc_id = %s "
+    "ON CONFLICT (doc_id) DO UPDATE SET kind = EXCLUDED.kind, deleted = EXCLUDED.deleted, facets = EXCLUDED.facets"
+)
 
 class PgBackend(Backend):
     """Documents, chunks and vectors in PostgreSQL with pgvector."""
@@ -165,11 +173,11 @@ class PgBackend(Backend):
 
     # --- documents -----------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
-                     must_exist: bool | None = None) -> DocumentRecord:
+                     must_exist: bool | None = None, expect_sha256: str | None = None) -> DocumentRecord:
         """Insert or replace a document and its chunks in one transaction, as the only writer at that moment."""
         now = time.time()
         with self._write() as conn, conn.transaction():
-            created = integrity.begin_write(conn, doc.doc_id, must_exist)
+            created = integrity.begin_write(conn, doc.doc_id, must_exist, expect_sha256)
             doc.created = now if created is None else created
             doc.updated = now
             doc.n_chunks = len(chunks)
@@ -185,6 +193,7 @@ class PgBackend(Backend):
                  json.dumps(doc.meta, ensure_ascii=False)),
             )
             conn.execute("DELETE FROM facets WHERE doc_id = %s", (doc.doc_id,))
+            conn.execute("DELETE FROM deletions WHERE doc_id = %s", (doc.doc_id,))
             terms = [pg_search.chunk_terms(c.text, c.lang) for c in chunks]
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO facets (doc_id, facet, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
@@ -204,10 +213,32 @@ class PgBackend(Backend):
         """Delete a document with its chunks and facets."""
         with self._write() as conn, conn.transaction():
             integrity.begin_write(conn)
+            conn.execute(REMEMBER_DELETION, (time.time(), doc_id))
             gone = conn.execute("DELETE FROM documents WHERE doc_id = %s", (doc_id,)).rowcount
             if gone:
                 self._bump(conn)
         return bool(gone)
+
+    def deletions(self, kind: str | None = None) -> list[Deletion]:
+        """The remembered deletions, oldest first."""
+        sql = "SELECT doc_id, kind, deleted, facets FROM deletions"
+        with self._read() as conn:
+            rows = conn.execute(f"{sql} ORDER BY deleted, doc_id" if kind is None else
+                                f"{sql} WHERE kind = %s ORDER BY deleted, doc_id",
+                                () if kind is None else (kind,)).fetchall()
+        return [Deletion(r[0], r[1], float(r[2]), dict(r[3])) for r in rows]
+
+    def restore_deletions(self, items: Sequence[Deletion]) -> None:
+        """Remember deletions copied from another store (not of ids that exist here)."""
+        with self._write() as conn, conn.transaction():
+            integrity.begin_write(conn)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO deletions (doc_id, kind, deleted, facets) SELECT %s, %s, %s, %s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM documents WHERE doc_id = %s) ON CONFLICT (doc_id) DO UPDATE "
+                    "SET kind = EXCLUDED.kind, deleted = EXCLUDED.deleted, facets = EXCLUDED.facets",
+                    [(d.doc_id, d.kind, d.deleted, json.dumps(d.facets, ensure_ascii=False), d.doc_id)
+                     for d in items])
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """A document by id, read from the primary (callers decide writes on it)."""

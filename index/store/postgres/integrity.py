@@ -21,14 +21,16 @@ log = logging.getLogger(__name__)
 WRITE_LOCK_KEY = 7_340_005  # pg_advisory_xact_lock key every write transaction takes first
 
 
-def begin_write(conn: Any, doc_id: str | None = None, must_exist: bool | None = None) -> float | None:
-    """Inside a transaction: wait for the writer lock; for an item, check `must_exist` and return its creation
-    time (None when it is new)."""
+def begin_write(conn: Any, doc_id: str | None = None, must_exist: bool | None = None,
+                expect_sha256: str | None = None) -> float | None:
+    """Inside a transaction: wait for the writer lock; for an item, check `must_exist` (and `expect_sha256`) and
+    return its creation time (None when it is new)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
     if doc_id is None:
         return None
-    row = conn.execute("SELECT created FROM documents WHERE doc_id = %s", (doc_id,)).fetchone()
-    check_precondition(doc_id, row is not None, must_exist)
+    row = conn.execute("SELECT created, sha256 FROM documents WHERE doc_id = %s", (doc_id,)).fetchone()
+    check_precondition(doc_id, row is not None, must_exist, expect_sha256=expect_sha256,
+                       current_sha256=None if row is None else row[1])
     return None if row is None else float(row[0])
 
 

@@ -84,6 +84,15 @@ CREATE TABLE search_log (
 );
 CREATE INDEX search_log_at ON search_log (at);
 """),  # the search log (index/searchlog.py, docs/analytics.md): no client address, no key
+    (5, """
+CREATE TABLE deletions (
+    doc_id text PRIMARY KEY,
+    kind text NOT NULL,
+    deleted double precision NOT NULL,
+    facets jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX deletions_kind ON deletions (kind, deleted);
+"""),  # deleted items remembered for harvesters (docs/harvesting.md)
 ]
 
 LOCK_KEY = 7_340_001  # pg_advisory_xact_lock key serialising migrations across processes

@@ -1,4 +1,5 @@
-// An experience: every field, its technologies, and similar projects in any language.
+// An experience: every field, its technologies, its lifecycle timeline, similar projects in any language, and its
+// schema.org JSON-LD (from the API) embedded for search engines and harvesters.
 
 import { basename, h, replace } from "./dom.js";
 import { langBadge, typeTag, withoutTitle } from "./results.js";
@@ -29,6 +30,36 @@ function similarCard(app, catalog, item) {
     shared.length ? h("p", { class: "reason" }, `${app.t("shared_technologies")}: ${shared.join(", ")}`) : null,
     h("p", { class: "snippet", lang: item.lang },
       h("span", { class: "vh" }, `${app.t("closest_passage")}: `), passage));
+}
+
+/** The lifecycle history as a timeline, oldest step first. */
+function timeline(app, catalog, exp) {
+  const L = app.lang;
+  const evidence = { report: app.t("evidence_report"), seminar: app.t("evidence_seminar"),
+    publication: app.t("evidence_publication") };
+  const steps = exp.history.map((step) => h("li", { class: "timeline-step", dataset: { stage: step.stage } },
+    h("time", { datetime: step.date }, step.date),
+    h("p", { class: "timeline-stage" }, step.previous ? `${catalog.value("stage", step.previous, L)} → ` : "",
+      h("strong", {}, catalog.value("stage", step.stage, L))),
+    h("p", {}, `${app.t("history_by")}: `, h("span", { class: "timeline-by" }, step.by)),
+    h("p", {}, `${evidence[step.evidence_kind]}: `, h("span", { class: "timeline-evidence" }, step.evidence)),
+    step.document ? h("p", {}, h("a", { href: `#/document/${encodeURIComponent(step.document)}` },
+      app.t("history_document"))) : null,
+    step.reason ? h("p", { class: "timeline-reason" }, `${app.t("history_reason")}: `, step.reason) : null));
+  return h("section", { class: "lifecycle", "aria-labelledby": "lifecycle-title" },
+    h("h2", { id: "lifecycle-title" }, app.t("history_title")),
+    steps.length ? h("ol", { class: "timeline" }, steps) : h("p", { class: "notice" }, app.t("history_none")));
+}
+
+/** The experience's JSON-LD from the API, as a script element (a text node: nothing is parsed as HTML). */
+async function linkedData(app, id, article) {
+  try {
+    const response = await fetch(`${app.api.base}/api/v1/experiences/${encodeURIComponent(id)}`,
+      { headers: { Accept: "application/ld+json" } });
+    if (response.ok) article.append(h("script", { type: "application/ld+json" }, await response.text()));
+  } catch {
+    /* the page works without it */
+  }
 }
 
 /** Documents have no title of their own: name them by their file. */
@@ -91,9 +122,11 @@ export async function renderExperience(app, { id }) {
     textSection(app, "results", exp.results, lang),
     h("section", {}, h("h2", {}, app.t("innovation")), innovation),
     dissemination,
+    timeline(app, catalog, exp),
     app.key() ? h("p", { class: "actions" },
       h("a", { class: "button", href: `#/experience/${encodeURIComponent(exp.id)}/edit` }, app.t("edit"))) : null);
   fillSimilar(app, catalog, exp.id, similar);
+  linkedData(app, exp.id, article);
   return h("div", {},
     h("a", { class: "back", href: app.lastSearch || "#/" }, app.t("back")),
     h("div", { class: "two-col" }, article,
