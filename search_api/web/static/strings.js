@@ -1,6 +1,7 @@
 // Interface strings in Kazakh, Russian and Kyrgyz. {name} is replaced by a value; every language has every key.
 
 import { STRINGS_GAPS } from "./strings-gaps.js";
+import { STRINGS_LIFECYCLE } from "./strings-lifecycle.js";
 
 export const LANGS = ["kk", "ru", "ky"];
 export const DEFAULT_LANG = "kk";
@@ -145,14 +146,6 @@ export const STRINGS = {
     dissemination: "Тәжірибені тарату түрлері",
     experience_kind: "Тәжірибе түрі",
     stage: "Тәжірибемен жұмыс кезеңі",
-    history_title: "Тәжірибенің өмір жолы",
-    history_none: "Кезеңдердің ауысуы әлі тіркелмеген.",
-    history_by: "Тіркеген әдіскер",
-    history_document: "Дәлел құжаты",
-    history_reason: "Себебі",
-    evidence_report: "Есеп",
-    evidence_seminar: "Семинар",
-    evidence_publication: "Жарияланым",
     suggest_technologies: "Мәтін бойынша технологияларды ұсыну",
     suggested: "Ұсынылды: {list}",
     choose: "Таңдаңыз",
@@ -304,14 +297,6 @@ export const STRINGS = {
     dissemination: "Формы распространения опыта",
     experience_kind: "Вид опыта",
     stage: "Этап работы с опытом",
-    history_title: "Жизненный путь опыта",
-    history_none: "Смена этапов ещё не записана.",
-    history_by: "Записал методист",
-    history_document: "Документ-подтверждение",
-    history_reason: "Причина",
-    evidence_report: "Отчёт",
-    evidence_seminar: "Семинар",
-    evidence_publication: "Публикация",
     suggest_technologies: "Подобрать технологии по тексту",
     suggested: "Предложено: {list}",
     choose: "Выберите",
@@ -463,14 +448,6 @@ export const STRINGS = {
     dissemination: "Тажрыйбаны жайылтуу формалары",
     experience_kind: "Тажрыйбанын түрү",
     stage: "Тажрыйба менен иштөө этабы",
-    history_title: "Тажрыйбанын өмүр жолу",
-    history_none: "Этаптардын алмашуусу азырынча жазылган эмес.",
-    history_by: "Каттаган методист",
-    history_document: "Далил документи",
-    history_reason: "Себеби",
-    evidence_report: "Отчет",
-    evidence_seminar: "Семинар",
-    evidence_publication: "Басылма",
     suggest_technologies: "Текст боюнча технологияларды сунуштоо",
     suggested: "Сунушталды: {list}",
     choose: "Тандаңыз",
@@ -488,6 +465,7 @@ export const STRINGS = {
 };
 
 for (const lang of LANGS) Object.assign(STRINGS[lang], STRINGS_GAPS[lang]); // the gap report's own strings
+for (const lang of LANGS) Object.assign(STRINGS[lang], STRINGS_LIFECYCLE[lang]); // an experience's timeline
 
 /** A supported interface language for a code such as "ru-RU", or null. */
 export function pickLang(code) {
