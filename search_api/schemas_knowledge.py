@@ -88,14 +88,16 @@ def summarise(exp: Experience) -> ExperienceSummary:
                              technologies=list(exp.technologies))
 
 
-class ExperienceIn(NoBooleanNumbers, Experience):
-    """An experience as a client sends it: numbers must be numbers and flags flags (no 1 for true)."""
+ExperienceId = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)]
 
-    id: Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)]
+
+class ExperienceIn(NoBooleanNumbers, Experience):
+    """An experience as a client sends it: numbers must be numbers and flags flags (no 1 for true); without an
+    `id` the server assigns a readable one from the language and title (`exp-kk-syni-oylau`, then `-2`, ...)."""
+
+    id: ExperienceId | None = Field(default=None, description="leave out to get an id made from the title")  # type: ignore[assignment]
     sample: StrictBool = False
 
 
 class ExperienceUpdate(ExperienceIn):
     """An experience's new content; `id` may be left out, the address names the experience."""
-
-    id: Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)] | None = None  # type: ignore[assignment]

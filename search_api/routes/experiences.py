@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import Field
 
-from ingest.knowledge import Experience
-from pedkb.errors import NotFoundError
+from ingest.knowledge import NEW_ID, Experience, experience_problems
+from pedkb.errors import NotFoundError, Problem
 from pedkb.limits import MAX_K, MAX_LIST
 from search_api.deps import RATE_LIMITED, AnalysisLimit, GuardedRoute, KbDep, SettingsDep, WriterDep
-from search_api.errors import ApiError
+from search_api.errors import ApiError, checks_body
 from search_api.examples import EXPERIENCE_BODY
 from search_api.query import NOTHING, build_filters, check_page, clean_text
 from search_api.routes import API_PREFIX
@@ -47,6 +47,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _record_problems(request: Request, body: dict[str, Any]) -> list[Problem]:
+    """Every problem of a refused experience body, the way `pedkb exp add` checks it (the id may be left out)."""
+    record = {**body, "id": body.get("id") or request.path_params.get("exp_id") or NEW_ID}
+    return experience_problems(record, request.app.state.kb.vocabulary)
+
+
 def _not_found(exp_id: str, exc: NotFoundError) -> ApiError:
     return ApiError(404, "experience_not_found", id=exp_id)
 
@@ -72,10 +78,15 @@ def get_experience(kb: KbDep, exp_id: ExpId) -> Experience:
 
 @router.post("", response_model=Experience, status_code=201, dependencies=[WriterDep],
              responses={**WRITE_ERRORS, 409: {"model": ErrorResponse, "description": "the id exists"}})
+@checks_body(_record_problems)
 def create_experience(
     kb: KbDep, response: Response, body: Annotated[ExperienceIn, Body(openapi_examples=EXPERIENCE_BODY)]
 ) -> Experience:
-    """Add an experience; its ids (region, technologies, ...) must be in the vocabulary."""
+    """Add an experience; its ids (region, technologies, ...) must be in the vocabulary.
+
+    Leave `id` out to get a readable one made from the language and title (`exp-kk-syni-oylau`, `-2` when taken).
+    A refused record is answered with every problem at once (`problems`, each with its field).
+    """
     created = kb.bank.create(_clean(body.model_dump(mode="json")))
     response.headers["Location"] = f"{API_PREFIX}{router.prefix}/{created.id}"
     return created
@@ -83,6 +94,7 @@ def create_experience(
 
 @router.put("/{exp_id}", response_model=Experience, dependencies=[WriterDep],
             responses={**WRITE_ERRORS, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "id differs"}})
+@checks_body(_record_problems)
 def update_experience(
     kb: KbDep, exp_id: ExpId, body: Annotated[ExperienceUpdate, Body(openapi_examples=EXPERIENCE_BODY)]
 ) -> Experience:
