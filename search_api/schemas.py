@@ -83,6 +83,14 @@ class SearchQuery(Filters, _SearchHead):
     """A search: the query, how many results from where, the mode and the filters."""
 
 
+class SearchPageQuery(SearchQuery):
+    """A search by GET, which can also answer with the page as a file."""
+
+    format: Literal["json", "csv", "ris"] = Field(
+        default="json", description="json (default); csv = the page as a table (UTF-8 with BOM, for Excel); "
+                                    "ris = the page as references (Zotero, Mendeley, EndNote), as an attachment")
+
+
 class MatchedPassage(BaseModel):
     """Another passage of an item that matched the query (`expand=passages`)."""
 
