@@ -80,7 +80,8 @@ class Vocabulary:
     def reference_problems(self, record: Mapping[str, Any]) -> Iterator[Problem]:
         """The unknown ids and repeated items of a raw record; fields of the wrong type are left to the schema."""
         values = {kind: self.classifications.get(kind).ids() for kind in CLASSIFICATION_KINDS}
-        innovation = record.get("innovation") if isinstance(record.get("innovation"), dict) else {}
+        raw_innovation = record.get("innovation")
+        innovation: Mapping[str, Any] = raw_innovation if isinstance(raw_innovation, dict) else {}
         # each check: (field, value, allowed ids, what the value is called in the message)
         refs: list[tuple[str, object, Container[str], str]] = [
             ("region", record.get("region"), self.regions, "region id"),

@@ -25,7 +25,8 @@ PedkbError
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -103,7 +104,7 @@ class Problem:
     field: str
     reason: str
     kind: str = "invalid_value"
-    values: Mapping[str, object] = field(default_factory=dict)
+    values: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
 
 class ValidationError(InputError):

@@ -141,28 +141,31 @@ def from_validation(first: Mapping[str, Any], limits: Mapping[str, int] | None =
     return ApiError(422, kind, field=field, reason=reason)
 
 
-def hide_paths(text: str, settings: Settings) -> str:
-    """A message without the server's folders: the data folder shown as DATA, other absolute folders as `…/`."""
+def hide_paths(text: str, settings: Settings | None) -> str:
+    """A message without the server's folders: the data folder shown as DATA, other absolute folders as `…/`
+    (no settings: the text as it is, for the command line, whose user owns the folders)."""
+    if settings is None:
+        return text
     for folder, label in ((settings.data, "DATA"), (settings.model_cache, "MODELS"), (settings.corpus, "CORPUS")):
         for form in sorted({str(Path(folder).resolve()), str(Path(folder).absolute())}, key=len, reverse=True):
             text = text.replace(form, label)
     return _FOLDERS.sub("…/", text)
 
 
-_PROBLEM_VALUES = {"too_small": ("limit", "value"), "too_large": ("limit", "value"), "unknown_value": ("value",),
-                   "invalid_id": ("value",), "missing_field": (), "unknown_field": (), "empty_value": ()}
+_PROBLEM_KINDS = {"too_small", "too_large", "unknown_value", "invalid_id", "missing_field", "unknown_field",
+                  "empty_value"}  # kinds of pedkb.errors.Problem the catalogue translates
 
 
-def from_problem(problem: pedkb_errors.Problem, settings: Settings) -> ApiError:
+def from_problem(problem: pedkb_errors.Problem, settings: Settings | None) -> ApiError:
     """One wrong field as an ApiError: a translated message where the catalogue has its kind, else the English
     reason inside the translated "invalid value" sentence."""
-    if problem.kind in _PROBLEM_VALUES:
-        values = {name: _short(problem.values.get(name, "?")) for name in _PROBLEM_VALUES[problem.kind]}
-        return ApiError(422, problem.kind, field=problem.field, **values)
+    if problem.kind in _PROBLEM_KINDS:
+        return ApiError(422, problem.kind, field=problem.field, limit=_short(problem.values.get("limit", "?")),
+                        value=_short(problem.values.get("value", "?")))
     return ApiError(422, "invalid_value", field=problem.field, reason=hide_paths(problem.reason, settings))
 
 
-def from_pedkb(exc: pedkb_errors.PedkbError, settings: Settings) -> ApiError:
+def from_pedkb(exc: pedkb_errors.PedkbError, settings: Settings | None) -> ApiError:
     """A pedkb error as an ApiError: its English detail, without server paths, inside a translated sentence."""
     if isinstance(exc, pedkb_errors.ValidationError):
         field = exc.field.rsplit(": ", 1)[-1]

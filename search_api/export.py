@@ -63,7 +63,7 @@ def export_rows(page: SearchResponse, record_of: Callable[[str], DocumentRecord 
         year = exp.get("year") or meta.get("year")
         if not year and record is not None and record.created:
             year = datetime.fromtimestamp(record.created, UTC).year
-        rows.append(ExportRow(rank, result, authors, int(year) if year else None, str(exp.get("organisation", "")),
+        rows.append(ExportRow(rank, result, authors, int(str(year)) if year else None, str(exp.get("organisation", "")),
                               str(exp.get("region", "")), page_url(base_url, result)))
     return rows
 
