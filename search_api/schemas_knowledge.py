@@ -27,6 +27,9 @@ class TechnologyOut(BaseModel):
 
     id: str
     group: str
+    title: str = Field(description="the name in the reader's language (`lang`, else Accept-Language; then ru, kk, ky, "
+                                   "en)")
+    titles: dict[str, str] = Field(description="language → name (kk, ru, ky, en)")
     labels: Labels
     descriptions: dict[str, str]
     aliases: dict[str, list[str]]
@@ -37,6 +40,8 @@ class GroupOut(BaseModel):
 
     id: str
     order: int
+    title: str = Field(description="the name in the reader's language")
+    titles: dict[str, str] = Field(description="language → name (kk, ru, ky, en)")
     labels: Labels
     descriptions: dict[str, str]
     technologies: list[TechnologyOut]
@@ -78,6 +83,15 @@ class ExperiencePage(BaseModel):
     offset: int
     limit: int
     items: list[Experience]
+
+
+class ExperienceOut(Experience):
+    """One experience with the names of its technologies in the reader's language."""
+
+    titles: dict[str, str] = Field(default_factory=dict, description="language → title (the experience's own)")
+    technology_titles: dict[str, str] = Field(
+        default_factory=dict, description="technology id → its name in the reader's language (`ui_lang`, else "
+                                          "Accept-Language; then ru, kk, ky, en)")
 
 
 def summarise(exp: Experience) -> ExperienceSummary:

@@ -16,7 +16,8 @@ from search_api.examples import EXPERIENCE_BODY
 from search_api.query import NOTHING, build_filters, check_page, clean_text
 from search_api.routes import API_PREFIX
 from search_api.schemas import ErrorResponse, Filters, SimilarItem
-from search_api.schemas_knowledge import MAX_ID, ExperienceIn, ExperiencePage, ExperienceUpdate
+from search_api.schemas_knowledge import MAX_ID, ExperienceIn, ExperienceOut, ExperiencePage, ExperienceUpdate
+from search_api.titles import ReaderLanguage, pick_title, technology_titles
 
 router = APIRouter(prefix="/experiences", tags=["experiences"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter or field is wrong"}})
@@ -67,13 +68,16 @@ def list_experiences(kb: KbDep, query: Annotated[ExperienceQuery, Query()]) -> E
     return ExperiencePage(total=kb.bank.count(filters), offset=query.offset, limit=query.limit, items=items)
 
 
-@router.get("/{exp_id}", response_model=Experience, responses=NOT_FOUND)
-def get_experience(kb: KbDep, exp_id: ExpId) -> Experience:
-    """One experience."""
+@router.get("/{exp_id}", response_model=ExperienceOut, responses=NOT_FOUND)
+def get_experience(kb: KbDep, exp_id: ExpId, order: ReaderLanguage, response: Response) -> ExperienceOut:
+    """One experience, with its technologies' names in the reader's language (`technology_titles`)."""
     try:
-        return kb.bank.get(exp_id)
+        exp = kb.bank.get(exp_id)
     except NotFoundError as exc:
         raise _not_found(exp_id, exc) from exc
+    response.headers["Vary"] = "Accept-Language"
+    names = {t: pick_title(technology_titles(kb.vocabulary, t), order) or t for t in exp.technologies}
+    return ExperienceOut(**exp.model_dump(), titles={exp.language: exp.title}, technology_titles=names)
 
 
 @router.post("", response_model=Experience, status_code=201, dependencies=[WriterDep],

@@ -25,6 +25,7 @@ from search_api.schemas import (
     SearchResult,
 )
 from search_api.snippets import make_snippet
+from search_api.titles import asked_language, localise_results, title_order
 
 router = APIRouter(tags=["search"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter is wrong"}})
@@ -100,7 +101,7 @@ def search(
     Pages follow `next_offset` with the same parameters; reading needs no key. `format=csv` or `format=ris` gives
     the same page (k, offset, filters) as a file to download.
     """
-    page = run_search(kb, settings, query)
+    page = localise_results(run_search(kb, settings, query), kb.vocabulary, _title_order(request, query))
     if query.format == "json":
         return page
     rows = export_rows(page, kb.backend.get_document, str(request.base_url))
@@ -112,7 +113,13 @@ def search(
 def search_post(
     kb: KbDep,
     settings: SettingsDep,
+    request: Request,
     query: Annotated[SearchQuery, Body(openapi_examples=SEARCH_BODY)],
 ) -> SearchResponse:
     """The same search with a JSON body, for long queries and many filters."""
-    return run_search(kb, settings, query)
+    return localise_results(run_search(kb, settings, query), kb.vocabulary, _title_order(request, query))
+
+
+def _title_order(request: Request, query: SearchQuery) -> tuple[str, ...]:
+    """The languages of the results' titles: `ui_lang`, else Accept-Language, then ru, kk, ky, en."""
+    return title_order(query.ui_lang or asked_language(request.headers.get("accept-language")))
