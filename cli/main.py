@@ -256,8 +256,12 @@ def cmd_model(args: argparse.Namespace) -> int:
         onnx_dir = build_onnx(path, force=args.force, keep_fp32=args.onnx_fp32)
         print(f"installed {settings.model} at {path} (ONNX export in {onnx_dir})")
         return 0
-    print(json.dumps(provision.model_info(settings.model, settings.model_cache), ensure_ascii=False, indent=2,
-                     default=str))
+    info = provision.model_info(settings.model, settings.model_cache)
+    if args.json:
+        output.print_json(info)
+    else:
+        output.table(("", "value"), [(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list)
+                                      else v) for k, v in info.items()])
     return 0
 
 
@@ -366,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", action="store_true",
                    help="build the ONNX int8 export even where `auto` would not pick it (407 MB, about a minute)")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export (torch runtimes only)")
+    p.add_argument("--json", action="store_true", help="info: print JSON (for scripts)")
     p.set_defaults(func=cmd_model)
 
     p = sub.add_parser("migrate", help="copy a data folder into PostgreSQL without re-embedding")

@@ -48,7 +48,13 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[object]], *, title: st
         grid.add_column(name, justify="right" if name in numeric else "left", overflow="fold")
     for row in rows:
         grid.add_row(*("" if cell is None else str(cell) for cell in row))
-    console().print(grid)
+    out = console()
+    if out.is_terminal:
+        out.print(grid)
+        return
+    with out.capture() as captured:  # a pipe or a file: the same table without the padding at the line ends
+        out.print(grid)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def say(text: str) -> None:
