@@ -65,13 +65,14 @@ class ApiError(Exception):
         self.problems = list(problems)
         super().__init__(message(kind, **self.values))
 
-    def body(self, lang: str) -> dict[str, object]:
-        """The JSON body in `lang`: error, detail, field (when known) and problems (when listed)."""
+    def body(self, lang: str, *, listed: bool = True) -> dict[str, object]:
+        """The JSON body in `lang`: error, detail, field (when known) and, on a 422 naming a field, `problems`
+        (every wrong field; the error itself when it is the only one)."""
         body: dict[str, object] = {"error": self.kind, "detail": message(self.kind, lang, **self.values)}
         if self.field is not None:
             body["field"] = self.field
-        if self.problems:
-            body["problems"] = [problem.body(lang) for problem in self.problems]
+        if listed and (self.problems or (self.status == 422 and self.field is not None)):
+            body["problems"] = [problem.body(lang, listed=False) for problem in self.problems or [self]]
         return body
 
 
