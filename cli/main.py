@@ -132,7 +132,7 @@ def _print_passages(args: argparse.Namespace, hits: list[SearchHit]) -> int:
 def _hit_row(rank: int, hit: SearchHit, note: str = "") -> list[object]:
     """One result as a table row: rank, score, language, type, title, where (file, page, ids), the passage."""
     where = Path(hit.document.source).name + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
-    return [rank, f"{hit.score:.3f}", hit.chunk.lang, hit.document.kind, output.shorten(hit.document.title, 60),
+    return [rank, f"{hit.score:.3f}", hit.chunk.lang, hit.document.kind, output.shorten(output.title_of(hit), 60),
             f"{where} ({hit.document.doc_id}#{hit.chunk.chunk_id})", output.shorten(hit.chunk.text, 160) + note]
 
 

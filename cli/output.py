@@ -18,9 +18,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from index.records import SearchHit
 from pedkb.errors import PedkbError, Problem, ValidationError
 from search_api.errors import field_path, from_pedkb
-from search_api.i18n import message, pick_language
+from search_api.i18n import message
+from search_api.titles import asked_language as api_asked_language
+from search_api.titles import pick_title, title_order
 
 M = TypeVar("M", bound=BaseModel)
 PIPE_WIDTH = 160  # columns of a table written to a pipe or file (a terminal uses its own width)
@@ -78,13 +81,27 @@ def validated(model: type[M], data: object) -> M:
         raise ValidationError.of(problems) from None
 
 
-def reader_language() -> str:
-    """The language of error messages: from $LC_ALL, $LC_MESSAGES or $LANG (ru_RU.UTF-8 → ru), else English."""
+def title_of(hit: SearchHit) -> str | None:
+    """A result's title; a technology's in the language of $LANG (then ru, kk, ky, en), as the API chooses it."""
+    tech = hit.document.meta.get("technology")
+    labels = tech.get("labels") if isinstance(tech, dict) else None
+    if isinstance(labels, dict):
+        return pick_title(labels, title_order(asked_language()), hit.document.title)
+    return hit.document.title
+
+
+def asked_language() -> str | None:
+    """The language of $LC_ALL, $LC_MESSAGES or $LANG (ru_RU.UTF-8 → ru) when it is kk, ru, ky or en, else None."""
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(name, "")
         if value and value not in ("C", "POSIX") and not value.startswith("C."):
-            return pick_language(value.split(".")[0].replace("_", "-"))
-    return "en"
+            return api_asked_language(value.split(".")[0].replace("_", "-"))
+    return None
+
+
+def reader_language() -> str:
+    """The language of error messages: the locale's (`asked_language`), else English."""
+    return asked_language() or "en"
 
 
 def error_lines(exc: PedkbError, lang: str | None = None) -> list[str]:

@@ -171,3 +171,8 @@ def test_search_table_json_and_exports(data: Path) -> None:
     classified = json.loads(pedkb("classify", "дебаты в парах на уроке", "--json", data=data).stdout)
     assert classified and "technology_id" in classified[0]
     assert "technology" in pedkb("classify", "дебаты в парах на уроке", data=data).stdout
+    tech = json.loads(pedkb("tech", "show", "debates", "--json", data=data).stdout)
+    for locale, lang in (("ky_KG.UTF-8", "ky"), ("C.UTF-8", "ru")):  # no language asked: ru first, as the API
+        shown = pedkb("search", "дебаты", "--type", "technology", "--k", "1", data=data,
+                      env={"LANG": locale, "LC_ALL": "", "COLUMNS": "400"})
+        assert tech["labels"][lang].split()[0] in shown.stdout, (locale, shown.stdout)
