@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from cli import lifecycle as cli_lifecycle
+from cli.output import print_json, say, shorten, table
 from index.records import SearchFilters
 from pedkb.errors import InputError, NotFoundError
 from pedkb.limits import MAX_LIST
@@ -48,10 +49,6 @@ def filters_from(args: argparse.Namespace) -> SearchFilters:
     )
 
 
-def _print_json(payload: object) -> None:
-    print(json.dumps(payload, ensure_ascii=False, indent=2))
-
-
 def _read_record(path: str) -> dict[str, Any]:
     try:
         raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
@@ -69,9 +66,21 @@ def cmd_kb_load(args: argparse.Namespace, kb: Any) -> int:
     """Index the technology classification and sample experiences of a corpus folder."""
     corpus = Path(args.corpus) if args.corpus else kb.settings.corpus
     counts = kb.bank.load_corpus(corpus)
-    for name, by_status in counts.items():
-        print(f"{name}: " + ", ".join(f"{n} {status}" for status, n in by_status.items()))
+    if args.json:
+        print_json(counts)
+        return 0
+    table(("", "added", "updated", "unchanged"),
+          [(name, *(by_status.get(s, 0) for s in ("added", "updated", "unchanged"))) for name, by_status in
+           counts.items()], numeric=("added", "updated", "unchanged"))
     return 0
+
+
+def experience_template(lang: str) -> dict[str, Any]:
+    """A filled example experience in `lang` (the API documentation's example), without an id: `exp add` takes it
+    as it is and makes the id from the title."""
+    from search_api.examples import EXPERIENCE_BODY
+
+    return {k: v for k, v in EXPERIENCE_BODY[lang]["value"].items() if k != "id"}
 
 
 def cmd_exp(args: argparse.Namespace, kb: Any) -> int:
@@ -81,29 +90,52 @@ def cmd_exp(args: argparse.Namespace, kb: Any) -> int:
     if action == "list":
         filters = filters_from(args)
         records = bank.select(filters, offset=args.offset, limit=args.limit)
+        total = bank.count(filters)
         if args.json:
-            _print_json({"total": bank.count(filters), "items": [r.model_dump(mode="json") for r in records]})
-        else:
-            for r in records:
-                print(f"{r.id:<14} [{r.language}] {r.year} {r.region:<18} {r.title}")
-            print(f"{len(records)} of {bank.count(filters)} experiences")
+            print_json({"total": total, "items": [r.model_dump(mode="json") for r in records]})
+            return 0
+        table(("id", "lang", "year", "region", "subject", "title"),
+              [(r.id, r.language, r.year, r.region, r.subject, shorten(r.title, 70)) for r in records])
+        say(f"{len(records)} of {total} experiences" + (f" (from {args.offset + 1})" if args.offset else ""))
     elif action == "show":
-        record = bank.get(args.id).model_dump(mode="json")
+        exp = bank.get(args.id)
+        record = exp.model_dump(mode="json")
         record["suggested_technologies"] = bank.suggested(args.id)
-        _print_json(record)
-    elif action == "add":
-        print(f"added {bank.create(_read_record(args.file)).id}")
-    elif action == "edit":
-        print(f"updated {bank.update(args.id, _read_record(args.file)).id}")
+        if args.json:
+            print_json(record)
+            return 0
+        _show_experience(record)
+    elif action in ("add", "edit"):
+        record = _read_record(args.file)
+        exp = bank.create(record) if action == "add" else bank.update(args.id, record)
+        if args.json:
+            print_json(exp.model_dump(mode="json"))
+        else:
+            say(f"{'added' if action == 'add' else 'updated'} {exp.id}")
     elif action == "delete":
         bank.delete(args.id)
-        print(f"deleted {args.id}")
+        say(f"deleted {args.id}")
     elif action == "import":
         counts = bank.import_file(Path(args.file))
-        print(", ".join(f"{n} {status}" for status, n in counts.items()))
+        print_json(counts) if args.json else say(", ".join(f"{n} {status}" for status, n in counts.items()))
     elif action == "export":
-        print(f"exported {bank.export(Path(args.file))} experiences to {args.file}")
+        count = bank.export(Path(args.file))
+        print_json({"exported": count, "file": args.file}) if args.json else say(
+            f"exported {count} experiences to {args.file}")
     return 0
+
+
+def _show_experience(record: dict[str, Any]) -> None:
+    """One experience as a two-column summary."""
+    innovation = record.get("innovation", {})
+    rows = [(name, record[name]) for name in ("id", "language", "title", "author", "organisation", "region",
+                                               "subject", "year", "experience_kind", "stage")]
+    rows += [("grades", ", ".join(map(str, record["grades"]))), ("technologies", ", ".join(record["technologies"])),
+             ("innovation", ", ".join(f"{k}={v}" for k, v in innovation.items())),
+             ("suggested", ", ".join(str(s.get("technology_id")) for s in record["suggested_technologies"]))]
+    rows += [(name, shorten(record[name], 300)) for name in ("summary", "problem", "goal", "method", "results")]
+    rows += [("stages", " → ".join(record["stages"]))]
+    table(("field", "value"), rows)
 
 
 def cmd_tech(args: argparse.Namespace, kb: Any) -> int:
@@ -115,19 +147,29 @@ def cmd_tech(args: argparse.Namespace, kb: Any) -> int:
                  "technologies": [{"id": t.id, "label": getattr(t.labels, lang)} for t in vocab.technologies_in(g.id)]}
                 for g in vocab.groups.values()]
         if args.json:
-            _print_json(tree)
-        else:
-            for group in tree:
-                print(f"{group['id']}: {group['label']}")
-                for tech in group["technologies"]:
-                    print(f"    {tech['id']}: {tech['label']}")
+            print_json(tree)
+            return 0
+        for group in tree:
+            table(("id", "technology"), [(t["id"], t["label"]) for t in group["technologies"]],
+                  title=f"{group['label']} ({group['id']})")
         return 0
+    if not args.id:
+        raise InputError("tech show: a technology id is required")
     if args.id not in vocab.technologies:
         raise NotFoundError(f"no technology with id {args.id!r}")
     tech = vocab.technologies[args.id]
     payload = tech.model_dump(mode="json")
-    payload["experiences"] = [e.id for e in kb.bank.for_technology(args.id)]
-    _print_json(payload)
+    experiences = kb.bank.for_technology(args.id)
+    payload["experiences"] = [e.id for e in experiences]
+    if args.json:
+        print_json(payload)
+        return 0
+    labels = tech.labels.model_dump()
+    group = getattr(vocab.group_of(tech.id).labels, lang)
+    table(("field", "value"), [("id", tech.id), ("group", f"{tech.group}: {group}"),
+                               *((f"name ({code})", labels[code]) for code in ("kk", "ru", "ky", "en")),
+                               ("description", shorten(tech.descriptions.model_dump().get(lang, ""), 300))])
+    table(("experience", "lang", "title"), [(e.id, e.language, shorten(e.title, 80)) for e in experiences])
     return 0
 
 
@@ -135,10 +177,11 @@ def cmd_classify(args: argparse.Namespace, kb: Any) -> int:
     """Suggest technologies for a text."""
     suggestions = kb.classify(" ".join(args.text), k=args.k)
     if args.json:
-        _print_json([s.to_dict() for s in suggestions])
+        print_json([s.to_dict() for s in suggestions])
         return 0
-    for s in suggestions:
-        print(f"{s.score:.3f}  {s.technology_id:<32} group={s.group_id:<24} {s.labels.get(args.lang, '')}")
+    table(("score", "technology", "group", "name"),
+          [(f"{s.score:.3f}", s.technology_id, s.group_id, s.labels.get(args.lang, "")) for s in suggestions],
+          numeric=("score",))
     return 0
 
 
@@ -160,11 +203,11 @@ def cmd_similar(args: argparse.Namespace, kb: Any) -> int:
     text = " ".join(args.text) if args.text else None
     items = kb.similar(exp_id=args.id, text=text, k=args.k, kinds=tuple(args.type or ("experience", "document")))
     if args.json:
-        _print_json([i.to_dict() for i in items])
+        print_json([i.to_dict() for i in items])
         return 0
-    for rank, item in enumerate(items, 1):
-        print(f"{rank:>2}. [{item.lang}] {item.score:.3f} {item.kind:<10} {item.doc_id}  {item.title or ''}")
-        print(f"    {item.reason}")
+    table(("#", "score", "lang", "type", "id", "title", "why"),
+          [(rank, f"{item.score:.3f}", item.lang, item.kind, item.doc_id, shorten(item.title, 60),
+            shorten(item.reason, 120)) for rank, item in enumerate(items, 1)], numeric=("#", "score"))
     return 0
 
 
@@ -173,27 +216,31 @@ def register(sub: argparse._SubParsersAction, run: Any) -> None:
     p = sub.add_parser("kb", help="load the technology classification and sample experiences")
     p.add_argument("action", choices=["load"])
     p.add_argument("corpus", nargs="?", default=None, help="corpus folder (default: the shipped corpus/)")
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     p.set_defaults(func=run(cmd_kb_load))
 
-    p = sub.add_parser("exp", help="experiences: list, show, add, edit, delete, import, export, stage, history")
-    p.add_argument("action", choices=["list", "show", "add", "edit", "delete", "import", "export",
+    p = sub.add_parser("exp", help="experiences: list, show, add, edit, delete, import, export, template, stage, "
+                                   "history")
+    p.add_argument("action", choices=["list", "show", "add", "edit", "delete", "import", "export", "template",
                                       *cli_lifecycle.ACTIONS])
     p.add_argument("id", nargs="?", help="experience id (show, edit, delete, stage, history)")
     p.add_argument("file", nargs="?", help="JSON record (add, edit; - for stdin) or .jsonl/.csv (import, export); "
                                            "the new stage (stage)")
-    p.add_argument("--lang", choices=["kk", "ru", "ky"])
+    p.add_argument("--lang", choices=["kk", "ru", "ky"], help="list: only this language; template: its language "
+                                                              "(default kk)")
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     add_filter_options(p)
     cli_lifecycle.add_options(p)
-    p.set_defaults(func=run(_exp_args(cmd_exp)))
+    with_kb = run(_exp_args(cmd_exp))
+    p.set_defaults(func=lambda args: cmd_exp_template(args) if args.action == "template" else with_kb(args))
 
     p = sub.add_parser("tech", help="the technology classification")
     p.add_argument("action", choices=["tree", "show"])
     p.add_argument("id", nargs="?")
     p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default="ru")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     p.set_defaults(func=run(cmd_tech))
 
     p = sub.add_parser("classify", help="suggest technologies for a text")
@@ -213,6 +260,12 @@ def register(sub: argparse._SubParsersAction, run: Any) -> None:
     p.add_argument("--type", action="append", choices=["experience", "document", "technology"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run(cmd_similar))
+
+
+def cmd_exp_template(args: argparse.Namespace) -> int:
+    """Print a filled example experience (JSON) to edit and give to `pedkb exp add`; needs no store."""
+    print_json(experience_template(args.lang or "kk"))
+    return 0
 
 
 def _exp_args(handler: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ import pydantic
 from cli import evaluate as cli_evaluate
 from cli import gaps as cli_gaps
 from cli import kb as cli_kb
+from cli import output
+from cli.output import validated
 from index.records import SearchHit
 from pedkb.errors import PedkbError
 from pedkb.limits import SEARCH_MODES
@@ -86,7 +89,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """Search and print one result per item (or passages with --passages), as text or JSON."""
+    """Search and print one result per item (or passages with --passages): a table, JSON, or a CSV/RIS file."""
+    if args.format:
+        return _export_search(args)
     with _open_kb(args) as kb:
         if args.passages:
             hits = kb.search(args.query, k=args.k, filters=cli_kb.filters_from(args), **_mode(args))
@@ -95,47 +100,72 @@ def cmd_search(args: argparse.Namespace) -> int:
                        **_mode(args))
         suggestion = kb.spelling_suggestion(args.query)
     if args.json:
-        print(json.dumps({"query": args.query, "did_you_mean": suggestion, "total": page.total,
-                          "total_is_estimate": page.total_is_estimate,
-                          "no_close_match": page.no_close_match, "facets": page.facets,
-                          "results": [{**item.hit().to_dict(), "matched_passages": len(item.group.passages) - 1,
-                                       **({"explain": item.explanation} if args.explain else {})}
-                                      for item in page.items]}, ensure_ascii=False))
+        output.print_json({"query": args.query, "did_you_mean": suggestion, "total": page.total,
+                           "total_is_estimate": page.total_is_estimate,
+                           "no_close_match": page.no_close_match, "facets": page.facets,
+                           "results": [{**item.hit().to_dict(), "matched_passages": len(item.group.passages) - 1,
+                                        **({"explain": item.explanation} if args.explain else {})}
+                                       for item in page.items]})
         return 0
     if suggestion:
-        print(f"did you mean: {suggestion}")
+        output.say(f"did you mean: {suggestion}")
     if page.no_close_match:
-        print("no close match")
+        output.say("no close match")
         return 0
-    print(f"{'at least ' if page.total_is_estimate else ''}{page.total} matching items")
+    output.say(f"{'at least ' if page.total_is_estimate else ''}{page.total} matching items")
+    rows = []
     for rank, item in enumerate(page.items, 1):
         hit = item.hit()
         more = len(item.group.passages) - 1
-        _print_hit(rank, hit, f"  (+{more} more passages)" if more else "")
-        if args.explain:
-            print(f"    explain: {json.dumps(item.explanation, ensure_ascii=False)}")
+        rows.append(_hit_row(rank, hit, f" (+{more} more passages)" if more else ""))
+    output.table(HIT_COLUMNS, rows, numeric=("#", "score"))
+    if args.explain:
+        for rank, item in enumerate(page.items, 1):
+            output.say(f"{rank:>2}. explain: {json.dumps(item.explanation, ensure_ascii=False)}")
     return 0
+
+
+HIT_COLUMNS = ("#", "score", "lang", "type", "title", "where", "passage")
 
 
 def _print_passages(args: argparse.Namespace, hits: list[SearchHit]) -> int:
-    """The flat passage list, as text or JSON."""
+    """The flat passage list, as a table or JSON."""
     if args.json:
-        print(json.dumps({"query": args.query, "results": [h.to_dict() for h in hits]}, ensure_ascii=False))
+        output.print_json({"query": args.query, "results": [h.to_dict() for h in hits]})
         return 0
     if not hits:
-        print("no results")
-    for rank, hit in enumerate(hits, 1):
-        _print_hit(rank, hit)
+        output.say("no results")
+        return 0
+    output.table(HIT_COLUMNS, [_hit_row(rank, hit) for rank, hit in enumerate(hits, 1)], numeric=("#", "score"))
     return 0
 
 
-def _print_hit(rank: int, hit: SearchHit, note: str = "") -> None:
-    """One result as two lines: rank, language, score, where, ids; then the passage, shortened."""
+def _hit_row(rank: int, hit: SearchHit, note: str = "") -> list[object]:
+    """One result as a table row: rank, score, language, type, title, where (file, page, ids), the passage."""
     where = Path(hit.document.source).name + (f" p.{hit.chunk.page}" if hit.chunk.page else "")
-    text = " ".join(hit.chunk.text.split())
-    snippet = text if len(text) <= 300 else text[:297] + "..."
-    print(f"{rank:>2}. [{hit.chunk.lang}] {hit.score:.3f}  {where}  ({hit.document.doc_id}#{hit.chunk.chunk_id}){note}")
-    print(f"    {snippet}")
+    return [rank, f"{hit.score:.3f}", hit.chunk.lang, hit.document.kind, output.shorten(output.title_of(hit), 60),
+            f"{where} ({hit.document.doc_id}#{hit.chunk.chunk_id})", output.shorten(hit.chunk.text, 160) + note]
+
+
+def _export_search(args: argparse.Namespace) -> int:
+    """The page of results as CSV or RIS on stdout, exactly as GET /api/v1/search?format=... answers."""
+    from search_api.export import export_body, export_rows
+    from search_api.routes.search import run_search
+    from search_api.schemas import SearchQuery
+
+    filters = {name: getattr(args, name) for name in ("technology", "group", "region", "subject", "grade",
+                                                        "experience_kind", "stage") if getattr(args, name)}
+    query = validated(SearchQuery, {
+        "q": args.query, "k": args.k, "group_by": "passage" if args.passages else "item",
+        "type": args.type or [], "lang": [args.lang] if args.lang else [], **filters, **_mode(args),
+        "year_min": args.year_from, "year_max": args.year_to, "ocr": None if args.ocr is None else args.ocr == "true",
+    })  # fmt: skip
+    with _open_kb(args) as kb:
+        page = run_search(kb, kb.settings, query)
+        base = args.base_url or f"http://{kb.settings.host}:{kb.settings.port}"
+        body = export_body(args.format, export_rows(page, kb.backend.get_document, base))
+    sys.stdout.write(body.removeprefix("\ufeff") if sys.stdout.isatty() else body)
+    return 0
 
 
 def _mode(args: argparse.Namespace) -> dict[str, str]:
@@ -149,11 +179,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     rows = [{"doc_id": d.doc_id, "source": d.source, "title": d.title, "type": d.kind, "languages": d.languages,
              "chunks": d.n_chunks} for d in docs]
     if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        output.print_json(rows)
         return 0
-    for row in rows:
-        print(f"{row['doc_id']}  {','.join(row['languages']) or '-':<8} {row['chunks']:>5} chunks  {row['source']}")
-    print(f"{len(rows)} documents")
+    output.table(("id", "languages", "chunks", "title", "source"),
+                 [(r["doc_id"], ",".join(r["languages"]) or "-", r["chunks"], output.shorten(r["title"], 60),
+                   r["source"]) for r in rows], numeric=("chunks",))
+    output.say(f"{len(rows)} documents")
     return 0
 
 
@@ -178,9 +209,17 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Print store statistics."""
+    """Print store statistics: a short summary, or everything as JSON."""
     with _open_kb(args) as kb:
-        print(json.dumps(kb.stats(), ensure_ascii=False, indent=2))
+        stats = kb.stats()
+    if args.json:
+        output.print_json(stats)
+        return 0
+    nested = {k: v for k, v in stats.items() if isinstance(v, dict)}
+    output.table(("", "value"), [(k, v) for k, v in stats.items() if not isinstance(v, dict | list)])
+    for name, counts in nested.items():
+        output.table((name, "count"), [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
+                                       for k, v in counts.items()], numeric=("count",))
     return 0
 
 
@@ -194,11 +233,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             after.repaired = report.repaired
             report = after
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        output.print_json(report.to_dict())
     else:
-        print("\n".join(report.lines()))
+        output.say("\n".join(report.lines()))
         if not report.ok and not args.repair:
-            print("run `pedkb check --repair` to rebuild what the rows allow")
+            output.say("run `pedkb check --repair` to rebuild what the rows allow")
     return 0 if report.ok else 1
 
 
@@ -228,8 +267,12 @@ def cmd_model(args: argparse.Namespace) -> int:
         onnx_dir = build_onnx(path, force=args.force, keep_fp32=args.onnx_fp32)
         print(f"installed {settings.model} at {path} (ONNX export in {onnx_dir})")
         return 0
-    print(json.dumps(provision.model_info(settings.model, settings.model_cache), ensure_ascii=False, indent=2,
-                     default=str))
+    info = provision.model_info(settings.model, settings.model_cache)
+    if args.json:
+        output.print_json(info)
+    else:
+        output.table(("", "value"), [(k, json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list)
+                                      else v) for k, v in info.items()])
     return 0
 
 
@@ -293,7 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["kk", "ru", "ky", "en"], default=None)
     p.add_argument("--mode", choices=SEARCH_MODE_CHOICES, default=None,
                    help="hybrid (default): dense + BM25; dense: embeddings only; lexical: BM25 only")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts) instead of a table")
+    p.add_argument("--format", choices=("csv", "ris"), default=None,
+                   help="print the page of results as CSV (Excel) or RIS (reference managers), as the API exports it")
+    p.add_argument("--base-url", default=None, help="address of the web page for the links of --format "
+                                                    "(default http://HOST:PORT of the settings)")
     p.set_defaults(func=cmd_search)
 
     p.add_argument("--type", action="append", choices=["document", "experience", "technology"])
@@ -303,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_gaps.add_parser(sub, _open_kb, _settings)
 
     p = sub.add_parser("docs", help="list documents")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("delete", help="delete a document")
@@ -314,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("stats", help="counts per type and language, model, index size")
+    p.add_argument("--json", action="store_true", help="print JSON (for scripts)")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("check", help="verify that rows, lexical index and vectors agree (exit 1 when not)")
@@ -334,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", action="store_true",
                    help="build the ONNX int8 export even where `auto` would not pick it (407 MB, about a minute)")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export (torch runtimes only)")
+    p.add_argument("--json", action="store_true", help="info: print JSON (for scripts)")
     p.set_defaults(func=cmd_model)
 
     p = sub.add_parser("migrate", help="copy a data folder into PostgreSQL without re-embedding")
@@ -358,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PedkbError as exc:
-        print(f"pedkb: error: {exc}", file=sys.stderr)
+        for line in output.error_lines(exc):
+            print(f"pedkb: error: {line}" if not line.startswith("  ") else line, file=sys.stderr)
         return 1
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"PEDKB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
@@ -367,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pedkb: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `pedkb ... | head`: the reader has gone, nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,13 +35,14 @@ from ingest.knowledge_schema import (
     Text,
 )
 from ingest.lifecycle import history_problems
-from pedkb.errors import UnsupportedFormatError, ValidationError
+from pedkb.errors import Problem, UnsupportedFormatError, ValidationError
 
 __all__ = [  # the schema names callers import from here, beside this module's own
     "CLASSIFICATION_KINDS", "CSV_COLUMNS", "EVIDENCE_KINDS", "INNOVATION_KINDS", "LANGUAGES", "LIST_SEPARATOR",
-    "Classification", "Classifications", "Experience", "Labels", "Language", "Region", "Slug", "StageTransition",
-    "Subject", "Technology", "TechnologyGroup", "Text", "Vocabulary", "dump_experiences", "experience_text",
-    "load_corpus_experiences", "load_experiences", "load_vocabulary", "parse_experience", "technology_text",
+    "NEW_ID", "Classification", "Classifications", "Experience", "Labels", "Language", "Region", "Slug",
+    "StageTransition", "Subject", "Technology", "TechnologyGroup", "Text", "Vocabulary", "dump_experiences",
+    "experience_problems", "experience_text", "load_corpus_experiences", "load_experiences", "load_vocabulary",
+    "parse_experience", "technology_text",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -80,28 +81,39 @@ class Vocabulary:
 
     def problems(self, exp: Experience) -> Iterator[tuple[str, str]]:
         """Yield (field, reason) for each id in `exp` the vocabulary does not know and each repeated item."""
+        for problem in self.reference_problems(exp.model_dump(mode="json")):
+            yield problem.field, problem.reason
+        yield from history_problems(self.stage_order(), exp.stage, exp.history)
+
+    def reference_problems(self, record: Mapping[str, Any]) -> Iterator[Problem]:
+        """The unknown ids and repeated items of a raw record; fields of the wrong type are left to the schema."""
         values = {kind: self.classifications.get(kind).ids() for kind in CLASSIFICATION_KINDS}
-        techs, forms, innovation = exp.technologies, exp.dissemination, exp.innovation.model_dump()
-        known_forms = values["dissemination"]
+        raw_innovation = record.get("innovation")
+        innovation: Mapping[str, Any] = raw_innovation if isinstance(raw_innovation, dict) else {}
         # each check: (field, value, allowed ids, what the value is called in the message)
-        refs: list[tuple[str, str, Container[str], str]] = [
-            ("region", exp.region, self.regions, "region id"),
-            ("subject", exp.subject, self.subjects, "subject id"),
-            ("experience_kind", exp.experience_kind, values["experience_kind"], "experience kind"),
-            ("stage", exp.stage, values["stage"], "stage"),
-            *((f"innovation.{k}", v, values[k], f"{k} value") for k, v in innovation.items()),
-            *((f"technologies[{i}]", t, self.technologies, "technology id") for i, t in enumerate(techs)),
-            *((f"dissemination[{i}]", d, known_forms, "dissemination form") for i, d in enumerate(forms)),
+        refs: list[tuple[str, object, Container[str], str]] = [
+            ("region", record.get("region"), self.regions, "region id"),
+            ("subject", record.get("subject"), self.subjects, "subject id"),
+            ("experience_kind", record.get("experience_kind"), values["experience_kind"], "experience kind"),
+            ("stage", record.get("stage"), values["stage"], "stage"),
+            *((f"innovation.{k}", innovation.get(k), values[k], f"{k} value") for k in INNOVATION_KINDS),
+            *((f"technologies[{i}]", t, self.technologies, "technology id")
+              for i, t in enumerate(_as_list(record.get("technologies")))),
+            *((f"dissemination[{i}]", d, values["dissemination"], "dissemination form")
+              for i, d in enumerate(_as_list(record.get("dissemination")))),
         ]  # fmt: skip
         for field, value, allowed, what in refs:
-            if value not in allowed:
-                yield field, f"unknown {what} {value!r}"
-        yield from history_problems(self.stage_order(), exp.stage, exp.history)
+            if isinstance(value, str) and value.strip() and value not in allowed:
+                yield Problem(field, f"unknown {what} {value!r}", "unknown_value", {"value": value})
         for name in ("technologies", "dissemination", "grades"):
-            items = getattr(exp, name)
+            items = _as_list(record.get(name))
             for i, item in enumerate(items):
-                if item in items[:i]:
-                    yield f"{name}[{i}]", f"{item!r} is listed twice"
+                if isinstance(item, str | int) and item in items[:i]:
+                    yield Problem(f"{name}[{i}]", f"{item!r} is listed twice", "invalid_value")
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -183,11 +195,61 @@ def empty_vocabulary() -> Vocabulary:
 
 
 def parse_experience(data: Any, vocabulary: Vocabulary, where: str) -> Experience:
-    """Validate one raw record against the model and the vocabulary; errors name `where` and the field."""
-    exp = _validate(Experience, data, where)
-    for field, reason in vocabulary.problems(exp):
-        raise ValidationError(f"{where}: {field}", reason)
-    return exp
+    """Validate one raw record against the model and the vocabulary; every problem is reported at once, each
+    naming its field (ValidationError.problems), the message names `where`."""
+    if not isinstance(data, dict):
+        raise ValidationError(where, "a record must be a JSON object")
+    problems = experience_problems(data, vocabulary)
+    if problems:
+        raise ValidationError.of(problems, where)
+    return Experience.model_validate(data)
+
+
+NEW_ID = "new"  # stands for the id while a record that has none yet (the server assigns it) is validated
+ID_HINT = "use lowercase Latin letters a-z, digits and single hyphens, e.g. exp-kk-syni-oylau"
+_SCHEMA_KINDS = {"missing": "missing_field", "extra_forbidden": "unknown_field", "string_too_short": "empty_value",
+                 "too_short": "empty_value", "greater_than_equal": "too_small", "less_than_equal": "too_large"}
+
+
+def _schema_problem(error: Mapping[str, Any]) -> Problem:
+    """A pydantic error as a Problem with a sentence a person understands (never a raw regular expression)."""
+    field = _loc(tuple(error["loc"]))
+    kind = _SCHEMA_KINDS.get(error["type"], "invalid_value")
+    got = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing_field":
+        return Problem(field, "is required", kind)
+    if kind == "unknown_field":
+        return Problem(field, "is not a field of an experience", kind)
+    if kind == "empty_value":
+        return Problem(field, "must not be empty", kind)
+    if kind in ("too_small", "too_large"):
+        limit = ctx.get("ge", ctx.get("le"))
+        word = "at least" if kind == "too_small" else "at most"
+        return Problem(field, f"must be {word} {limit} (got {got!r})", kind, {"limit": limit, "value": got})
+    if error["type"] == "string_pattern_mismatch":
+        if field == "id":
+            return Problem(field, f"{got!r} is not a valid id: {ID_HINT}", "invalid_id", {"value": got})
+        return Problem(field, f"{got!r} is not an id: lowercase Latin letters, digits and hyphens", "invalid_value",
+                       {"value": got})
+    reason = error["msg"][0].lower() + error["msg"][1:]
+    if got is not None and not isinstance(got, dict | list):
+        reason += f" (got {got!r})"
+    return Problem(field, reason, kind)
+
+
+def experience_problems(data: Mapping[str, Any], vocabulary: Vocabulary) -> list[Problem]:
+    """Every problem of a raw experience record at once: schema errors (missing, wrong type, bad id), then the
+    ids the vocabulary does not know; an empty list means the record is valid. The CLI and the API both use it."""
+    try:
+        exp = Experience.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems = [_schema_problem(e) for e in exc.errors()]
+        wrong = {p.field for p in problems}
+        return problems + [p for p in vocabulary.reference_problems(data) if p.field not in wrong]
+    return [*vocabulary.reference_problems(exp.model_dump(mode="json")),
+            *(Problem(field, reason) for field, reason in
+              history_problems(vocabulary.stage_order(), exp.stage, exp.history))]
 
 
 # ---- files: JSONL and CSV ----

@@ -13,7 +13,7 @@ PedkbError
 │   │   ├── EncodingError
 │   │   ├── LimitExceededError  a limit on untrusted files: unpacked size, pages, text, nesting, time, memory
 │   │   └── ParserCrashError    the parser process died on the file
-│   ├── ValidationError         a record or request field is wrong; carries the field
+│   ├── ValidationError         a record or request field is wrong; carries the field (and every problem found)
 │   └── ConflictError           the id is taken already
 ├── NotFoundError               an id that does not exist
 ├── ModelError                  the embedding model is missing or cannot load
@@ -24,6 +24,9 @@ PedkbError
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -92,13 +95,42 @@ class ParserCrashError(ReadError):
     """The parser process died while reading the file (a crash inside a parser library)."""
 
 
-class ValidationError(InputError):
-    """A record or request field has a wrong value; the message names the field."""
+@dataclass(frozen=True)
+class Problem:
+    """One wrong field of a record: its path (`technologies[1]`), an English reason, a kind clients can switch on
+    (missing_field, unknown_field, empty_value, invalid_id, too_small, too_large, unknown_value, invalid_value) and
+    the values a translated message needs (limit, value)."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    field: str
+    reason: str
+    kind: str = "invalid_value"
+    values: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+
+class ValidationError(InputError):
+    """A record or request field has a wrong value; the message names the field.
+
+    `problems` lists every wrong field found at once (the first one is `field` and `reason`); `where` is what was
+    checked (a file and line), put before each field in the message.
+    """
+
+    def __init__(self, field: str, reason: str, *, problems: Sequence[Problem] = (), where: str = "") -> None:
         self.field = field
         self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        self.where = where
+        self.problems: list[Problem] = list(problems) or [Problem(field, reason)]
+        if len(self.problems) > 1:
+            prefix = f"{where}: " if where else ""
+            lines = "\n".join(f"  {prefix}{p.field}: {p.reason}" for p in self.problems)
+            super().__init__(f"{len(self.problems)} problems:\n{lines}")
+        else:
+            super().__init__(f"{field}: {reason}")
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem], where: str = "") -> ValidationError:
+        """The error for a non-empty list of problems; `field` is the first one's, prefixed by `where`."""
+        first = problems[0]
+        return cls(f"{where}: {first.field}" if where else first.field, first.reason, problems=problems, where=where)
 
 
 class ConflictError(InputError):

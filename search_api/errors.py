@@ -1,10 +1,15 @@
-"""Every error the API answers with is one JSON shape, {"error", "detail", "field"?}, with `detail` localised."""
+"""Every error the API answers with is one JSON shape, {"error", "detail", "field"?, "problems"?}, `detail` localised.
+
+A 422 about a request or record also carries `problems`: every wrong field found at once, each
+{"field", "error", "detail"}; the top-level fields are the first problem's (what clients read before the list).
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,21 +55,45 @@ class ApiError(Exception):
     """An answer other than success: HTTP status, error kind (a key of the message catalogue), values, field."""
 
     def __init__(self, status: int, kind: str, *, field: str | None = None,
-                 headers: Mapping[str, str] | None = None, **values: object) -> None:
+                 headers: Mapping[str, str] | None = None, problems: Sequence[ApiError] = (),
+                 **values: object) -> None:
         self.status = status
         self.kind = kind
         self.field = field
         self.headers = dict(headers or {})
         self.values = {"field": field, **values}
+        self.problems = list(problems)
         super().__init__(message(kind, **self.values))
+
+    def body(self, lang: str, *, listed: bool = True) -> dict[str, object]:
+        """The JSON body in `lang`: error, detail, field (when known) and, on a 422 naming a field, `problems`
+        (every wrong field; the error itself when it is the only one)."""
+        body: dict[str, object] = {"error": self.kind, "detail": message(self.kind, lang, **self.values)}
+        if self.field is not None:
+            body["field"] = self.field
+        if listed and (self.problems or (self.status == 422 and self.field is not None)):
+            body["problems"] = [problem.body(lang, listed=False) for problem in self.problems or [self]]
+        return body
+
+
+BodyCheck = Callable[[Request, Any], Sequence[pedkb_errors.Problem]]
+_BODY_CHECKS: dict[Callable[..., Any], BodyCheck] = {}
+
+
+def checks_body(check: BodyCheck) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare on an endpoint the full check of its raw JSON body, run when the schema refuses the body, so that
+    the answer lists every problem at once (the schema's and, say, unknown vocabulary ids)."""
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        _BODY_CHECKS[endpoint] = check
+        return endpoint
+
+    return register
 
 
 def error_response(request: Request, error: ApiError) -> JSONResponse:
     """The JSON body of an error, in the language the client asked for."""
     lang = pick_language(request.headers.get("accept-language"))
-    body: dict[str, object] = {"error": error.kind, "detail": message(error.kind, lang, **error.values)}
-    if error.field is not None:
-        body["field"] = error.field
+    body = error.body(lang)
     headers = {"Content-Language": lang, "Vary": "Accept-Language", **error.headers}
     return JSONResponse(body, status_code=error.status, headers=headers)
 
@@ -113,20 +142,39 @@ def from_validation(first: Mapping[str, Any], limits: Mapping[str, int] | None =
     return ApiError(422, kind, field=field, reason=reason)
 
 
-def hide_paths(text: str, settings: Settings) -> str:
-    """A message without the server's folders: the data folder shown as DATA, other absolute folders as `…/`."""
+def hide_paths(text: str, settings: Settings | None) -> str:
+    """A message without the server's folders: the data folder shown as DATA, other absolute folders as `…/`
+    (no settings: the text as it is, for the command line, whose user owns the folders)."""
+    if settings is None:
+        return text
     for folder, label in ((settings.data, "DATA"), (settings.model_cache, "MODELS"), (settings.corpus, "CORPUS")):
         for form in sorted({str(Path(folder).resolve()), str(Path(folder).absolute())}, key=len, reverse=True):
             text = text.replace(form, label)
     return _FOLDERS.sub("…/", text)
 
 
-def from_pedkb(exc: pedkb_errors.PedkbError, settings: Settings) -> ApiError:
+_PROBLEM_KINDS = {"too_small", "too_large", "unknown_value", "invalid_id", "missing_field", "unknown_field",
+                  "empty_value"}  # kinds of pedkb.errors.Problem the catalogue translates
+
+
+def from_problem(problem: pedkb_errors.Problem, settings: Settings | None) -> ApiError:
+    """One wrong field as an ApiError: a translated message where the catalogue has its kind, else the English
+    reason inside the translated "invalid value" sentence."""
+    if problem.kind in _PROBLEM_KINDS:
+        return ApiError(422, problem.kind, field=problem.field, limit=_short(problem.values.get("limit", "?")),
+                        value=_short(problem.values.get("value", "?")))
+    return ApiError(422, "invalid_value", field=problem.field, reason=hide_paths(problem.reason, settings))
+
+
+def from_pedkb(exc: pedkb_errors.PedkbError, settings: Settings | None) -> ApiError:
     """A pedkb error as an ApiError: its English detail, without server paths, inside a translated sentence."""
     if isinstance(exc, pedkb_errors.ValidationError):
         field = exc.field.rsplit(": ", 1)[-1]
         field = "q" if field == "query" else field
-        return ApiError(422, "invalid_value", field=field, reason=hide_paths(exc.reason, settings))
+        problems = [from_problem(replace(p, field=p.field.rsplit(": ", 1)[-1]), settings) for p in exc.problems]
+        if len(problems) == 1 and problems[0].kind == "invalid_value":
+            problems[0].field = field
+        return ApiError(422, "invalid_value", field=field, reason=hide_paths(exc.reason, settings), problems=problems)
     reason = hide_paths(exc.reason if isinstance(exc, pedkb_errors.ReadError) else str(exc), settings)
     for kind, status, name in _PEDKB_ERRORS:  # ReadError before InputError, its parent
         if isinstance(exc, kind):
@@ -167,7 +215,15 @@ def install_error_handlers(app: FastAPI) -> None:
         limited = path == f"{API_PREFIX}/search" or path.endswith(("/similar", "/classify"))
         limits = {"k": settings.max_k, "offset": settings.max_offset, "q": settings.max_query_chars,
                   "text": settings.max_text_chars} if limited else None
-        return error_response(request, from_validation(first, limits))
+        error = from_validation(first, limits)
+        listed = [from_validation(problem, limits) for problem in problems]
+        check = _BODY_CHECKS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
+        if check is not None and isinstance(exc.body, dict):
+            found = [from_problem(p, settings) for p in check(request, exc.body)]
+            named = {p.field for p in found}
+            listed = found + [p for p in listed if p.field not in named]
+        error.problems = listed
+        return error_response(request, error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -118,6 +118,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "kk": "{field}: жарамсыз мән: {reason}",
         "ky": "{field}: жараксыз маани: {reason}",
     },
+    "invalid_id": {
+        "en": "{field}: '{value}' is not a valid id: use lowercase Latin letters a-z, digits and single hyphens "
+              "(e.g. exp-kk-syni-oylau), or leave it empty to get one made from the title",
+        "ru": "{field}: «{value}» — недопустимый id: используйте строчные латинские буквы a-z, цифры и одиночные "
+              "дефисы (например, exp-ru-kriticheskoe-myshlenie) или оставьте поле пустым — id будет создан из названия",
+        "kk": "{field}: «{value}» — жарамсыз id: кіші латын әріптерін a-z, цифрларды және жалғыз сызықшаларды "
+              "қолданыңыз (мысалы, exp-kk-syni-oylau) немесе өрісті бос қалдырыңыз — id атаудан жасалады",
+        "ky": "{field}: «{value}» — жараксыз id: кичине латын тамгаларын a-z, сандарды жана жалгыз дефистерди "
+              "колдонуңуз (мисалы, exp-ky-synchyl-oy) же талааны бош калтырыңыз — id аталыштан түзүлөт",
+    },
     "unknown_value": {
         "en": "{field}: unknown value '{value}'",
         "ru": "{field}: неизвестное значение «{value}»",

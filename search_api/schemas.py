@@ -82,6 +82,18 @@ class _SearchHead(NoBooleanNumbers):
 class SearchQuery(Filters, _SearchHead):
     """A search: the query, how many results from where, the mode and the filters."""
 
+    ui_lang: Lang | None = Field(default=None, description="language of the results' `title` where the data has "
+                                                           "several (technologies); else Accept-Language, then ru, "
+                                                           "kk, ky, en")
+
+
+class SearchPageQuery(SearchQuery):
+    """A search by GET, which can also answer with the page as a file."""
+
+    format: Literal["json", "csv", "ris"] = Field(
+        default="json", description="json (default); csv = the page as a table (UTF-8 with BOM, for Excel); "
+                                    "ris = the page as references (Zotero, Mendeley, EndNote), as an attachment")
+
 
 class MatchedPassage(BaseModel):
     """Another passage of an item that matched the query (`expand=passages`)."""
@@ -101,7 +113,10 @@ class SearchResult(BaseModel):
     type: str = Field(description="document | experience | technology")
     doc_id: str
     chunk_id: int
-    title: str | None
+    title: str | None = Field(description="the title in the reader's language (`ui_lang`, Accept-Language) where "
+                                          "`titles` has it")
+    titles: dict[str, str] = Field(default_factory=dict, description="language → title, where the item has "
+                                                                     "titles in several (technologies) or one known")
     lang: str
     page: int | None
     score: float

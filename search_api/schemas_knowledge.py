@@ -27,6 +27,9 @@ class TechnologyOut(BaseModel):
 
     id: str
     group: str
+    title: str = Field(description="the name in the reader's language (`lang`, else Accept-Language; then ru, kk, ky, "
+                                   "en)")
+    titles: dict[str, str] = Field(description="language → name (kk, ru, ky, en)")
     labels: Labels
     descriptions: dict[str, str]
     aliases: dict[str, list[str]]
@@ -37,6 +40,8 @@ class GroupOut(BaseModel):
 
     id: str
     order: int
+    title: str = Field(description="the name in the reader's language")
+    titles: dict[str, str] = Field(description="language → name (kk, ru, ky, en)")
     labels: Labels
     descriptions: dict[str, str]
     technologies: list[TechnologyOut]
@@ -80,6 +85,15 @@ class ExperiencePage(BaseModel):
     items: list[Experience]
 
 
+class ExperienceOut(Experience):
+    """One experience with the names of its technologies in the reader's language."""
+
+    titles: dict[str, str] = Field(default_factory=dict, description="language → title (the experience's own)")
+    technology_titles: dict[str, str] = Field(
+        default_factory=dict, description="technology id → its name in the reader's language (`ui_lang`, else "
+                                          "Accept-Language; then ru, kk, ky, en)")
+
+
 def summarise(exp: Experience) -> ExperienceSummary:
     """The list view of an experience."""
     return ExperienceSummary(id=exp.id, language=exp.language, title=exp.title, summary=exp.summary,
@@ -88,14 +102,16 @@ def summarise(exp: Experience) -> ExperienceSummary:
                              technologies=list(exp.technologies))
 
 
-class ExperienceIn(NoBooleanNumbers, Experience):
-    """An experience as a client sends it: numbers must be numbers and flags flags (no 1 for true)."""
+ExperienceId = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)]
 
-    id: Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)]
+
+class ExperienceIn(NoBooleanNumbers, Experience):
+    """An experience as a client sends it: numbers must be numbers and flags flags (no 1 for true); without an
+    `id` the server assigns a readable one from the language and title (`exp-kk-syni-oylau`, then `-2`, ...)."""
+
+    id: ExperienceId | None = Field(default=None, description="leave out to get an id made from the title")  # type: ignore[assignment]
     sample: StrictBool = False
 
 
 class ExperienceUpdate(ExperienceIn):
     """An experience's new content; `id` may be left out, the address names the experience."""
-
-    id: Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_ID)] | None = None  # type: ignore[assignment]

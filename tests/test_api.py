@@ -139,7 +139,8 @@ def test_bad_search_parameters_say_what_is_wrong(client: TestClient, params: dic
     assert response.status_code == status
     body = response.json()
     assert body["error"] == error and body["field"] == field, body
-    assert set(body) == {"error", "detail", "field"} and body["detail"]
+    assert set(body) == {"error", "detail", "field", "problems"} and body["detail"]
+    assert body["problems"][0] == {k: body[k] for k in ("error", "detail", "field")}  # the first, listed again
 
 
 def test_queries_that_can_match_nothing_answer_empty(client: TestClient) -> None:
@@ -186,7 +187,8 @@ def test_error_detail_follows_accept_language(client: TestClient, header: str | 
 
 def test_validation_errors_are_translated_keeping_values(client: TestClient) -> None:
     body = client.get("/api/v1/search", params={"q": "x", "k": 500}, headers={"Accept-Language": "ru"}).json()
-    assert body == {"error": "too_large", "detail": "k должно быть не больше 100 (получено 500)", "field": "k"}
+    problem = {"error": "too_large", "detail": "k должно быть не больше 100 (получено 500)", "field": "k"}
+    assert body == {**problem, "problems": [problem]}
     body = client.get("/api/v1/search", params={"q": "ә" * 2000}, headers={"Accept-Language": "kk"}).json()
     assert body["detail"] == "сұрау тым ұзын: 2000 таңба, шегі — 1000"
 
@@ -196,7 +198,8 @@ def test_kyrgyz_reader_gets_kyrgyz_messages(client: TestClient) -> None:
     assert response.status_code == 404 and response.headers["content-language"] == "ky"
     assert response.json() == {"error": "document_not_found", "detail": "«no-such-doc» документи табылган жок"}
     body = client.get("/api/v1/search", params={"q": "x", "k": 500}, headers={"Accept-Language": "ky"}).json()
-    assert body == {"error": "too_large", "detail": "k эң көбү 100 болушу керек (берилгени: 500)", "field": "k"}
+    problem = {"error": "too_large", "detail": "k эң көбү 100 болушу керек (берилгени: 500)", "field": "k"}
+    assert body == {**problem, "problems": [problem]}
 
 
 def test_unknown_route_method_and_malformed_json(client: TestClient) -> None:

@@ -256,6 +256,39 @@ def test_invalid_experience_is_refused_naming_the_field(client: TestClient, reco
     assert client.get("/api/v1/stats").json() == before
 
 
+def test_experience_without_id_gets_a_readable_unique_one(client: TestClient) -> None:
+    body = {k: v for k, v in new_experience(title="Дебаты в парах на уроках истории").items() if k != "id"}
+    first = client.post("/api/v1/experiences", json=body, headers=KEY)
+    second = client.post("/api/v1/experiences", json={**body, "id": None}, headers=KEY)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["id"] == "exp-ru-debaty-v-parakh-na-urokakh-istorii"
+    assert second.headers["location"] == "/api/v1/experiences/exp-ru-debaty-v-parakh-na-urokakh-istorii-2"
+    assert client.get(second.headers["location"]).json()["title"] == body["title"]
+
+
+def test_every_problem_of_a_record_is_listed_at_once_in_the_readers_language(client: TestClient) -> None:
+    before = client.get("/api/v1/stats").json()
+    bad = new_experience(id="Мой опыт 1", region="kz-atlantis", year=2031, technologies=["debates", "telepathy"])
+    del bad["title"]
+    response = client.post("/api/v1/experiences", json=bad, headers={**KEY, "Accept-Language": "kk"})
+    assert response.status_code == 422
+    body = response.json()
+    assert set(body) == {"error", "detail", "field", "problems"}  # the old fields stay, the list is added
+    problems = {p["field"]: p for p in body["problems"]}
+    assert set(problems) == {"id", "title", "year", "region", "technologies[1]"}
+    assert body["field"] in problems
+    assert problems["id"]["error"] == "invalid_id" and "жарамсыз id" in problems["id"]["detail"]
+    assert "pattern" not in problems["id"]["detail"] and "^[a-z" not in problems["id"]["detail"]
+    assert problems["title"]["error"] == "missing_field" and "міндетті" in problems["title"]["detail"]
+    assert problems["region"] == {"field": "region", "error": "unknown_value",
+                                  "detail": "region: белгісіз мән «kz-atlantis»"}
+    assert problems["year"]["error"] == "too_large"
+    assert client.get("/api/v1/stats").json() == before
+    only_vocabulary = client.post("/api/v1/experiences", json=new_experience(region="x", stage="y"), headers=KEY)
+    assert only_vocabulary.status_code == 422
+    assert {p["field"] for p in only_vocabulary.json()["problems"]} == {"region", "stage"}
+
+
 def test_update_with_another_id_is_refused(client: TestClient) -> None:
     response = client.put("/api/v1/experiences/exp-ru-001", json=new_experience(id="exp-ru-002"), headers=KEY)
     assert response.status_code == 409 and response.json()["error"] == "id_mismatch"

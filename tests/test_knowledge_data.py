@@ -256,17 +256,17 @@ def test_texts_to_embed(experiences: list[Experience], vocabulary: Vocabulary) -
     ("change", "field", "reason"),
     [
         (lambda r: r["technologies"].append("foo"), "technologies[2]", "unknown technology id 'foo'"),
-        (lambda r: r.pop("title"), "title", "field required"),
-        (lambda r: r.update(title="   "), "title", "at least 1 character"),
+        (lambda r: r.pop("title"), "title", "is required"),
+        (lambda r: r.update(title="   "), "title", "must not be empty"),
         (lambda r: r.update(language="en"), "language", "'kk', 'ru' or 'ky'"),
-        (lambda r: r.update(grades=[5, 12]), "grades[1]", "less than or equal to 11"),
+        (lambda r: r.update(grades=[5, 12]), "grades[1]", "must be at most 11 (got 12)"),
         (lambda r: r.update(grades=[5, 5]), "grades[1]", "listed twice"),
         (lambda r: r.update(region="kz-atlantis"), "region", "unknown region"),
         (lambda r: r["innovation"].update(scale="galactic"), "innovation.scale", "unknown scale"),
-        (lambda r: r.update(year=2031), "year", "less than or equal to 2026"),
+        (lambda r: r.update(year=2031), "year", "must be at most 2026 (got 2031)"),
         (lambda r: r.update(dissemination=["open-lesson", "telepathy"]), "dissemination[1]", "unknown"),
-        (lambda r: r.update(stages=[]), "stages", "at least 1 item"),
-        (lambda r: r.update(colour="red"), "colour", "extra inputs are not permitted"),
+        (lambda r: r.update(stages=[]), "stages", "must not be empty"),
+        (lambda r: r.update(colour="red"), "colour", "is not a field of an experience"),
     ],
 )
 def test_bad_record_names_file_line_and_field(

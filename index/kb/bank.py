@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from index.items import ItemWriter
+from index.kb.slug import candidates, experience_slug
 from index.records import DocumentRecord, SearchFilters
 from ingest.knowledge import (
     LANGUAGES,
+    NEW_ID,
     Experience,
     Technology,
     Vocabulary,
@@ -96,12 +98,30 @@ class ExperienceBank:
 
     # --- writing ---------------------------------------------------------------------------------------------
     def create(self, record: dict[str, Any]) -> Experience:
-        """Validate and add a new experience; an existing id is a ConflictError."""
-        exp = parse_experience(record, self.vocabulary, "experience")
-        if self.backend.get_document(exp.id) is not None:  # early, before any embedding; `put` decides
-            raise ConflictError(f"id: an item with id {exp.id!r} exists already")
-        self.put(exp, must_exist=False)
-        return exp
+        """Validate and add a new experience; an existing id is a ConflictError.
+
+        A record without an id (absent, null or "") gets a readable one from its language and title
+        (`index.kb.slug`), with `-2`, `-3`, ... when taken; which one is free is decided by the store's write,
+        so two creations at once never get the same id.
+        """
+        assign = not record.get("id")
+        exp = parse_experience({**record, "id": NEW_ID} if assign else record, self.vocabulary, "experience")
+        if not assign:
+            if self.backend.get_document(exp.id) is not None:  # early, before any embedding; `put` decides
+                raise ConflictError(f"id: an item with id {exp.id!r} exists already")
+            self.put(exp, must_exist=False)
+            return exp
+        for candidate in candidates(experience_slug(exp.language, exp.title)):
+            if self.backend.get_document(candidate) is not None:
+                continue
+            named = exp.model_copy(update={"id": candidate})
+            try:
+                self.put(named, must_exist=False)
+            except ConflictError:  # another writer stored this id between the look and the write
+                log.debug("id %s taken meanwhile, trying the next", candidate)
+                continue
+            return named
+        raise ConflictError(f"id: no free id left for the title {exp.title!r}")
 
     def update(self, exp_id: str, record: dict[str, Any]) -> Experience:
         """Replace an experience's fields (the id stays); re-embeds it. A record without a history keeps the

@@ -9,6 +9,7 @@ from pathlib import Path
 from ingest.document import ExtractedDocument, Page
 from ingest.limits import ReadLimits, setting_name
 from ingest.readers.sniff import SUPPORTED_SUFFIXES, detect_format
+from ingest.readers.title import choose_title
 from pedkb.errors import EmptyFileError, FileTooLargeError, LimitExceededError, ReadError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def read_document(path: Path, *, max_bytes: int, limits: ReadLimits | None = Non
     limits = limits or ReadLimits.defaults()
     extracted = _read_format(path, _read_bytes(path, max_bytes), limits)
     check_text_size(path, extracted.pages, limits)
+    extracted.title = choose_title(path, extracted.pages, extracted.title)
     return extracted
 
 

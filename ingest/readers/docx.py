@@ -1,4 +1,5 @@
-"""DOCX reader (python-docx): paragraphs and tables in document order, title from the core properties."""
+"""DOCX reader (python-docx): paragraphs and tables in document order, title from the core properties (else the
+first heading)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from docx.text.paragraph import Paragraph
 from ingest.document import ExtractedDocument, Page
 from ingest.limits import ReadLimits
 from ingest.readers.archive import check_package
+from ingest.readers.title import usable_title
 from pedkb.errors import CorruptFileError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,15 @@ def _blocks(document: Document) -> Iterator[str]:
             yield from _table_rows(Table(child, document))
 
 
+def _first_heading(document: Document) -> str | None:
+    """The text of the first paragraph styled as a title or heading (Title, Heading 1, Заголовок 1, ...)."""
+    for paragraph in document.paragraphs[:200]:
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        if style.lower().startswith(("title", "heading", "заголовок", "название")) and paragraph.text.strip():
+            return usable_title(paragraph.text)
+    return None
+
+
 def read_docx(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
     """Extract the paragraphs and tables of the DOCX `data` read from `path` as one page, within `limits`."""
     check_package(data, path, limits)
@@ -59,7 +70,7 @@ def read_docx(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
         document = docx.Document(io.BytesIO(data))
         blocks = list(_blocks(document))
         core = document.core_properties
-        title = (core.title or "").strip() or None
+        title = usable_title(core.title) or _first_heading(document)
         meta = {
             key: str(value).strip()
             for key in ("author", "subject", "keywords")

@@ -1,4 +1,5 @@
-"""PDF reader (PyMuPDF): text per page with 1-based page numbers, title from the metadata, pages to OCR marked."""
+"""PDF reader (PyMuPDF): text per page with 1-based page numbers, title from the metadata (else the first page's
+heading), pages to OCR marked."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from ingest.document import ExtractedDocument, Page
 from ingest.limits import ReadLimits, setting_name
 from ingest.ocr.images import PdfPageImages
 from ingest.ocr.quality import text_layer_problem
+from ingest.readers.title import usable_title
 from pedkb.errors import CorruptFileError, EncryptedFileError, LimitExceededError
 
 logger = logging.getLogger(__name__)
+HEADING_SCALE = 1.2  # a first-page line at least this much bigger than the body's median size is a heading
 _META_FIELDS = ("author", "subject", "keywords", "creator", "producer", "creationDate")
 
 
@@ -48,11 +51,37 @@ def read_pdf(data: bytes, path: Path, limits: ReadLimits) -> ExtractedDocument:
                 path, f"damaged PDF: page {len(pages) + 1} cannot be read ({exc})"
             ) from exc
         metadata = document.metadata or {}
-    title = (metadata.get("title") or "").strip() or None
+        heading = None if usable_title(metadata.get("title")) else _first_heading(document)
+    title = usable_title(metadata.get("title")) or heading
     meta = {key: str(metadata[key]).strip() for key in _META_FIELDS if metadata.get(key)}
     logger.debug("%s: %d pages, title %r", path, len(pages), title)
     return ExtractedDocument(source=str(path), fmt="pdf", pages=pages, title=title, meta=meta, needs_ocr=needs_ocr,
                              scans=PdfPageImages(data) if needs_ocr else None)
+
+
+def _first_heading(document: pymupdf.Document) -> str | None:
+    """The biggest text on the first page with text when it stands out from the body (a wrapped title joined)."""
+    for index in range(min(document.page_count, 3)):
+        lines: list[tuple[float, str]] = []
+        try:
+            blocks = document.load_page(index).get_text("dict").get("blocks", [])
+        except Exception:  # noqa: BLE001 - a heading is a nicety; the page's text was read already
+            return None
+        for block in blocks:
+            for line in block.get("lines", []):
+                spans = [s for s in line.get("spans", []) if s.get("text", "").strip()]
+                if spans:
+                    lines.append((max(s["size"] for s in spans), "".join(s["text"] for s in spans).strip()))
+        if not lines:
+            continue
+        sizes = sorted(size for size, _ in lines)
+        body, biggest = sizes[len(sizes) // 2], sizes[-1]
+        if biggest < body * HEADING_SCALE:
+            return None
+        start = next(i for i, (size, _) in enumerate(lines) if size == biggest)
+        title = [text for size, text in lines[start: start + 3] if abs(size - biggest) < 0.5]
+        return usable_title(" ".join(title))
+    return None
 
 
 def _check_page_count(document: pymupdf.Document, path: Path, limits: ReadLimits) -> None:

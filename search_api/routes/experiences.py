@@ -7,17 +7,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import Field
 
-from ingest.knowledge import Experience
-from pedkb.errors import NotFoundError
+from ingest.knowledge import NEW_ID, Experience, experience_problems
+from pedkb.errors import NotFoundError, Problem
 from pedkb.limits import MAX_K, MAX_LIST
 from search_api.deps import RATE_LIMITED, AnalysisLimit, GuardedRoute, KbDep, SettingsDep, WriterDep
-from search_api.errors import ApiError
+from search_api.errors import ApiError, checks_body
 from search_api.examples import EXPERIENCE_BODY
 from search_api.linked_data import LD_JSON, linked_data_response, wants_linked_data
 from search_api.query import NOTHING, build_filters, check_page, clean_text
 from search_api.routes import API_PREFIX
 from search_api.schemas import ErrorResponse, Filters, SimilarItem
-from search_api.schemas_knowledge import MAX_ID, ExperienceIn, ExperiencePage, ExperienceUpdate
+from search_api.schemas_knowledge import MAX_ID, ExperienceIn, ExperienceOut, ExperiencePage, ExperienceUpdate
+from search_api.titles import ReaderLanguage, pick_title, technology_titles
 
 router = APIRouter(prefix="/experiences", tags=["experiences"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter or field is wrong"}})
@@ -48,6 +49,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _record_problems(request: Request, body: dict[str, Any]) -> list[Problem]:
+    """Every problem of a refused experience body, the way `pedkb exp add` checks it (the id may be left out)."""
+    record = {**body, "id": body.get("id") or request.path_params.get("exp_id") or NEW_ID}
+    return experience_problems(record, request.app.state.kb.vocabulary)
+
+
 def _not_found(exp_id: str, exc: NotFoundError) -> ApiError:
     return ApiError(404, "experience_not_found", id=exp_id)
 
@@ -62,26 +69,35 @@ def list_experiences(kb: KbDep, query: Annotated[ExperienceQuery, Query()]) -> E
     return ExperiencePage(total=kb.bank.count(filters), offset=query.offset, limit=query.limit, items=items)
 
 
-@router.get("/{exp_id}", response_model=Experience,
+@router.get("/{exp_id}", response_model=ExperienceOut,
             responses={**NOT_FOUND, 200: {"content": {LD_JSON: {}}, "description": "the experience; as a schema.org "
                                           "LearningResource when `Accept: application/ld+json`"}})
-def get_experience(kb: KbDep, exp_id: ExpId, request: Request, response: Response) -> Experience | Response:
-    """One experience (JSON-LD on request: docs/harvesting.md)."""
-    response.headers.append("Vary", "Accept")
+def get_experience(kb: KbDep, exp_id: ExpId, order: ReaderLanguage, request: Request,
+                   response: Response) -> ExperienceOut | Response:
+    """One experience, with its technologies' names in the reader's language (`technology_titles`); JSON-LD on
+    request (docs/harvesting.md)."""
+    response.headers["Vary"] = "Accept, Accept-Language"
     try:
         if wants_linked_data(request):
             return linked_data_response(kb, exp_id, str(request.base_url))
-        return kb.bank.get(exp_id)
+        exp = kb.bank.get(exp_id)
     except NotFoundError as exc:
         raise _not_found(exp_id, exc) from exc
+    names = {t: pick_title(technology_titles(kb.vocabulary, t), order) or t for t in exp.technologies}
+    return ExperienceOut(**exp.model_dump(), titles={exp.language: exp.title}, technology_titles=names)
 
 
 @router.post("", response_model=Experience, status_code=201, dependencies=[WriterDep],
              responses={**WRITE_ERRORS, 409: {"model": ErrorResponse, "description": "the id exists"}})
+@checks_body(_record_problems)
 def create_experience(
     kb: KbDep, response: Response, body: Annotated[ExperienceIn, Body(openapi_examples=EXPERIENCE_BODY)]
 ) -> Experience:
-    """Add an experience; its ids (region, technologies, ...) must be in the vocabulary."""
+    """Add an experience; its ids (region, technologies, ...) must be in the vocabulary.
+
+    Leave `id` out to get a readable one made from the language and title (`exp-kk-syni-oylau`, `-2` when taken).
+    A refused record is answered with every problem at once (`problems`, each with its field).
+    """
     created = kb.bank.create(_clean(body.model_dump(mode="json")))
     response.headers["Location"] = f"{API_PREFIX}{router.prefix}/{created.id}"
     return created
@@ -89,6 +105,7 @@ def create_experience(
 
 @router.put("/{exp_id}", response_model=Experience, dependencies=[WriterDep],
             responses={**WRITE_ERRORS, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "id differs"}})
+@checks_body(_record_problems)
 def update_experience(
     kb: KbDep, exp_id: ExpId, body: Annotated[ExperienceUpdate, Body(openapi_examples=EXPERIENCE_BODY)]
 ) -> Experience:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchHit
@@ -14,10 +14,19 @@ from ingest.language import detect_language
 from pedkb.settings import Settings
 from search_api.deps import GuardedRoute, KbDep, SearchLogDep, SettingsDep
 from search_api.examples import SEARCH_BODY
+from search_api.export import MEDIA_TYPES, content_disposition, export_body, export_rows
 from search_api.query import NOTHING, build_filters, check_page, check_text, has_words, shown_source
-from search_api.schemas import ErrorResponse, MatchedPassage, SearchQuery, SearchResponse, SearchResult
+from search_api.schemas import (
+    ErrorResponse,
+    MatchedPassage,
+    SearchPageQuery,
+    SearchQuery,
+    SearchResponse,
+    SearchResult,
+)
 from search_api.search_log import record_search
 from search_api.snippets import make_snippet
+from search_api.titles import asked_language, localise_results, title_order
 
 router = APIRouter(tags=["search"], route_class=GuardedRoute,
                    responses={422: {"model": ErrorResponse, "description": "a parameter is wrong"}})
@@ -76,18 +85,30 @@ def _passage(passage: Passage, text: str, score: float, query_lang: str) -> Matc
                           snippet=snippet.text, highlights=snippet.highlights, snippet_html=snippet.html())
 
 
-@router.get("/search", response_model=SearchResponse)
+EXPORTS: dict[int | str, dict[str, object]] = {200: {"content": {
+    "text/csv": {"schema": {"type": "string"}}, "application/x-research-info-systems": {"schema": {"type": "string"}}},
+    "description": "the results; with format=csv or ris the page as a file"}}
+
+
+@router.get("/search", response_model=SearchResponse, responses=EXPORTS)
 def search(
     kb: KbDep,
     settings: SettingsDep,
     search_log: SearchLogDep,
-    query: Annotated[SearchQuery, Query()],
-) -> SearchResponse:
+    request: Request,
+    query: Annotated[SearchPageQuery, Query()],
+) -> SearchResponse | Response:
     """Search passages; repeat a filter to allow several values (`lang=kk&lang=ru`).
 
-    Pages follow `next_offset` with the same parameters; reading needs no key.
+    Pages follow `next_offset` with the same parameters; reading needs no key. `format=csv` or `format=ris` gives
+    the same page (k, offset, filters) as a file to download.
     """
-    return record_search(search_log, query, run_search(kb, settings, query))
+    page = localise_results(run_search(kb, settings, query), kb.vocabulary, _title_order(request, query))
+    if query.format == "json":
+        return record_search(search_log, query, page)
+    rows = export_rows(page, kb.backend.get_document, str(request.base_url))
+    return Response(export_body(query.format, rows), media_type=MEDIA_TYPES[query.format],
+                    headers={"Content-Disposition": content_disposition(query.q, query.format)})
 
 
 @router.post("/search", response_model=SearchResponse)
@@ -95,7 +116,14 @@ def search_post(
     kb: KbDep,
     settings: SettingsDep,
     search_log: SearchLogDep,
+    request: Request,
     query: Annotated[SearchQuery, Body(openapi_examples=SEARCH_BODY)],
 ) -> SearchResponse:
     """The same search with a JSON body, for long queries and many filters."""
-    return record_search(search_log, query, run_search(kb, settings, query))
+    page = localise_results(run_search(kb, settings, query), kb.vocabulary, _title_order(request, query))
+    return record_search(search_log, query, page)
+
+
+def _title_order(request: Request, query: SearchQuery) -> tuple[str, ...]:
+    """The languages of the results' titles: `ui_lang`, else Accept-Language, then ru, kk, ky, en."""
+    return title_order(query.ui_lang or asked_language(request.headers.get("accept-language")))
