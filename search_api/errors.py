@@ -47,15 +47,20 @@ _FOLDERS = re.compile(r"(?<![\w.:/~])/(?:[^\s/:'\"()]+/)+")  # the folders of an
 
 
 class ApiError(Exception):
-    """An answer other than success: HTTP status, error kind (a key of the message catalogue), values, field."""
+    """An answer other than success: HTTP status, error kind (a key of the message catalogue), values, field.
+
+    `others` are further problems of the same request (every invalid field of a body, not only the first).
+    """
 
     def __init__(self, status: int, kind: str, *, field: str | None = None,
-                 headers: Mapping[str, str] | None = None, **values: object) -> None:
+                 headers: Mapping[str, str] | None = None, others: Sequence[ApiError] = (),
+                 **values: object) -> None:
         self.status = status
         self.kind = kind
         self.field = field
         self.headers = dict(headers or {})
         self.values = {"field": field, **values}
+        self.others = list(others)
         super().__init__(message(kind, **self.values))
 
 
@@ -65,6 +70,9 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     body: dict[str, object] = {"error": error.kind, "detail": message(error.kind, lang, **error.values)}
     if error.field is not None:
         body["field"] = error.field
+    if error.others:  # every problem, the first one included, each with its field, for a form to show at once
+        body["errors"] = [{"error": e.kind, "detail": message(e.kind, lang, **e.values), "field": e.field}
+                          for e in (error, *error.others)]
     headers = {"Content-Language": lang, "Vary": "Accept-Language", **error.headers}
     return JSONResponse(body, status_code=error.status, headers=headers)
 
@@ -103,7 +111,7 @@ def from_validation(first: Mapping[str, Any], limits: Mapping[str, int] | None =
         if kind == "too_large" and configured is not None and isinstance(limit, int | float):
             limit = min(limit, configured)
         return ApiError(422, kind, field=field, limit=limit, value=_short(value))
-    if first.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
+    if first.get("type") == "string_pattern_mismatch" and (ctx.get("pattern") == NOT_BLANK or value == ""):
         return ApiError(422, "empty_value", field=field)
     if kind == "invalid_json":
         return ApiError(422, kind, field="body", reason=str(ctx.get("error") or first.get("msg")))
@@ -160,14 +168,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = exc.errors()
-        first = problems[0] if problems else {"loc": ("request",), "msg": "invalid request"}
+        problems = list(exc.errors()) or [{"loc": ("request",), "msg": "invalid request"}]
         settings = request.app.state.settings
         path = request.url.path
         limited = path == f"{API_PREFIX}/search" or path.endswith(("/similar", "/classify"))
         limits = {"k": settings.max_k, "offset": settings.max_offset, "q": settings.max_query_chars,
                   "text": settings.max_text_chars} if limited else None
-        return error_response(request, from_validation(first, limits))
+        first, *others = [from_validation(problem, limits) for problem in problems]
+        first.others = others
+        return error_response(request, first)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
