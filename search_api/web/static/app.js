@@ -10,6 +10,7 @@ import { renderEditor } from "./view-editor.js";
 import { renderExperience } from "./view-experience.js";
 import { renderManage } from "./view-manage.js";
 import { renderSearch } from "./view-search.js";
+import { renderSimilar } from "./view-similar.js";
 import { renderTechnology, renderTree } from "./view-technology.js";
 
 const LANG_STORE = "pedkb.lang";
@@ -25,6 +26,7 @@ const ROUTES = [
   [/^\/tree$/, "tree", renderTree],
   [/^\/document\/([^/]+)$/, "search", renderDocument],
   [/^\/manage$/, "manage", renderManage],
+  [/^\/similar$/, "similar", renderSimilar],
 ];
 
 function stored(storage, name) {

@@ -1,5 +1,7 @@
 // Interface strings in Kazakh, Russian and Kyrgyz. {name} is replaced by a value; every language has every key.
 
+import { PAGE_STRINGS } from "./strings-page.js";
+
 export const LANGS = ["kk", "ru", "ky"];
 export const DEFAULT_LANG = "kk";
 
@@ -460,6 +462,9 @@ export const STRINGS = {
     widget_label: "Педагогикалык тажрыйба базасынан издөө",
   },
 };
+
+// The strings of the similar-projects page, the editor's errors and the widget's tabs (kept in their own file).
+for (const [lang, table] of Object.entries(PAGE_STRINGS)) STRINGS[lang] = { ...(STRINGS[lang] || {}), ...table };
 
 /** A supported interface language for a code such as "ru-RU", or null. */
 export function pickLang(code) {
