@@ -7,13 +7,28 @@ $PEDKB_SCREENSHOTS (docs/screenshots) or a temporary folder.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.test_web_browser import KEY, browser, chromium, context, page, server, shots  # noqa: F401 - fixtures
+from tests.support.pgserver import free_port
+from tests.test_web_browser import (  # noqa: F401 - the browser and server fixtures
+    KEY,
+    QuietHandler,
+    browser,
+    chromium,
+    context,
+    page,
+    server,
+    shots,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 MENTORING = ("Наставничество для молодых учителей: опытный педагог посещает уроки молодого коллеги, вместе они "
@@ -59,7 +74,7 @@ def test_similar_projects_from_a_pasted_text_in_every_language(page: Page, serve
     with page.expect_response(lambda r: r.url.endswith("/api/v1/similar")) as similar, \
             page.expect_response(lambda r: r.url.endswith("/api/v1/classify")) as classify:
         page.get_by_role("button", name="Найти похожие проекты").click()
-    status = page.locator(".similar-panel > .status")
+    status = page.locator(".sim-output > .status")
     expect(status).to_have_attribute("data-state", "done")
     items, suggestions = similar.value.json(), classify.value.json()
     assert items and suggestions
@@ -149,7 +164,7 @@ def test_similar_file_errors_are_said_in_the_page_language(page: Page, server: s
     page.locator("#sim-file").set_input_files(junk)
     page.get_by_role("button", name="Окшош долбоорлорду табуу").click()
     expect(page.get_by_role("alert")).to_contain_text("Ката:")
-    expect(page.locator(".similar-panel > .status")).to_have_attribute("data-state", "error")
+    expect(page.locator(".sim-output > .status")).to_have_attribute("data-state", "error")
     page.get_by_role("button", name="Файлды алып салуу").click()
     expect(page.locator(".sim-chosen")).to_have_text("")
 
@@ -254,3 +269,61 @@ def test_a_wrong_key_is_refused_when_entered_in_every_language(page: Page, serve
         expect(page.locator(".key-state")).to_be_hidden()
         assert page.evaluate("sessionStorage.getItem('pedkb.key')") is None
         page.screenshot(path=shots / f"manage-wrong-key-{lang}.png", full_page=False)
+
+
+WIDGET_PAGE = """<!doctype html>
+<html lang="ky"><head><meta charset="utf-8"><title>Портал</title>
+<style>body {{ font-family: Georgia, serif; background: #fffbe8; }} button {{ background: hotpink; }}</style></head>
+<body><h1>Методикалык портал</h1>
+<div id="slot"></div>
+<script src="{pedkb}/widget.js" data-pedkb-url="{pedkb}" data-lang="ky" data-similar="true" data-target="#slot"></script>
+<pedkb-search id="plain" api="{pedkb}" lang="ru"></pedkb-search>
+</body></html>
+"""
+
+
+@pytest.fixture
+def widget_portal(server: str, tmp_path: Path) -> Iterator[str]:
+    """A portal on another origin whose page holds the widget with the similar-projects option, and one without."""
+    (tmp_path / "index.html").write_text(WIDGET_PAGE.format(pedkb=server), encoding="utf-8")
+    handler = functools.partial(QuietHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_widget_similar_projects_option_on_another_origin(
+    page: Page, server: str, widget_portal: str, shots: Path, tmp_path: Path
+) -> None:
+    page.goto(widget_portal)
+    widget = page.locator("#slot pedkb-search")
+    expect(widget.locator("button.tab[data-tab=search]")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#plain").get_by_role("button", name="Похожие проекты")).to_have_count(0)  # option off
+    widget.get_by_role("button", name="Окшош долбоорлор", exact=True).click()
+    expect(widget.get_by_role("button", name="Окшош долбоорлор", exact=True)).to_have_attribute("aria-pressed", "true")
+    widget.get_by_label("Долбоордун сүрөттөмөсү").fill(MENTORING)
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/similar")) as answer:
+        widget.get_by_role("button", name="Окшош долбоорлорду табуу").click()
+    items = answer.value.json()
+    cards = widget.locator(".sim-results .card")
+    expect(cards).to_have_count(len(items))
+    link = cards.first.locator(".card-title a")
+    assert (link.get_attribute("href") or "").startswith(f"{server}/#/")
+    assert link.get_attribute("target") == "_blank"
+    expect(widget.locator(".sim-results .reason").first).to_contain_text("Эмне үчүн окшош:")
+    expect(widget.locator(".sim-techs a").first).to_be_visible()
+    page.screenshot(path=shots / "widget-similar-ky.png", full_page=False)
+
+    text = tmp_path / "plan.txt"
+    text.write_text("Долбоордук окутуу айылдык мектепте: окуучулар топто долбоор даярдашат.", encoding="utf-8")
+    widget.locator("#w-sim-file").set_input_files(text)
+    with page.expect_response(lambda r: "/api/v1/similar/file" in r.url) as by_file:
+        widget.get_by_role("button", name="Окшош долбоорлорду табуу").click()
+    assert by_file.value.status == 200  # a multipart POST across origins (CORS)
+    expect(widget.locator(".sim-read")).to_contain_text("«plan.txt» файлынан")
+    assert page.eval_on_selector("body", "el => getComputedStyle(el).fontFamily").startswith("Georgia")
