@@ -395,7 +395,7 @@ export const STRINGS = {
     innovation: "Инновациянын мүнөздөмөсү",
     similar_projects: "Окшош долбоорлор",
     similar_none: "Окшош долбоорлор табылган жок.",
-    shared_technologies: "Ортоқ технологиялар",
+    shared_technologies: "Орток технологиялар",
     closest_passage: "Эң жакын үзүндү",
     edit: "Оңдоо",
 
