@@ -18,17 +18,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests import test_web_browser as web
 from tests.support.pgserver import free_port
-from tests.test_web_browser import (  # noqa: F401 - the browser and server fixtures
-    KEY,
-    QuietHandler,
-    browser,
-    chromium,
-    context,
-    page,
-    server,
-    shots,
-)
+from tests.test_web_browser import KEY, QuietHandler
+
+# The browser, the tab, the pedkb server (hashing model, sample knowledge base) and the screenshot folder.
+chromium, browser, context, page = web.chromium, web.browser, web.context, web.page
+server, shots = web.server, web.shots
 
 REPO = Path(__file__).resolve().parents[1]
 MENTORING = ("Наставничество для молодых учителей: опытный педагог посещает уроки молодого коллеги, вместе они "
@@ -276,7 +272,8 @@ WIDGET_PAGE = """<!doctype html>
 <style>body {{ font-family: Georgia, serif; background: #fffbe8; }} button {{ background: hotpink; }}</style></head>
 <body><h1>Методикалык портал</h1>
 <div id="slot"></div>
-<script src="{pedkb}/widget.js" data-pedkb-url="{pedkb}" data-lang="ky" data-similar="true" data-target="#slot"></script>
+<script src="{pedkb}/widget.js" data-pedkb-url="{pedkb}" data-lang="ky" data-similar="true"
+        data-target="#slot"></script>
 <pedkb-search id="plain" api="{pedkb}" lang="ru"></pedkb-search>
 </body></html>
 """
