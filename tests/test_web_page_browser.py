@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests import test_web_browser as web
@@ -34,6 +35,14 @@ SIM_TITLE = {"kk": "Ұқсас жобаларды табу", "ru": "Найти �
 SIM_TECHS = {"kk": "Мәтін жататын технологиялар", "ru": "Технологии, к которым относится текст",
              "ky": "Текст тиешелүү технологиялар"}
 WHY = {"kk": "Неге ұқсас:", "ru": "Почему похоже:", "ky": "Эмне үчүн окшош:"}
+
+
+def screenshot(page: Page, path: Path) -> None:
+    """The visible part of the page as a small PNG (a 256-colour palette: text and flat colours survive it)."""
+    page.screenshot(path=path, full_page=False)
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
 
 
 def documents(server: str) -> list[str]:
@@ -87,7 +96,7 @@ def test_similar_projects_from_a_pasted_text_in_every_language(page: Page, serve
         expect(reason).to_contain_text(labels[shared["shared_technologies"][0]]["ru"])
     expect(page.locator(".sim-techs a")).to_have_text([labels[s["technology_id"]]["ru"] for s in suggestions])
     expect(status).to_have_text(f"Похожих материалов: {len(items)}, технологий: {len(suggestions)}.")
-    page.screenshot(path=shots / "similar-text-ru.png", full_page=False)
+    screenshot(page, shots / "similar-text-ru.png")
 
     for lang in ("kk", "ky"):  # every new text switches; the answer stays
         switch(page, lang)
@@ -97,7 +106,7 @@ def test_similar_projects_from_a_pasted_text_in_every_language(page: Page, serve
         expect(page.locator(".sim-techs a")).to_have_text([labels[s["technology_id"]][lang] for s in suggestions])
         expect(page.locator(".sim-results .card").first.locator(".reason")).to_contain_text(WHY[lang])
         expect(page.locator(".site-nav a[data-route=similar]")).to_have_attribute("aria-current", "page")
-        page.screenshot(path=shots / f"similar-text-{lang}.png", full_page=False)
+        screenshot(page, shots / f"similar-text-{lang}.png")
     assert documents(server) == before  # nothing was stored
 
 
@@ -122,11 +131,11 @@ def test_similar_projects_from_a_file_then_added_only_with_the_key(
     # the most similar item is the same text, already in the knowledge base
     assert body["similar"][0]["type"] == "document"
     expect(page.locator(".sim-add .notice")).to_contain_text("API кілтін енгізіңіз")  # no key: not offered
-    page.screenshot(path=shots / "similar-file-kk.png", full_page=False)
+    screenshot(page, shots / "similar-file-kk.png")
     for lang in ("ru", "ky"):
         switch(page, lang)
         expect(page.locator(".sim-read")).to_contain_text("менің-жобам.txt")
-        page.screenshot(path=shots / f"similar-file-{lang}.png", full_page=False)
+        screenshot(page, shots / f"similar-file-{lang}.png")
     assert documents(server) == before  # read, not stored
 
     # a file dropped on the zone is taken as well
@@ -204,7 +213,7 @@ def test_editor_shows_every_error_beside_its_field_in_the_page_language(
         expect(page.locator("fieldset[data-field=grades] .field-error")).to_have_text(text["one"])
         expect(page.locator(".tech-picker .field-error")).to_have_text(text["one"])
         expect(alert.get_by_role("link", name=text["title"], exact=True)).to_be_visible()
-        page.screenshot(path=shots / f"editor-errors-{lang}.png", full_page=False)
+        screenshot(page, shots / f"editor-errors-{lang}.png")
 
     # a malformed id is explained in words, not as a regular expression
     page.locator("#f-id").fill("Мой опыт!")
@@ -264,7 +273,7 @@ def test_a_wrong_key_is_refused_when_entered_in_every_language(page: Page, serve
         expect(page.locator("#api-key")).to_have_attribute("aria-invalid", "true")
         expect(page.locator(".key-state")).to_be_hidden()
         assert page.evaluate("sessionStorage.getItem('pedkb.key')") is None
-        page.screenshot(path=shots / f"manage-wrong-key-{lang}.png", full_page=False)
+        screenshot(page, shots / f"manage-wrong-key-{lang}.png")
 
 
 WIDGET_PAGE = """<!doctype html>
@@ -314,7 +323,7 @@ def test_widget_similar_projects_option_on_another_origin(
     assert link.get_attribute("target") == "_blank"
     expect(widget.locator(".sim-results .reason").first).to_contain_text("Эмне үчүн окшош:")
     expect(widget.locator(".sim-techs a").first).to_be_visible()
-    page.screenshot(path=shots / "widget-similar-ky.png", full_page=False)
+    screenshot(page, shots / "widget-similar-ky.png")
 
     text = tmp_path / "plan.txt"
     text.write_text("Долбоордук окутуу айылдык мектепте: окуучулар топто долбоор даярдашат.", encoding="utf-8")
