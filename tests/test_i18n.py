@@ -57,7 +57,8 @@ def test_pick_language(header: str | None, lang: str) -> None:
 # ---- the page's interface strings (search_api/web/static/strings*.js) ----
 
 STATIC = Path(__file__).resolve().parents[1] / "search_api" / "web" / "static"
-PAGE_LANGS = ("kk", "ru", "ky")
+PAGE_LANGS = ("kk", "ru", "ky")  # the interface in the languages of the content
+UI_LANGS = (*PAGE_LANGS, "en")  # and in English
 KAZAKH_ONLY = set("әғқұһіӘҒҚҰҺІ")  # letters of Kazakh that Kyrgyz and Russian do not have
 KYRGYZ_AND_KAZAKH = set("ңөүҢӨҮ")  # letters both have and Russian does not
 # Latin words an interface may keep in any language: format and standard names, and the product's name.
@@ -90,7 +91,7 @@ def js_tables(path: Path) -> dict[str, dict[str, str]]:
 def page_strings() -> dict[str, dict[str, str]]:
     """Every interface string of the page and the widget, per language, as strings.js merges them."""
     merged: dict[str, dict[str, str]] = {}
-    for name in ("strings.js", "strings-page.js"):
+    for name in ("strings.js", "strings-page.js", "strings-en.js"):
         for lang, table in js_tables(STATIC / name).items():
             overlap = set(merged.get(lang, {})) & set(table)
             assert not overlap, f"{name}: {sorted(overlap)} also in another strings file"
@@ -98,15 +99,15 @@ def page_strings() -> dict[str, dict[str, str]]:
     return merged
 
 
-def test_every_interface_string_exists_in_every_page_language_with_the_same_placeholders() -> None:
+def test_every_interface_string_exists_in_every_language_with_the_same_placeholders() -> None:
     tables = page_strings()
-    assert set(PAGE_LANGS) <= set(tables)
+    assert set(tables) == set(UI_LANGS)
     keys = set(tables["ru"])
     assert len(keys) > 150
-    for lang in PAGE_LANGS:
+    for lang in UI_LANGS:
         assert set(tables[lang]) == keys, f"{lang}: missing {sorted(keys - set(tables[lang]))}, " \
                                           f"extra {sorted(set(tables[lang]) - keys)}"
-    for lang, table in tables.items():  # English (where given) too: same placeholders, nothing blank
+    for lang, table in tables.items():
         for key, text in table.items():
             assert text.strip(), f"{lang}/{key} is empty"
             assert placeholders(text) == placeholders(tables["ru"][key]), f"{lang}/{key}"
@@ -145,7 +146,7 @@ def test_interface_strings_are_in_their_own_script(lang: str) -> None:
 
 
 def test_english_strings_have_no_cyrillic() -> None:
-    for key, text in page_strings().get("en", {}).items():
+    for key, text in page_strings()["en"].items():
         assert not re.search(r"[\u0400-\u04ff]", text), f"en/{key}: {text!r}"
 
 

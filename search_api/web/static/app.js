@@ -4,7 +4,7 @@ import { Api } from "./api.js";
 import { CARD_CSS } from "./card-style.js";
 import { Catalog } from "./catalog.js";
 import { h, replace } from "./dom.js";
-import { DEFAULT_LANG, LANGS, pickLang, t } from "./strings.js";
+import { DEFAULT_LANG, UI_LANGS, pickLang, t } from "./strings.js";
 import { renderDocument } from "./view-document.js";
 import { renderEditor } from "./view-editor.js";
 import { renderExperience } from "./view-experience.js";
@@ -104,7 +104,7 @@ function translateFrame() {
 }
 
 function setLang(lang) {
-  if (!LANGS.includes(lang) || lang === app.lang) return;
+  if (!UI_LANGS.includes(lang) || lang === app.lang) return;
   app.lang = lang;
   app.api.lang = lang;
   store(localStorage, LANG_STORE, lang);

@@ -1,12 +1,14 @@
 // Interface strings in Kazakh, Russian and Kyrgyz. {name} is replaced by a value; every language has every key.
 
+import { EN_STRINGS } from "./strings-en.js";
 import { PAGE_STRINGS } from "./strings-page.js";
 
-export const LANGS = ["kk", "ru", "ky"];
+export const LANGS = ["kk", "ru", "ky"]; // the languages of the content (records, filters)
+export const UI_LANGS = [...LANGS, "en"]; // the languages of the interface
 export const DEFAULT_LANG = "kk";
 
 // Each language named in itself, for the language switch.
-export const SELF_NAMES = { kk: "Қазақша", ru: "Русский", ky: "Кыргызча" };
+export const SELF_NAMES = { kk: "Қазақша", ru: "Русский", ky: "Кыргызча", en: "English" };
 
 export const STRINGS = {
   kk: {
@@ -464,12 +466,15 @@ export const STRINGS = {
 };
 
 // The strings of the similar-projects page, the editor's errors and the widget's tabs (kept in their own file).
-for (const [lang, table] of Object.entries(PAGE_STRINGS)) STRINGS[lang] = { ...(STRINGS[lang] || {}), ...table };
+// and the whole interface in English (strings-en.js).
+for (const [lang, table] of [...Object.entries(EN_STRINGS), ...Object.entries(PAGE_STRINGS)]) {
+  STRINGS[lang] = { ...(STRINGS[lang] || {}), ...table };
+}
 
 /** A supported interface language for a code such as "ru-RU", or null. */
 export function pickLang(code) {
   const base = String(code || "").toLowerCase().split("-")[0];
-  return LANGS.includes(base) ? base : null;
+  return UI_LANGS.includes(base) ? base : null;
 }
 
 /** The string `key` in `lang` with {name} placeholders filled from `values`. */

@@ -169,7 +169,7 @@ export async function renderEditor(app, { id }) {
   }
   const draftKey = id || "new";
   const [catalog, stored] = await Promise.all([app.catalog(),
-    id ? app.api.experience(id) : Promise.resolve({ ...EMPTY, language: L })]);
+    id ? app.api.experience(id) : Promise.resolve({ ...EMPTY, language: LANGS.includes(L) ? L : "" })]);
   const draft = readDraft(draftKey);
   const exp = draft ? { ...stored, ...draft.record, id: stored.id || draft.record.id || "" } : stored;
   const input = (name, value, extra = {}) => h("input", { type: "text", name, value, ...extra });
