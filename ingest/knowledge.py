@@ -221,8 +221,8 @@ def _schema_problem(error: Mapping[str, Any]) -> Problem:
         return Problem(field, "is required", kind)
     if kind == "unknown_field":
         return Problem(field, "is not a field of an experience", kind)
-    if kind == "empty_value":
-        return Problem(field, "must not be empty", kind)
+    if kind == "empty_value" or (error["type"] == "string_pattern_mismatch" and got == ""):
+        return Problem(field, "must not be empty", "empty_value")
     if kind in ("too_small", "too_large"):
         limit = ctx.get("ge", ctx.get("le"))
         word = "at least" if kind == "too_small" else "at most"

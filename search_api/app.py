@@ -31,7 +31,7 @@ from search_api.web import router as web_router
 
 log = logging.getLogger(__name__)
 
-UPLOAD_PATHS = (f"{API_PREFIX}/documents", f"{API_PREFIX}/documents/")
+UPLOAD_PATHS = (f"{API_PREFIX}/documents", f"{API_PREFIX}/documents/", f"{API_PREFIX}/similar/file")
 DESCRIPTION = """Search and browse pedagogical innovation material in Kazakh, Russian and Kyrgyz.
 
 * **Reading is open.** Upload, create, update and delete need a key from `PEDKB_API_KEYS`, sent as

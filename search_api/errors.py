@@ -132,7 +132,7 @@ def from_validation(first: Mapping[str, Any], limits: Mapping[str, int] | None =
         if kind == "too_large" and configured is not None and isinstance(limit, int | float):
             limit = min(limit, configured)
         return ApiError(422, kind, field=field, limit=limit, value=_short(value))
-    if first.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
+    if first.get("type") == "string_pattern_mismatch" and (ctx.get("pattern") == NOT_BLANK or value == ""):
         return ApiError(422, "empty_value", field=field)
     if kind == "invalid_json":
         return ApiError(422, kind, field="body", reason=str(ctx.get("error") or first.get("msg")))
@@ -215,13 +215,13 @@ def install_error_handlers(app: FastAPI) -> None:
         limited = path == f"{API_PREFIX}/search" or path.endswith(("/similar", "/classify"))
         limits = {"k": settings.max_k, "offset": settings.max_offset, "q": settings.max_query_chars,
                   "text": settings.max_text_chars} if limited else None
-        error = from_validation(first, limits)
         listed = [from_validation(problem, limits) for problem in problems]
         check = _BODY_CHECKS.get(request.scope.get("endpoint"))  # type: ignore[arg-type]
         if check is not None and isinstance(exc.body, dict):
             found = [from_problem(p, settings) for p in check(request, exc.body)]
             named = {p.field for p in found}
             listed = found + [p for p in listed if p.field not in named]
+        error = listed[0] if listed else from_validation(first, limits)  # the top level is the first listed
         error.problems = listed
         return error_response(request, error)
 

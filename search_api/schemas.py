@@ -223,12 +223,23 @@ class UploadReport(BaseModel):
     files: list[FileOutcome]
 
 
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    error: str
+    detail: str
+    field: str | None = None
+
+
 class ErrorResponse(BaseModel):
     """The body of every 4xx/5xx answer."""
 
     error: str = Field(description="machine-readable kind of error", examples=["not_found"])
     detail: str = Field(description="what was wrong, for a person (Accept-Language: en, ru, kk)")
     field: str | None = Field(default=None, description="the parameter or body field at fault")
+    problems: list[FieldError] | None = Field(
+        default=None, description="on a 422 naming a field: every wrong field of the request at once (the first "
+                                  "included), each with its own error, detail and field")
 
 
 class Health(BaseModel):

@@ -197,7 +197,9 @@ def test_upload_limits(seeded_data: Path, tmp_path: Path) -> None:
         assert not (data_dir(client) / "uploads" / "big.txt").exists()
         many = upload(client, *[(f"{i}.txt", b"a b c") for i in range(4)])
         assert many.status_code == 422 and many.json() == {
-            "error": "too_many_files", "detail": "too many files in one request: at most 3", "field": "files"}
+            "error": "too_many_files", "detail": "too many files in one request: at most 3", "field": "files",
+            "problems": [{"error": "too_many_files", "detail": "too many files in one request: at most 3",
+                          "field": "files"}]}
         huge = upload(client, ("a.txt", b"x" * 30_000))
         assert huge.status_code == 413 and huge.json()["error"] == "body_too_large"
         none = client.post("/api/v1/documents", files=[("note", (None, b"no file"))], headers=KEY)
@@ -245,7 +247,7 @@ def test_experience_create_update_delete(client: TestClient) -> None:
     (new_experience(year=2031), 422, "too_large", "year"),
     ({**new_experience(), "colour": "red"}, 422, "unknown_field", "colour"),
     ({k: v for k, v in new_experience().items() if k != "title"}, 422, "missing_field", "title"),
-    (new_experience(id="Bad Id"), 422, "invalid_value", "id"),
+    (new_experience(id="Bad Id"), 422, "invalid_id", "id"),
 ])  # fmt: skip
 def test_invalid_experience_is_refused_naming_the_field(client: TestClient, record: dict[str, Any], status: int,
                                                         error: str, field: str) -> None:

@@ -15,6 +15,7 @@ from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.app import create_app
 from search_api.web.routes import STATIC
+from tests.test_i18n import page_strings
 
 LANGS = ("kk", "ru", "ky")
 PLACEHOLDER_URLS = {"http://www.w3.org/2000/svg",  # an XML namespace name, never fetched
@@ -30,16 +31,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def strings_by_language() -> dict[str, dict[str, str]]:
-    """The interface strings of strings.js and the strings-*.js it merges in, per language, read as text."""
-    table: dict[str, dict[str, str]] = {}
-    for path in sorted(STATIC.glob("strings*.js")):
-        source = path.read_text(encoding="utf-8")
-        end = source.find("/** A supported interface language")
-        body = source[source.index("export const STRINGS"):end if end > 0 else len(source)]
-        blocks = re.split(r"^  (kk|ru|ky): \{$", body, flags=re.M)
-        for lang, block in zip(blocks[1::2], blocks[2::2], strict=True):
-            table.setdefault(lang, {}).update(re.findall(r'^    (\w+): "((?:[^"\\]|\\.)*)",$', block, flags=re.M))
-    return table
+    """The interface strings (strings.js and strings-page.js, which it merges), per page language, read as text."""
+    tables = page_strings()
+    return {lang: tables[lang] for lang in LANGS}
 
 
 def test_page_is_served_at_the_root_and_may_not_be_framed(client: TestClient) -> None:

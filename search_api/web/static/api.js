@@ -2,14 +2,18 @@
 
 import { t } from "./strings.js";
 
-/** An API error: HTTP status, the API's error kind, its localised detail and the field at fault. */
+/**
+ * An API error: HTTP status, the API's error kind, its localised detail, the field at fault, and `errors`: every
+ * invalid field ([{error, detail, field}]) when the API reported several (else the one).
+ */
 export class ApiError extends Error {
-  constructor(status, kind, detail, field = null) {
+  constructor(status, kind, detail, field = null, errors = null) {
     super(detail);
     this.status = status;
     this.kind = kind;
     this.detail = detail;
     this.field = field;
+    this.errors = Array.isArray(errors) && errors.length ? errors : [{ error: kind, detail, field }];
   }
 }
 
@@ -33,7 +37,7 @@ async function errorOf(response, lang) {
     body = null;
   }
   const detail = body && typeof body.detail === "string" ? body.detail : `${t(lang, "error")} ${response.status}`;
-  return new ApiError(response.status, body?.error || "http_error", detail, body?.field ?? null);
+  return new ApiError(response.status, body?.error || "http_error", detail, body?.field ?? null, body?.problems);
 }
 
 export class Api {
@@ -116,6 +120,23 @@ export class Api {
   /** Resolves when `key` may write; rejects with the API's error (401, 403 wrong key, 429 too many tries). */
   checkKey(key) { return this.request("GET", "/api/v1/access", { key }); }
   document(id) { return this.request("GET", `/api/v1/documents/${encodeURIComponent(id)}`); }
+  /** Experiences and documents close to a free text (`/similar`). */
+  similarText(text, k = 10) { return this.request("POST", "/api/v1/similar", { body: { text, k } }); }
+  /** The same for a file, read by the server and not stored: {filename, title, chars, truncated, similar, technologies}. */
+  async similarFile(file, k = 10) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    let response;
+    try {
+      response = await fetch(`${this.base}/api/v1/similar/file${queryString({ k })}`, {
+        method: "POST", headers: this.headers(false, false), body: form, credentials: "omit",
+      });
+    } catch {
+      throw new ApiError(0, "network", t(this.lang, "error_network"));
+    }
+    if (!response.ok) throw await errorOf(response, this.lang);
+    return response.json();
+  }
   classify(text, k = 3) { return this.request("POST", "/api/v1/classify", { body: { text, k } }); }
   createExperience(record) { return this.request("POST", "/api/v1/experiences", { body: record, write: true }); }
   updateExperience(id, record) {

@@ -4,13 +4,14 @@ import { Api } from "./api.js";
 import { CARD_CSS } from "./card-style.js";
 import { Catalog } from "./catalog.js";
 import { h, replace } from "./dom.js";
-import { DEFAULT_LANG, LANGS, pickLang, t } from "./strings.js";
+import { DEFAULT_LANG, UI_LANGS, pickLang, t } from "./strings.js";
 import { renderDocument } from "./view-document.js";
 import { renderEditor } from "./view-editor.js";
 import { renderExperience } from "./view-experience.js";
 import { renderGaps } from "./view-gaps.js";
 import { renderManage } from "./view-manage.js";
 import { renderSearch } from "./view-search.js";
+import { renderSimilar } from "./view-similar.js";
 import { renderTechnology, renderTree } from "./view-technology.js";
 
 const LANG_STORE = "pedkb.lang";
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^\/document\/([^/]+)$/, "search", renderDocument],
   [/^\/manage$/, "manage", renderManage],
   [/^\/gaps$/, "manage", renderGaps],
+  [/^\/similar$/, "similar", renderSimilar],
 ];
 
 function stored(storage, name) {
@@ -104,7 +106,7 @@ function translateFrame() {
 }
 
 function setLang(lang) {
-  if (!LANGS.includes(lang) || lang === app.lang) return;
+  if (!UI_LANGS.includes(lang) || lang === app.lang) return;
   app.lang = lang;
   app.api.lang = lang;
   store(localStorage, LANG_STORE, lang);

@@ -1,9 +1,25 @@
 // Names for the ids the API returns (technologies, groups, regions, subjects, classification values).
 
-/** The name in `lang`, else Russian, else English, else the id. */
+/** Which language's name is shown when the reader's is missing: the page's language, then these (docs/widget.md). */
+export const NAME_FALLBACK = ["ru", "kk", "ky", "en"];
+
+/** The name in `lang`, else in Russian, Kazakh, Kyrgyz, English (the first that exists), else `fallback`. */
 export function nameOf(labels, lang, fallback = "") {
   if (!labels) return fallback;
-  return labels[lang] || labels.ru || labels.en || fallback;
+  for (const code of [lang, ...NAME_FALLBACK]) if (labels[code]) return labels[code];
+  return fallback;
+}
+
+/**
+ * An item's title in the reader's language: its `titles` map ({kk, ru, ky, en}) when the API gives one, picked in the
+ * order of nameOf; else its single `title`; else `fallback`. Returns [text, the language it is in (or null)].
+ */
+export function titleIn(item, lang, fallback = "") {
+  const titles = item && typeof item.titles === "object" && item.titles ? item.titles : null;
+  if (titles) {
+    for (const code of [lang, ...NAME_FALLBACK]) if (titles[code]) return [titles[code], code];
+  }
+  return [item?.title || fallback, item?.title ? item.lang || null : null];
 }
 
 export class Catalog {

@@ -1,5 +1,6 @@
 // Search results as cards, grouped by type (the page) or in one list (the widget). Shared by both.
 
+import { titleIn } from "./catalog.js";
 import { basename, h, marked } from "./dom.js";
 import { t } from "./strings.js";
 
@@ -43,7 +44,7 @@ function techId(result) {
 
 function titleOf(result, catalog, lang) {
   if (result.type === "technology" && catalog) return catalog.tech(techId(result), lang);
-  return result.title || basename(result.source) || result.doc_id;
+  return titleIn(result, lang, basename(result.source) || result.doc_id)[0];
 }
 
 /** The snippet without a leading copy of the title (experience passages start with it), spans shifted. */

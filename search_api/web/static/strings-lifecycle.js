@@ -32,4 +32,14 @@ export const STRINGS_LIFECYCLE = {
     evidence_seminar: "Семинар",
     evidence_publication: "Басылма",
   },
+  en: {
+    history_title: "The life of this experience",
+    history_none: "No change of stage has been recorded yet.",
+    history_by: "Recorded by",
+    history_document: "Evidence document",
+    history_reason: "Reason",
+    evidence_report: "Report",
+    evidence_seminar: "Seminar",
+    evidence_publication: "Publication",
+  },
 };

@@ -1,13 +1,16 @@
 // Interface strings in Kazakh, Russian and Kyrgyz. {name} is replaced by a value; every language has every key.
 
+import { EN_STRINGS } from "./strings-en.js";
 import { STRINGS_GAPS } from "./strings-gaps.js";
 import { STRINGS_LIFECYCLE } from "./strings-lifecycle.js";
+import { PAGE_STRINGS } from "./strings-page.js";
 
-export const LANGS = ["kk", "ru", "ky"];
+export const LANGS = ["kk", "ru", "ky"]; // the languages of the content (records, filters)
+export const UI_LANGS = [...LANGS, "en"]; // the languages of the interface
 export const DEFAULT_LANG = "kk";
 
 // Each language named in itself, for the language switch.
-export const SELF_NAMES = { kk: "Қазақша", ru: "Русский", ky: "Кыргызча" };
+export const SELF_NAMES = { kk: "Қазақша", ru: "Русский", ky: "Кыргызча", en: "English" };
 
 export const STRINGS = {
   kk: {
@@ -396,7 +399,7 @@ export const STRINGS = {
     innovation: "Инновациянын мүнөздөмөсү",
     similar_projects: "Окшош долбоорлор",
     similar_none: "Окшош долбоорлор табылган жок.",
-    shared_technologies: "Ортоқ технологиялар",
+    shared_technologies: "Орток технологиялар",
     closest_passage: "Эң жакын үзүндү",
     edit: "Оңдоо",
 
@@ -464,13 +467,17 @@ export const STRINGS = {
   },
 };
 
-for (const lang of LANGS) Object.assign(STRINGS[lang], STRINGS_GAPS[lang]); // the gap report's own strings
-for (const lang of LANGS) Object.assign(STRINGS[lang], STRINGS_LIFECYCLE[lang]); // an experience's timeline
+// The interface in English (strings-en.js) and the strings kept in their own files: the similar-projects page, the
+// editor's errors and the widget's tabs (strings-page.js), the gap report, an experience's timeline.
+const PARTS = [EN_STRINGS, PAGE_STRINGS, STRINGS_GAPS, STRINGS_LIFECYCLE];
+for (const [lang, table] of PARTS.flatMap((part) => Object.entries(part))) {
+  STRINGS[lang] = { ...(STRINGS[lang] || {}), ...table };
+}
 
 /** A supported interface language for a code such as "ru-RU", or null. */
 export function pickLang(code) {
   const base = String(code || "").toLowerCase().split("-")[0];
-  return LANGS.includes(base) ? base : null;
+  return UI_LANGS.includes(base) ? base : null;
 }
 
 /** The string `key` in `lang` with {name} placeholders filled from `values`. */

@@ -1,5 +1,6 @@
 // A document: its passages in order with their language and page, the one a result pointed at marked.
 
+import { titleIn } from "./catalog.js";
 import { basename, h } from "./dom.js";
 import { langBadge } from "./results.js";
 
@@ -22,7 +23,7 @@ export async function renderDocument(app, { id, query }) {
       h("div", { class: "item-meta" }, h("span", { class: "tag tag-document" }, app.t("document")),
         doc.languages.map((lang) => langBadge(lang, app.lang)),
         h("span", { class: "hint" }, `${doc.format.toUpperCase()} · ${app.t("passages", { n: doc.chunks })}`)),
-      h("h1", {}, doc.title || basename(doc.source)),
+      h("h1", {}, titleIn(doc, app.lang, basename(doc.source))[0]),
       h("p", { class: "hint" }, `${app.t("source")}: ${basename(doc.source)}`),
       h("h2", {}, app.t("document_text")),
       h("ol", { class: "chunks" }, chunks)));

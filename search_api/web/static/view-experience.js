@@ -1,6 +1,7 @@
 // An experience: every field, its technologies, its lifecycle timeline, similar projects in any language, and its
 // schema.org JSON-LD (from the API) embedded for search engines and harvesters.
 
+import { titleIn } from "./catalog.js";
 import { basename, h, replace } from "./dom.js";
 import { langBadge, typeTag, withoutTitle } from "./results.js";
 
@@ -19,14 +20,15 @@ function textSection(app, name, text, lang) {
   return h("section", {}, h("h2", {}, app.t(name)), h("p", { lang }, text));
 }
 
-function similarCard(app, catalog, item) {
+export function similarCard(app, catalog, item) {
   const href = item.type === "experience" ? `#/experience/${encodeURIComponent(item.doc_id)}`
     : `#/document/${encodeURIComponent(item.doc_id)}`;
   const shared = item.shared_technologies.map((id) => catalog.tech(id, app.lang));
+  const [title, titleLang] = titleIn(item, app.lang, item.doc_id);
   const [passage] = withoutTitle(item.passage, [], item.title);
   return h("li", { class: `card card-${item.type}`, dataset: { docId: item.doc_id, type: item.type } },
     h("div", { class: "card-meta" }, typeTag(item.type, app.lang), item.lang ? langBadge(item.lang, app.lang) : null),
-    h("h3", { class: "card-title" }, h("a", { href, lang: item.lang }, item.title || item.doc_id)),
+    h("h3", { class: "card-title" }, h("a", { href, lang: titleLang || item.lang }, title)),
     shared.length ? h("p", { class: "reason" }, `${app.t("shared_technologies")}: ${shared.join(", ")}`) : null,
     h("p", { class: "snippet", lang: item.lang },
       h("span", { class: "vh" }, `${app.t("closest_passage")}: `), passage));
@@ -63,8 +65,8 @@ async function linkedData(app, id, article) {
 }
 
 /** Documents have no title of their own: name them by their file. */
-async function nameDocuments(app, items) {
-  await Promise.all(items.filter((item) => item.type === "document" && !item.title).map(async (item) => {
+export async function nameDocuments(app, items) {
+  await Promise.all(items.filter((item) => item.type === "document" && !item.title && !item.titles).map(async (item) => {
     try {
       item.title = basename((await app.api.document(item.doc_id)).source);
     } catch {

@@ -1,12 +1,14 @@
 // <pedkb-search>: the search box a portal embeds. It lives in a shadow root with its own styles, calls pedkb's
 // API across origins (CORS) and links results to pedkb's page. Attributes: api, lang, type, region, subject,
-// grade, group, technology, filter-lang (comma-separated for several values), k.
+// grade, group, technology, filter-lang (comma-separated for several values), k, and `similar` (a second tab:
+// "similar projects" for a pasted description or a file, which is read by pedkb and not stored).
 
 import { Api } from "./api.js";
 import { CARD_CSS } from "./card-style.js";
 import { Catalog } from "./catalog.js";
 import { h, replace } from "./dom.js";
 import { ResultList } from "./results.js";
+import { similarPanel } from "./similar-panel.js";
 import { DEFAULT_LANG, pickLang, t } from "./strings.js";
 import { WIDGET_CSS } from "./widget-style.js";
 
@@ -34,7 +36,7 @@ export function defineWidget(root) {
 
   class PedkbSearch extends HTMLElement {
     static get observedAttributes() {
-      return ["lang", "api", ...FILTERS, "filter-lang", "k"];
+      return ["lang", "api", ...FILTERS, "filter-lang", "k", "similar"];
     }
 
     connectedCallback() {
@@ -78,13 +80,32 @@ export function defineWidget(root) {
       const box = h("div", { class: "list" });
       const more = h("button", { type: "button", class: "more", hidden: true }, t(lang, "results_more"));
       const home = `${this.apiBase}/`;
-      shadow.append(h("div", { class: "pk", lang, part: "box" }, form, status, error, box, more,
-        h("p", { class: "foot" }, h("a", { href: home, target: "_blank", rel: "noopener" }, "pedkb"))));
       let results = null;
       let next = null;
       let query = "";
       let ticket = 0;
       let catalog = null; // names of technologies, fetched with the first search
+      const searchBox = h("div", { class: "tab-search" }, form, status, error, box, more);
+      let content = [searchBox];
+      if (this.hasAttribute("similar") && this.getAttribute("similar") !== "false") {
+        const similarBox = h("div", { class: "tab-similar", hidden: true },
+          similarPanel({ api, lang, catalog: () => (catalog ||= Catalog.load(api).catch(() => null)), linkBase: home,
+            newTab: true, idPrefix: "w-sim-", headingLevel: 3, memory: {} }));
+        const tabs = [["search", "widget_tab_search", searchBox], ["similar", "widget_tab_similar", similarBox]];
+        const buttons = tabs.map(([name, label, panel]) => {
+          const button = h("button", { type: "button", class: "tab", dataset: { tab: name },
+            "aria-pressed": String(name === "search") }, t(lang, label));
+          button.addEventListener("click", () => {
+            for (const [other, , otherPanel] of tabs) otherPanel.hidden = other !== name;
+            for (const b of buttons) b.setAttribute("aria-pressed", String(b === button));
+          });
+          return button;
+        });
+        content = [h("div", { class: "tabs", role: "group", "aria-label": t(lang, "widget_label") }, buttons),
+          searchBox, similarBox];
+      }
+      shadow.append(h("div", { class: "pk", lang, part: "box" }, content,
+        h("p", { class: "foot" }, h("a", { href: home, target: "_blank", rel: "noopener" }, "pedkb"))));
 
       const run = async (offset) => {
         const mine = ++ticket;

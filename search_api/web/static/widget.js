@@ -12,7 +12,7 @@
   var root = new URL(".", script.src).href;
   var OPTIONS = {
     pedkbUrl: "api", lang: "lang", type: "type", region: "region", subject: "subject", grade: "grade",
-    group: "group", technology: "technology", filterLang: "filter-lang", k: "k",
+    group: "group", technology: "technology", filterLang: "filter-lang", k: "k", similar: "similar",
   };
 
   function place(module) {
