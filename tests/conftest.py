@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from index.store.base import Backend
 from pedkb.settings import Settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.pgserver import PgServer, start_primary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,3 +143,54 @@ def bank_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator
     with KnowledgeBase(settings, embedder=real_embedder) as base:
         base.bank.load_corpus(settings.corpus)
         yield base
+
+
+# ---- the browser ----
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; installed with apt-get when it is missing (as root, like CI)."""
+    if not CHROMIUM.exists():
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "chromium"]
+        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
+            subprocess.run(install, env=env, check=True, capture_output=True)
+    assert CHROMIUM.exists(), "apt-get install chromium did not provide /usr/bin/chromium"
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str) -> Iterator[Browser]:
+    """One headless Chromium for the session."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh profile (storage, cookies) with a Russian-speaking reader, failing on any script error."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+    errors: list[str] = []
+    ctx.on("weberror", lambda error: errors.append(str(error.error)))
+    yield ctx
+    ctx.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    """A tab in the fresh profile."""
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    return tab
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go."""
+    folder = Path(os.environ.get("PEDKB_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

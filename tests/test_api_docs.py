@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Route, expect
 from test_api import build_seeded_data, make_client
 from test_api_write import KEY, new_experience
-from test_web_browser import CHROMIUM_ARGS, chromium  # noqa: F401 - `chromium` is a fixture (apt-get when missing)
 
 from search_api.docs_offline import ASSETS_URL
 from tests.support.server import serve_pedkb
@@ -188,15 +187,6 @@ def server(seeded_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     shutil.copytree(seeded_data, data)
     with serve_pedkb(data, {**os.environ, "PEDKB_MODEL": "hashing:256"}) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Browser]:  # noqa: F811 - the fixture imported above, used here
-    """Headless Chromium with the flags tests/test_web_browser.py uses."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["csp", "no-csp"])

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from index.searchlog import DAY, LOG_FILE, SearchLog, SqliteSearchLog
 from tests.support.server import serve_pedkb
-from tests.test_web_browser import browser, chromium, context, page, pedkb, shots  # noqa: F401 - fixtures
+from tests.test_web_browser import pedkb
 
 KEY = "gaps-test-key"
 TOPIC = ["робототехника в детском саду", "робототехника в детском саду программа", "программа робототехника саду"]

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_web_browser import browser, chromium, context, page, pedkb  # noqa: F401 - the shared browser fixtures
 
 from tests.support.server import serve_pedkb
+from tests.test_web_browser import pedkb
 
 EXP = "exp-kk-017"  # at stage "identified" in the corpus
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.scans import render_page, sample_text, scanned_pdf
 from tests.support.server import serve_pedkb
-from tests.test_web_browser import browser, chromium, context, page, pedkb, search, shots  # noqa: F401
+from tests.test_web_browser import pedkb, search
 
 QUERY = "топтық жұмыс балаларды бір-бірін тыңдауға үйретеді"
 
@@ -42,7 +42,7 @@ def test_a_scanned_passage_is_found_and_badged_on_the_search_page(page: Page, se
     page.goto(f"{server}/#/search?type=document")
     search(page, QUERY)
     first = page.locator(".card").first
-    expect(first.locator(".card-title")).to_contain_text("scanned-collection")
+    expect(first.locator(".card-title")).to_contain_text("scanned collection")  # the file name as title
     badge = first.locator(".badge.scanned")
     expect(badge).to_have_text("Сканированный текст")
     title = badge.get_attribute("title") or ""

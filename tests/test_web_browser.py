@@ -21,15 +21,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.pgserver import free_port
 from tests.support.server import serve_pedkb
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 KEY = "web-test-key"
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 # Computed style properties of the portal's own elements that the widget must leave alone.
@@ -66,55 +63,7 @@ IFRAME_PAGE = """<!doctype html>
 """
 
 
-# ---- the browser ----
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium; installed with apt-get when it is missing (as root, like CI)."""
-    if not CHROMIUM.exists():
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "chromium"]
-        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
-            subprocess.run(install, env=env, check=True, capture_output=True)
-    assert CHROMIUM.exists(), "apt-get install chromium did not provide /usr/bin/chromium"
-    return str(CHROMIUM)
-
-
-@pytest.fixture(scope="session")
-def browser(chromium: str) -> Iterator[Browser]:
-    """One headless Chromium for the session."""
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh profile (storage, cookies) with a Russian-speaking reader, failing on any script error."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
-    errors: list[str] = []
-    ctx.on("weberror", lambda error: errors.append(str(error.error)))
-    yield ctx
-    ctx.close()
-    assert not errors, errors
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    """A tab in the fresh profile."""
-    tab = context.new_page()
-    tab.set_default_timeout(15_000)
-    return tab
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where screenshots go."""
-    folder = Path(os.environ.get("PEDKB_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+# The browser fixtures (chromium, browser, context, page, shots) are in tests/conftest.py, shared by every module.
 
 
 # ---- the servers ----
@@ -397,7 +346,7 @@ def test_methodist_uploads_with_progress_then_processing(page: Page, server: str
         "Добавлено: 1, обновлено: 0, без изменений: 0, с ошибкой: 0.")
     expect(page.locator(".upload-report tbody tr")).to_have_attribute("data-status", "added")
     page.locator(".upload-report a").click()
-    expect(page.locator("h1")).to_have_text("ru-big-report.txt")
+    expect(page.locator("h1")).to_have_text("ru big report")  # no heading, no metadata: the file's name
 
 
 def test_methodist_adds_and_edits_an_experience(page: Page, server: str) -> None:

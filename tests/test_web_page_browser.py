@@ -24,9 +24,8 @@ from tests import test_web_browser as web
 from tests.support.pgserver import free_port
 from tests.test_web_browser import KEY, QuietHandler
 
-# The browser, the tab, the pedkb server (hashing model, sample knowledge base) and the screenshot folder.
-chromium, browser, context, page = web.chromium, web.browser, web.context, web.page
-server, shots = web.server, web.shots
+# The pedkb server (hashing model, sample knowledge base); the browser fixtures are in tests/conftest.py.
+server = web.server
 
 REPO = Path(__file__).resolve().parents[1]
 MENTORING = ("Наставничество для молодых учителей: опытный педагог посещает уроки молодого коллеги, вместе они "
@@ -182,13 +181,13 @@ def test_similar_file_errors_are_said_in_the_page_language(page: Page, server: s
 ERRORS = {
     "kk": {"summary": "Түзетуді қажет ететін өрістер:", "required": "Бұл өрісті толтырыңыз.",
            "choose": "Тізімнен мән таңдаңыз.", "one": "Кемінде біреуін таңдаңыз.", "save": "Сақтау",
-           "title": "Атауы", "id": "Тек кіші латын әріптері", "draft": "сақталған жоба нұсқасы қалпына келтірілді"},
+           "title": "Атауы", "id": "кіші латын әріптерін", "draft": "сақталған жоба нұсқасы қалпына келтірілді"},
     "ru": {"summary": "Исправьте поля:", "required": "Заполните это поле.", "choose": "Выберите значение из списка.",
            "one": "Выберите хотя бы одно.", "save": "Сохранить", "title": "Название",
-           "id": "Только строчные латинские буквы", "draft": "Восстановлен черновик"},
+           "id": "строчные латинские буквы", "draft": "Восстановлен черновик"},
     "ky": {"summary": "Оңдоо керек болгон талаалар:", "required": "Бул талааны толтуруңуз.",
            "choose": "Тизмеден маани тандаңыз.", "one": "Жок дегенде бирөөнү тандаңыз.", "save": "Сактоо",
-           "title": "Аталышы", "id": "Кичине латын тамгалары", "draft": "долбоор нускасы калыбына келтирилди"},
+           "title": "Аталышы", "id": "кичине латын тамгаларын", "draft": "долбоор нускасы калыбына келтирилди"},
 }
 
 
