@@ -96,7 +96,7 @@ def probe(folder: Path, work: Path, deep: int, hold: float) -> None:
     lang = SearchFilters(langs=(FILTER_LANG,))
     out: dict[str, object] = {"first_search_s": first, "index": backend.stats()["vector_index"]}
     for name, k, filters, exact in (("k10", 10, None, truth), ("k10_lang", 10, lang, truth_lang),
-                                    (f"k{CANDIDATES}", CANDIDATES, None, truth),
+                                    (f"k{CANDIDATES}", CANDIDATES, None, truth), (f"k{deep}", deep, None, truth),
                                     (f"k{deep}_lang", deep, lang, truth_lang)):
         times, recalls = [], []
         for q, ex in zip(queries, exact, strict=True):
@@ -222,9 +222,9 @@ def main() -> None:
     def row(label: str, probe_out: dict, add_s: float, delete_s: float, size: dict[str, int], build: str) -> str:
         mem = probe_out["memory"]
         cells = [label, build]
-        for key in ("k10", "k10_lang", f"k{CANDIDATES}", f"k{args.deep}_lang"):
+        for key in ("k10", "k10_lang", f"k{CANDIDATES}", f"k{args.deep}", f"k{args.deep}_lang"):
             cells.append(f"{probe_out[key]['p50']:.1f} / {probe_out[key]['p99']:.1f}")
-        for key in ("k10", "k10_lang", f"k{CANDIDATES}", f"k{args.deep}_lang"):
+        for key in ("k10", "k10_lang", f"k{CANDIDATES}", f"k{args.deep}", f"k{args.deep}_lang"):
             cells.append(f"{probe_out[key]['recall']:.3f}")
         index_bytes = size["flat"] + size[segments.GRAPH] + size[segments.VECTORS] + size[segments.IDS]
         cells += [f"{mem['VmRSS'] / 1024:,.0f} ({mem['RssFile'] / 1024:,.0f} file)", f"{add_s:.2f}",
@@ -234,10 +234,11 @@ def main() -> None:
     print(f"\n{n:,} chunks x {DIM} dims in {len(LANGS)} languages, {args.queries} queries, vector search only (no "
           f"query embedding), in a fresh search process; language filter = {FILTER_LANG} (1/{len(LANGS)} of the "
           f"chunks); recall@10 against exact search; ANN threshold {ANN_THRESHOLD:,} chunks")
-    print(f"| index | build s | p50 / p99 ms k=10 | k=10 {FILTER_LANG} | k={CANDIDATES} | k={args.deep} "
-          f"{FILTER_LANG} | recall@10 k=10 | k=10 {FILTER_LANG} | at k={CANDIDATES} | at k={args.deep} "
-          f"{FILTER_LANG} | search RSS MB | add 1,000 s | delete 1,000 s | index files MB | SQLite MB |")
-    print("|" + "---|" * 15)
+    print(f"| index | build s | p50 / p99 ms k=10 | k=10 {FILTER_LANG} | k={CANDIDATES} | k={args.deep} | "
+          f"k={args.deep} {FILTER_LANG} | recall@10 k=10 | k=10 {FILTER_LANG} | at k={CANDIDATES} | at k={args.deep} "
+          f"| at k={args.deep} {FILTER_LANG} | search RSS MB | add 1,000 s | delete 1,000 s | index files MB "
+          "| SQLite MB |")
+    print("|" + "---|" * 17)
     print(row("flat (exact)", flat_probe, flat_add, flat_delete, flat_sizes, f"{load_s:.0f} (bulk load)"))
     print(row("ANN segment + delta", ann_probe, ann_add, ann_delete, ann_sizes, f"{build_s:.0f}"))
     print(f"ANN segment files: graph {ann_sizes[segments.GRAPH] / MB:,.0f} MB, vectors "

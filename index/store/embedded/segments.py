@@ -60,7 +60,7 @@ class Segment:
         count = min(count, len(self))
         if count <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        self.graph.expansion_search = max(EXPANSION_SEARCH, count)
+        self.graph.expansion_search = max(EXPANSION_SEARCH, count)  # type: ignore[misc]  # has a setter
         keys = np.asarray(self.graph.search(query, count, threads=1).keys, dtype=np.int64)
         return self.rescore(query, keys)
 
