@@ -85,10 +85,10 @@ def recall(found: list[tuple[int, float]], exact: np.ndarray) -> float:
     return len(got & set(exact.tolist())) / 10
 
 
-def probe(folder: Path, work: Path, deep: int, hold: float) -> None:
-    """The search process: open the folder, run every query set, print one JSON line."""
-    queries = np.load(work / "queries.npy")
-    truth, truth_lang = np.load(work / "truth.npy"), np.load(work / "truth_lang.npy")
+def probe(folder: Path, work: Path, deep: int, hold: float, limit: int) -> None:
+    """The search process: open the folder, run every query set (the first `limit` queries), print JSON lines."""
+    queries = np.load(work / "queries.npy")[:limit]
+    truth, truth_lang = np.load(work / "truth.npy")[:limit], np.load(work / "truth_lang.npy")[:limit]
     backend = FaissBackend(folder, ann_threshold=0)
     opened = time.perf_counter()
     backend.search(queries[0], 10)
@@ -114,10 +114,10 @@ def probe(folder: Path, work: Path, deep: int, hold: float) -> None:
     backend.close()
 
 
-def run_probes(folder: Path, work: Path, deep: int, workers: int) -> list[dict]:
+def run_probes(folder: Path, work: Path, deep: int, workers: int, limit: int) -> list[dict]:
     """`workers` fresh search processes at once; each one's last JSON line."""
     cmd = [sys.executable, __file__, "--probe", str(folder), "--work", str(work), "--deep", str(deep),
-           "--hold", "5" if workers > 1 else "0"]
+           "--hold", "5" if workers > 1 else "0", "--limit", str(limit)]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     results = []
     for proc in procs:
@@ -161,10 +161,13 @@ def main() -> None:
     parser.add_argument("--probe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--hold", type=float, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, default=10**9, help=argparse.SUPPRESS)
+    parser.add_argument("--flat-queries", type=int, default=30,
+                        help="queries searched on the flat index (a filtered flat search takes seconds at 1M)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.probe:
-        probe(args.probe, args.work, args.deep, args.hold)
+        probe(args.probe, args.work, args.deep, args.hold, args.limit)
         return
     n = args.chunks // PER_DOC * PER_DOC
     root = args.data or Path(tempfile.mkdtemp(prefix="pedkb-ann-"))
@@ -195,7 +198,7 @@ def main() -> None:
     assert first[1].text == "chunk 0-0" and first[n].text == f"chunk {n // PER_DOC - 1}-{PER_DOC - 1}"
     del vecs
     flat_sizes = sizes(folder)
-    flat_probe = run_probes(folder, work, args.deep, 1)[0]
+    flat_probe = run_probes(folder, work, args.deep, 1, args.flat_queries)[0]
     flat_add, flat_delete = add_and_delete(backend, extra, n // PER_DOC)
     backend.close()
     log.info("flat: %s", flat_probe)
@@ -205,8 +208,8 @@ def main() -> None:
     backend.merge()  # what the first save above the threshold does: the migration to a segment
     build_s = time.perf_counter() - started
     ann_sizes = sizes(folder)
-    ann_probe = run_probes(folder, work, args.deep, 1)[0]
-    two = run_probes(folder, work, args.deep, 2)
+    ann_probe = run_probes(folder, work, args.deep, 1, args.queries)[0]
+    two = run_probes(folder, work, args.deep, 2, args.queries)
     ann_add, ann_delete = add_and_delete(backend, extra, n // PER_DOC + 1000)
     with backend.writing():  # 1,000 chunks left in the delta, then merged into a new segment
         for doc, chunks in documents(extra, n // PER_DOC + 2000):
@@ -232,7 +235,8 @@ def main() -> None:
         return "| " + " | ".join(cells) + " |"
 
     print(f"\n{n:,} chunks x {DIM} dims in {len(LANGS)} languages, {args.queries} queries, vector search only (no "
-          f"query embedding), in a fresh search process; language filter = {FILTER_LANG} (1/{len(LANGS)} of the "
+          f"query embedding), in a fresh search process (flat: the first {min(args.flat_queries, args.queries)} "
+          f"queries); language filter = {FILTER_LANG} (1/{len(LANGS)} of the "
           f"chunks); recall@10 against exact search; ANN threshold {ANN_THRESHOLD:,} chunks")
     print(f"| index | build s | p50 / p99 ms k=10 | k=10 {FILTER_LANG} | k={CANDIDATES} | k={args.deep} | "
           f"k={args.deep} {FILTER_LANG} | recall@10 k=10 | k=10 {FILTER_LANG} | at k={CANDIDATES} | at k={args.deep} "

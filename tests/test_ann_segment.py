@@ -252,3 +252,43 @@ def test_two_processes_share_the_segment_pages(tmp_path: Path) -> None:
                          env={**os.environ}, check=True).stdout
     read_only, writable = map(int, out.split())
     assert read_only >= 2 and writable == 0  # vectors.npy, ids.npy and the graph, mapped read-only
+
+
+def test_two_writer_processes_with_background_merges_keep_the_store_whole(tmp_path: Path) -> None:
+    backend = open_backend(tmp_path)
+    put(backend, vectors(600), 0)  # a segment to start from
+    backend.close()
+    (start,) = tmp_path.glob("ann-*")
+    child = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from index.store.embedded import backend as backend_module
+        from index.store.embedded.backend import FaissBackend
+        import test_ann_segment as t
+        backend_module.DELTA_MIN = 60  # a merge after nearly every batch, in the background
+        first = int(sys.argv[2])
+        backend = FaissBackend(sys.argv[1], ann_threshold=300)
+        vecs = t.vectors(400, seed=first)
+        for n in range(4):
+            t.put(backend, vecs[n * 100:(n + 1) * 100], first + 2 * n)
+            backend.delete_document(f"d{{first + 2 * n:04d}}")  # delete half of what it wrote
+        backend.close()  # waits for a merge under way
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", child, str(tmp_path), str(first)], stderr=subprocess.PIPE,
+                              text=True) for first in (100, 200)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    backend = open_backend(tmp_path)
+    assert backend.stats()["vectors"] == 600 + 2 * 4 * PER_DOC
+    assert backend.check().ok
+    (merged,) = tmp_path.glob("ann-*")
+    assert merged != start  # the writers merged
+    for first in (100, 200):
+        vecs = vectors(400, seed=first)
+        for n in range(4):
+            kept, deleted = vecs[n * 100 + PER_DOC], vecs[n * 100]
+            assert by_text(backend, backend.search(kept, 1)) == [f"chunk {first + 2 * n + 1} 0"]
+            assert f"chunk {first + 2 * n} 0" not in by_text(backend, backend.search(deleted, 5))
+    backend.close()

