@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     )
     pg_index_workers: int = Field(default=2, ge=0, le=64,
                                   description="max_parallel_maintenance_workers of that build.")
+    ann_threshold: int = Field(default=100_000, ge=0,
+                               description="Chunks from which the embedded backend searches an approximate "
+                                           "(HNSW) segment instead of its exact flat index; 0 keeps it flat.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Keys that may write through the API (upload, create, update, delete); comma-separated in "

@@ -13,7 +13,7 @@ def open_backend(settings: Settings) -> Backend:
     if name == "faiss":
         from index.store.embedded.backend import FaissBackend
 
-        return FaissBackend(settings.data)
+        return FaissBackend(settings.data, ann_threshold=settings.ann_threshold)
     if name.startswith(("postgresql://", "postgres://")):
         from index.store.postgres.backend import PgBackend
 

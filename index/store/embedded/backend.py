@@ -16,6 +16,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, Searc
 from index.store.base import WEIGHTS_META, Backend
 from index.store.consistency import ConsistencyReport
 from index.store.embedded import check as embedded_check
-from index.store.embedded import vector_files
+from index.store.embedded import segments, vector_files
 from index.store.embedded.sqlite import SqliteStore
 from index.store.locking import WriterLock
 from index.store.statistics import LanguageStatistics, StatisticsCache
@@ -41,13 +42,22 @@ faiss.omp_set_num_threads(1)
 
 DB_NAME = "pedkb.sqlite3"
 SYNC_BLOCK = 65_536  # chunk vectors read from SQLite per step when the index catches up
+ANN_THRESHOLD = 100_000  # chunks from which the approximate segment replaces the exact flat index
+DELTA_SHARE = 0.02  # merge when the flat delta holds this share of the segment (at least DELTA_MIN chunks) ...
+DELTA_MIN = 10_000
+TOMBSTONE_SHARE = 0.10  # ... or this share of the segment's chunks is deleted
+RESCORE = 64  # graph candidates re-scored exactly for a search of k results: max(RESCORE, 2 k)
+FILTER_CAP = 65_536  # candidates checked against filters before an exact search over the allowed chunks
 
 
 class FaissBackend(Backend):
-    """SQLite + FAISS (exact inner-product search over normalised vectors) in one data folder."""
+    """SQLite + FAISS (exact inner-product search over normalised vectors) in one data folder; from
+    `ann_threshold` chunks an approximate segment (`segments.py`) plus a flat delta of the newer chunks."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, ann_threshold: int = ANN_THRESHOLD, background_merge: bool = True) -> None:
         self.data_dir = Path(data_dir)
+        self.ann_threshold = ann_threshold  # 0: never build a segment (an existing one is still used)
+        self.background_merge = background_merge
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -57,7 +67,11 @@ class FaissBackend(Backend):
             self.store = SqliteStore(self.data_dir / DB_NAME)
         self._mutex = threading.RLock()  # the in-memory index: searches and updates never overlap
         self._batch_guard = threading.Lock()
-        self._index: faiss.IndexIDMap2 | None = None
+        self._index: faiss.IndexIDMap2 | None = None  # the flat index; with a segment, its delta only
+        self._segment: segments.Segment | None = None
+        self._tombstones: set[int] = set()  # chunk ids of the segment deleted since it was written
+        self._segment_seen: int | None = None  # generation of the newest segment on disk at the last load
+        self._merge_thread: threading.Thread | None = None
         self._index_gen = -1
         self._index_space = ""
         self._dirty = False
@@ -152,9 +166,13 @@ class FaissBackend(Backend):
         dim = self._dim()
         if dim is None:
             return None
-        if self._index is None or space != self._index_space or self._index.d != dim:
-            self._index = vector_files.load_index(self.data_dir, space, gen, dim)
+        newest = next((g for g, _ in segments.list_segments(self.data_dir, space) if g <= gen), None)
+        if (self._index is None or space != self._index_space or self._index.d != dim
+                or newest != self._segment_seen):
+            self._load(space, gen, dim)
+            self._segment_seen = newest
         index = self._index
+        assert index is not None
         in_store = self.store.chunk_ids()
         in_index = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.zeros(0, np.int64)
         if np.unique(in_index).size != in_index.size:  # a file written by an older pedkb under concurrent writes
@@ -162,10 +180,15 @@ class FaissBackend(Backend):
                       self.data_dir.name)
             self._index = index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
             in_index = np.zeros(0, np.int64)
+        if self._segment is not None:  # the segment's live chunks count as indexed
+            live = np.setdiff1d(self._segment.ids, np.fromiter(self._tombstones, np.int64), assume_unique=True)
+            gone = np.setdiff1d(live, in_store, assume_unique=True)
+            self._tombstones.update(gone.tolist())
+            in_index = np.union1d(in_index, live)
         removed = np.setdiff1d(in_index, in_store, assume_unique=True)
         added = np.setdiff1d(in_store, in_index, assume_unique=True)
         if removed.size:
-            index.remove_ids(faiss.IDSelectorBatch(removed))
+            self._remove(removed)
         for start in range(0, added.size, SYNC_BLOCK):  # a block at a time: a bulk load adds millions at once
             ids, vectors = self.store.chunk_vectors(added[start:start + SYNC_BLOCK].tolist(), dim)
             if ids.size:
@@ -176,6 +199,28 @@ class FaissBackend(Backend):
         self._index_gen = gen
         self._index_space = space
         return index
+
+    def _load(self, space: str, gen: int, dim: int) -> None:
+        """(Re)open the newest segment not past `gen` with an empty delta, or else the newest flat file."""
+        if self._segment is not None:
+            self._segment.close()
+        self._segment = segments.load_newest(self.data_dir, space, gen, dim)
+        self._tombstones = set()
+        if self._segment is None:
+            self._index = vector_files.load_index(self.data_dir, space, gen, dim)
+        else:
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            log.debug("ANN segment %s opened: %d chunks", self._segment.path.name, len(self._segment))
+
+    def _remove(self, ids: np.ndarray) -> None:
+        """Remove chunk ids from the index: the delta's directly, the segment's as tombstones."""
+        assert self._index is not None
+        if self._segment is not None:
+            rows = np.searchsorted(self._segment.ids, ids)
+            inside = rows < self._segment.ids.size
+            inside[inside] = self._segment.ids[rows[inside]] == ids[inside]
+            self._tombstones.update(ids[inside].tolist())
+        self._index.remove_ids(faiss.IDSelectorBatch(ids))
 
     def _current_generation(self) -> int | None:
         """The store's generation when the in-memory index matches it exactly, else None."""
@@ -193,7 +238,7 @@ class FaissBackend(Backend):
             return
         index = self._index
         if removed:
-            index.remove_ids(faiss.IDSelectorBatch(np.asarray(removed, dtype=np.int64)))
+            self._remove(np.asarray(removed, dtype=np.int64))
         if added:
             ids, vectors = self.store.chunk_vectors(added, index.d)
             if ids.size:
@@ -211,16 +256,87 @@ class FaissBackend(Backend):
         copy) and written outside it, so searches are not held up by the disk."""
         with self._mutex:
             index = self._sync()
-            if index is None or not self._dirty:
+            if index is None:
                 return
-            blob = faiss.serialize_index(index)
-            target = self.data_dir / f"vectors-{self._index_space}-{self._index_gen}.faiss"
-            self._dirty = False
+            due = self._merge_due()
+            if due or self._segment is not None or not self._dirty:  # a delta lives in the rows: nothing to write
+                self._dirty = False
+                blob = None
+            else:
+                blob = faiss.serialize_index(index)
+                target = self.data_dir / f"vectors-{self._index_space}-{self._index_gen}.faiss"
+                self._dirty = False
+        if due:
+            self._start_merge()
+        if blob is None:
+            return
         try:
             vector_files.write_file(blob, target)
         except OSError:
             self._dirty = True
             raise
+
+    # --- the approximate segment: built above the threshold, merged when the delta grows -----------------------------
+    def _merge_due(self) -> bool:
+        """Whether the index should become (or be merged into) a new segment (under `_mutex`, after a sync)."""
+        index = self._index
+        if index is None:
+            return False
+        if self._segment is None:
+            return self.ann_threshold > 0 and index.ntotal >= self.ann_threshold
+        size = len(self._segment)
+        return index.ntotal >= max(DELTA_MIN, DELTA_SHARE * size) or len(self._tombstones) >= TOMBSTONE_SHARE * size
+
+    def _start_merge(self) -> None:
+        """Merge in a background thread (one at a time per backend), or right here without `background_merge`."""
+        if not self.background_merge:
+            self.merge()
+            return
+        with self._batch_guard:
+            if self._merge_thread is not None and self._merge_thread.is_alive():
+                return
+            self._merge_thread = threading.Thread(target=self._merge_quietly, name="pedkb-ann-merge", daemon=True)
+            self._merge_thread.start()
+
+    def _merge_quietly(self) -> None:
+        try:
+            self.merge(threads=1)  # leave the other core to searches
+        except (OSError, RuntimeError, ValueError, MemoryError):
+            log.exception("the ANN segment of %s could not be merged; the flat delta keeps serving",
+                          self.data_dir.name)
+
+    def merge(self, threads: int = 0) -> bool:
+        """Write a new segment holding every chunk of the store at the current generation: the current segment
+        without its tombstones plus the delta (or, the first time, the flat index). The snapshot is taken under
+        `_mutex`, the files are written outside it (writes and searches go on), then published by renaming the
+        folder; the next sync of any process opens it. False when another thread or process is merging."""
+        with segments.merge_lock(self.data_dir) as mine:
+            if not mine:
+                return False
+            with self._mutex:
+                index = self._sync()
+                if index is None:
+                    return False
+                gen, space, dim, base = self._index_gen, self._index_space, index.d, self._segment
+                removed = np.sort(np.fromiter(self._tombstones, np.int64, len(self._tombstones)))
+                ids = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.zeros(0, np.int64)
+                vectors = index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, dim), np.float32)
+            if base is None and not ids.size:
+                return False
+            started = time.perf_counter()
+            path = segments.write_segment(self.data_dir, space, gen, base, removed, ids, vectors, dim, threads)
+            log.info("ANN segment of %s merged in %.1f s", self.data_dir.name, time.perf_counter() - started)
+            with self._mutex:
+                self._index_gen = -1  # the next sync opens the new segment and keeps what was written since
+            vector_files.remove_files(self.data_dir)
+            segments.remove_older(self.data_dir, path)
+            return True
+
+    def wait_for_merge(self) -> None:
+        """Block until a background merge under way has finished."""
+        thread = self._merge_thread
+        if thread is not None:
+            thread.join()
 
     # --- documents -------------------------------------------------------------------------------------------------
     def put_document(self, doc: DocumentRecord, chunks: Sequence[NewChunk], *,
@@ -287,16 +403,22 @@ class FaissBackend(Backend):
         return self.store.cached_vectors(keys)
 
     def search(self, query: np.ndarray, k: int, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """Exact inner-product search, optionally restricted by filters."""
+        """Inner-product search, optionally restricted by filters: exact on the flat index, approximate (graph
+        candidates re-scored exactly) with a segment."""
         with self._mutex:
             index = self._sync()
-            if index is None or index.ntotal == 0 or k <= 0:
+            if index is None or k <= 0:
                 return []
             q = np.asarray(query, dtype=np.float32).reshape(1, -1)
             if q.shape[1] != index.d:
                 raise StoreError(f"query has {q.shape[1]} dimensions, the index {index.d}")
+            filtered = filters is not None and not filters.is_empty()
+            if self._segment is not None:
+                return self._search_segment(q, k, filters if filtered else None)
+            if index.ntotal == 0:
+                return []
             params = None
-            if filters is not None and not filters.is_empty():
+            if filters is not None and filtered:
                 allowed = self.store.filtered_chunk_ids(filters)
                 if allowed.size == 0:
                     return []
@@ -305,6 +427,55 @@ class FaissBackend(Backend):
                 params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
             scores, ids = index.search(q, min(k, index.ntotal), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def _search_segment(self, q: np.ndarray, k: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
+        """The segment's graph candidates (re-scored exactly, tombstones dropped) merged with an exact search of the
+        delta. With filters the candidates are checked against them in SQLite and the search widens fourfold until
+        k pass; past FILTER_CAP candidates (a filter passing few chunks) the allowed chunks are scored exactly."""
+        segment, delta, tombstones = self._segment, self._index, self._tombstones
+        assert segment is not None and delta is not None
+        live = len(segment) - len(tombstones) + delta.ntotal
+        count = (k + RESCORE) * (4 if filters is not None else 1)
+        while True:
+            wanted = min(len(segment), int(count * len(segment) / max(1, len(segment) - len(tombstones))) + 1)
+            ids, scores = segment.candidates(q[0], wanted)
+            if tombstones:
+                keep = np.fromiter((i not in tombstones for i in ids.tolist()), dtype=bool, count=ids.size)
+                ids, scores = ids[keep], scores[keep]
+            if delta.ntotal:
+                d_scores, d_ids = delta.search(q, min(count, delta.ntotal))
+                found = d_ids[0] >= 0
+                ids = np.concatenate([ids, d_ids[0][found]])
+                scores = np.concatenate([scores, d_scores[0][found]])
+            if filters is not None:
+                passing = self.store.passing_chunk_ids(filters, ids)
+                keep = np.isin(ids, passing)
+                ids, scores = ids[keep], scores[keep]
+            exhausted = wanted >= len(segment) and count >= delta.ntotal
+            if ids.size >= min(k, live) or exhausted:
+                break
+            if count >= FILTER_CAP and filters is not None:
+                return self._exact_filtered(q, k, filters)
+            count *= 4
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in order]
+
+    def _exact_filtered(self, q: np.ndarray, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
+        """Exact search over the chunks passing a selective filter: the segment's rows and the delta."""
+        segment, delta = self._segment, self._index
+        assert segment is not None and delta is not None
+        allowed = self.store.filtered_chunk_ids(filters)
+        if self._tombstones:
+            allowed = np.setdiff1d(allowed, np.fromiter(self._tombstones, np.int64, len(self._tombstones)))
+        ids, scores = segment.rescore(q[0], allowed)
+        if delta.ntotal and allowed.size:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
+            d_scores, d_ids = delta.search(q, min(k, delta.ntotal), params=params)
+            found = d_ids[0] >= 0
+            ids = np.concatenate([ids, d_ids[0][found]])
+            scores = np.concatenate([scores, d_scores[0][found]])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in order]
 
     def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
         """Mean vector per chunk language, recomputed only after the store changed."""
@@ -368,40 +539,68 @@ class FaissBackend(Backend):
     def _check(self, quick: bool) -> ConsistencyReport:
         space = self.store.get_meta("vector_space")
         return embedded_check.check(self.store, vector_files.list_files(self.data_dir, space) if space else [],
-                                    None if quick else self._index_ids)
+                                    None if quick else self._index_ids,
+                                    segments.list_segments(self.data_dir, space) if space else [])
 
     def _index_ids(self) -> np.ndarray:
         """The chunk ids of the in-memory index, brought up to the store."""
         with self._mutex:
             index = self._sync()
-            if index is None or not index.ntotal:
+            if index is None:
                 return np.zeros(0, np.int64)
-            return faiss.vector_to_array(index.id_map).astype(np.int64)
+            ids = faiss.vector_to_array(index.id_map).astype(np.int64) if index.ntotal else np.zeros(0, np.int64)
+            if self._segment is not None:
+                tombstones = np.fromiter(self._tombstones, np.int64, len(self._tombstones))
+                ids = np.concatenate([ids, np.setdiff1d(self._segment.ids, tombstones)])
+            return ids
+
+    def _vector_count(self) -> int:
+        """Live vectors: the flat index, or the segment without its tombstones plus the delta."""
+        count = 0 if self._index is None else int(self._index.ntotal)
+        if self._segment is not None:
+            count += len(self._segment) - len(self._tombstones)
+        return count
 
     def rebuild_index(self) -> int:
         """Rebuild the index from the stored vectors and save it; returns how many it holds."""
         with self._writer.hold():
-            vector_files.remove_files(self.data_dir)
+            self.wait_for_merge()
+            with segments.merge_lock(self.data_dir):
+                vector_files.remove_files(self.data_dir)
+                segments.remove_all(self.data_dir)
             with self._mutex:
-                self._index, self._index_gen = None, -1
-                index = self._sync()
+                if self._segment is not None:
+                    self._segment.close()
+                self._index, self._index_gen, self._segment, self._segment_seen = None, -1, None, None
+                self._sync()
                 self._dirty = True
-            self._save()
-            return 0 if index is None else int(index.ntotal)
+                due = self._merge_due()
+            if due:
+                self.merge()
+            else:
+                self._save()
+            with self._mutex:
+                self._sync()
+                return self._vector_count()
 
     def stats(self) -> dict[str, object]:
         """Counts and sizes."""
         with self._mutex:
             index = self._sync()
             out = self.store.stats()
-            out["vectors"] = 0 if index is None else int(index.ntotal)
+            out["vectors"] = 0 if index is None else self._vector_count()
             out["backend"] = "faiss"
+            out["vector_index"] = "flat" if self._segment is None else "ann"
             out["store_bytes"] = sum(p.stat().st_size for p in self.data_dir.glob(f"{DB_NAME}*"))
-            out["index_bytes"] = sum(p.stat().st_size for p in self.data_dir.glob("vectors-*.faiss"))
+            out["index_bytes"] = (sum(p.stat().st_size for p in self.data_dir.glob("vectors-*.faiss"))
+                                  + segments.size_bytes(self.data_dir))
             return out
 
     def close(self) -> None:
         """Save and close (after a statistics refresh under way, `StatisticsCache.close`)."""
         self._statistics.close()
+        self.wait_for_merge()
         with self._mutex:
+            if self._segment is not None:
+                self._segment.close()
             self.store.close()

@@ -1,10 +1,13 @@
-"""`pedkb check` on the embedded store: SQLite rows vs the FTS5 lexical entries vs the FAISS file and index.
+"""`pedkb check` on the embedded store: SQLite rows vs the FTS5 lexical entries vs the vector files and index.
 
 The rows are the truth. Every chunk must have exactly one lexical entry and, in the current FAISS file when it
 is at the store's generation, exactly one vector id; nothing may point at a chunk that is gone. A file behind the
 store is normal (a writer was killed before saving) and only noted; duplicate ids in it are a problem. A repair
 refills the lexical entries and the document chunk counts from the rows and rebuilds the FAISS index from the
 stored vectors; chunks whose vector is missing from the cache are re-embedded with the model (`KnowledgeBase.check`).
+Above the ANN threshold the vectors live in a segment folder (`segments.py`) instead of the flat file: its ids must
+be unique and match its graph and vectors; chunks written since (the delta) and deleted since (tombstones) are
+normal and counted; an unreadable segment is noted and rebuilt by a repair.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from index.store.consistency import ConsistencyReport
 from index.store.embedded import lexical as sqlite_lexical
+from index.store.embedded import segments
 from index.store.embedded.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -30,9 +34,9 @@ def _ids(db: sqlite3.Connection, sql: str) -> np.ndarray:
 
 
 def check(store: SqliteStore, files: Sequence[tuple[int, Path]], live_ids: Callable[[], np.ndarray] | None,
-          ) -> ConsistencyReport:
-    """Compare rows, lexical entries and the vector `files` of the store's space; with `live_ids` (the full
-    check) also the stored vectors and the in-memory index."""
+          segment_dirs: Sequence[tuple[int, Path]] = ()) -> ConsistencyReport:
+    """Compare rows, lexical entries and the vector `files` and `segment_dirs` of the store's space; with
+    `live_ids` (the full check) also the stored vectors and the in-memory index."""
     report = ConsistencyReport("faiss")
     db = store.reader()
     try:
@@ -63,7 +67,8 @@ def check(store: SqliteStore, files: Sequence[tuple[int, Path]], live_ids: Calla
         db.execute("COMMIT")
     finally:
         db.close()
-    _check_file(files, report, chunks, generation)
+    if not (dim and _check_segment(segment_dirs, report, chunks, generation, int(dim))):
+        _check_file(files, report, chunks, generation)
     if live_ids is not None and dim:
         live = live_ids()
         report.counts["vectors"] = int(live.size)
@@ -108,6 +113,36 @@ def _check_file(files: Sequence[tuple[int, Path]], report: ConsistencyReport, ch
         report.notes.append("no current vector file: the index is built from the rows when it is next used")
 
 
+def _check_segment(found: Sequence[tuple[int, Path]], report: ConsistencyReport, chunks: np.ndarray,
+                   generation: int, dim: int) -> bool:
+    """The newest ANN segment not past the store (as on disk); False when there is none to check."""
+    later = [gen for gen, _ in found if gen > generation]
+    if later:
+        report.notes.append(f"{len(later)} ANN segment(s) from a later generation than the store "
+                            f"({max(later)} > {generation}): ignored, deleted by a repair")
+    for seg_gen, path in found:
+        if seg_gen > generation:
+            continue
+        try:
+            segment = segments.open_segment(path, seg_gen, dim)
+        except (OSError, ValueError, RuntimeError) as exc:
+            report.notes.append(f"unreadable ANN segment {path.name} ({exc}): rebuilt from the rows by a repair")
+            continue
+        try:
+            ids = np.asarray(segment.ids)
+            report.counts["segment_vectors"] = int(ids.size)
+            report.problem("segment_duplicates", int(ids.size - np.unique(ids).size),
+                           f"chunk ids stored twice in {path.name}")
+            report.problem("segment_unsorted", int(np.count_nonzero(np.diff(ids) < 0)),
+                           f"chunk ids out of order in {path.name}: lookups in it fail")
+            report.counts["segment_tombstones"] = int(np.setdiff1d(ids, chunks).size)  # deleted since: normal
+            report.counts["segment_delta"] = int(np.setdiff1d(chunks, ids).size)  # written since: normal
+        finally:
+            segment.close()
+        return True
+    return False
+
+
 def repair(store: SqliteStore, report: ConsistencyReport, rebuild_index: Callable[[], int]) -> None:
     """Rebuild from the rows what the report found wrong (the caller holds the writer lock)."""
     names = {p.name for p in report.problems}
@@ -131,6 +166,7 @@ def repair(store: SqliteStore, report: ConsistencyReport, rebuild_index: Callabl
         report.repaired.append(f"lexical index: {len(rows)} entries added, orphans removed; {gone} chunks "
                                f"without a document removed; {fixed} document chunk counts corrected")
     if store.get_meta("dim") and (names & {"file_duplicates", "file_missing", "file_orphans", "index_duplicates",
-                                             "index_missing", "index_orphans"} or report.notes):
+                                             "index_missing", "index_orphans", "segment_duplicates",
+                                             "segment_unsorted"} or report.notes):
         count = rebuild_index()
         report.repaired.append(f"vector index rebuilt from the stored vectors: {count} vectors")
