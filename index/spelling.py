@@ -167,17 +167,40 @@ class Speller:
         self._state: str | None = None
         self._built = -math.inf
         self._lexicon: Lexicon | None = None
+        self._rebuild: threading.Thread | None = None
 
     def lexicon(self) -> Lexicon:
-        """The lexicon of the store (built on first use, and again after a change once it is max_age old)."""
+        """The lexicon of the store: built on first use; after a change, once it is max_age old, rebuilt on a
+        background thread while searches go on with the current one (a rebuild reads every passage: seconds on a
+        large store, which no search should wait for)."""
         state = f"{self.backend.get_meta('generation')}/{self.backend.get_meta('model')}"
         with self._lock:
             now = time.monotonic()
-            if self._lexicon is None or (state != self._state and now - self._built >= self.max_age):
-                self._lexicon = build_lexicon(self.backend, self.vocabulary)
-                self._state, self._built = state, now
-                log.debug("spelling lexicon built for store state %s: %s", state, self._lexicon.size())
+            if self._lexicon is None:
+                self._build(state, now)
+            elif state != self._state and now - self._built >= self.max_age and self._rebuild is None:
+                self._rebuild = threading.Thread(target=self._build_later, args=(state, now), daemon=True,
+                                                 name="pedkb-spelling")
+                self._rebuild.start()
+            assert self._lexicon is not None
             return self._lexicon
+
+    def _build(self, state: str, now: float) -> None:
+        self._lexicon = build_lexicon(self.backend, self.vocabulary)
+        self._state, self._built = state, now
+        log.debug("spelling lexicon built for store state %s: %s", state, self._lexicon.size())
+
+    def _build_later(self, state: str, now: float) -> None:
+        try:
+            lexicon = build_lexicon(self.backend, self.vocabulary)
+        except Exception:  # noqa: BLE001 - searches keep the current lexicon; the next change tries again
+            log.exception("the spelling lexicon could not be rebuilt; the previous one stays in use")
+            lexicon = None
+        with self._lock:
+            if lexicon is not None:
+                self._lexicon, self._state, self._built = lexicon, state, now
+                log.debug("spelling lexicon rebuilt for store state %s: %s", state, lexicon.size())
+            self._rebuild = None
 
     def suggest(self, query: str) -> str | None:
         """The query with its misspelt words corrected, or None when every word is known (or nothing is close)."""
