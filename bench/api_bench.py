@@ -121,7 +121,7 @@ class Server:
              "--port", str(self.port), "--workers", str(workers)],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 300) -> float:
+    def wait_ready(self, timeout: float = 900) -> float:
         """Block until /api/v1/health/ready answers 200 (from every worker: 3 x workers answers in a row);
         returns the seconds since the start."""
         import httpx
@@ -256,6 +256,8 @@ def main() -> None:
                         help="an existing data folder to use as the seed store instead (copied, not written)")
     parser.add_argument("--synthetic", type=int, default=100_000, help="chunks of the blended store (0: none)")
     parser.add_argument("--only-synthetic", action="store_true", help="measure the blended store only")
+    parser.add_argument("--blended", type=Path, default=None,
+                        help="a blended store built before (`blended_store`) to use instead of building one")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of `pedkb serve`")
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
     parser.add_argument("--model", default=None, help="embedding model (default: the seed store's)")
@@ -289,8 +291,11 @@ def main() -> None:
         if args.synthetic:
             synthetic = Path(tmp) / "synthetic"
             started = time.monotonic()
-            blended_store(synthetic, seeds, args.synthetic)
-            notes.append(f"blended store of {args.synthetic} chunks built in {time.monotonic() - started:.0f} s")
+            if args.blended is not None:
+                shutil.copytree(args.blended, synthetic, ignore=shutil.ignore_patterns("write.lock"))
+            else:
+                blended_store(synthetic, seeds, args.synthetic)
+                notes.append(f"blended store of {args.synthetic} chunks built in {time.monotonic() - started:.0f} s")
             measure(f"blended ({args.synthetic} chunks)", synthetic, model, args.requests, args.workers, rows, notes)
 
     header = ["index", "workers", "queries", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s"]

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -44,11 +45,21 @@ FOREIGN_STEM_WORD = 6  # a word this long is known when its stem is known in ano
 MAX_AGE = 30.0  # seconds a lexicon is kept after the store changed
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_DIGIT = re.compile(r"\d")
 
 
 def word_language(word: str, lang: str) -> str:
     """The vocabulary a normalised word belongs to: `lang` for Cyrillic words, "en" for Latin ones."""
     return lang if _CYRILLIC.search(word) else "en"
+
+
+@lru_cache(maxsize=262_144)
+def _vocabulary_of(word: str, lang: str) -> str | None:
+    """`word_language` of a normalised word worth counting; None for one letter or a word with a digit (cached:
+    a store's passages repeat their words, and every passage is read when the lexicon is built)."""
+    if len(word) < 2 or _DIGIT.search(word):
+        return None
+    return word_language(word, lang)
 
 
 @dataclass
@@ -59,10 +70,11 @@ class Lexicon:
     stems: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, text: str, lang: str) -> None:
-        """Count the words of a text written in `lang`."""
-        for word in normalise(text).split():
-            if len(word) > 1 and not any(ch.isdigit() for ch in word):
-                self.counts.setdefault(word_language(word, lang), Counter())[word] += 1
+        """Count the words of a text written in `lang` (words of one letter or with a digit are left out)."""
+        for word, n in Counter(normalise(text).split()).items():
+            vocabulary = _vocabulary_of(word, lang)
+            if vocabulary is not None:
+                self.counts.setdefault(vocabulary, Counter())[word] += n
 
     def finish(self) -> Lexicon:
         """Compute the stems of the vocabulary (call once after the last `add`)."""

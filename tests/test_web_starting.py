@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from index import knowledge_base
 from index.embedding.embedder import Embedder
@@ -19,7 +19,7 @@ from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.app import create_app
 from tests.support.pgserver import free_port
-from tests.test_web_browser import browser, chromium, context, page  # noqa: F401 - the shared browser fixtures
+from tests.test_web_browser import browser, chromium, context  # noqa: F401 - the shared browser fixtures
 
 TIMEOUT = 30.0
 
@@ -34,6 +34,14 @@ class HeldModel:
         """Stand-in for `load_embedder`."""
         assert self.release.wait(TIMEOUT), "the test never released the model"
         return HashingEmbedder(256)
+
+
+@pytest.fixture
+def tab(context: BrowserContext) -> Page:  # noqa: F811 - `context` is the shared fixture imported above
+    """A tab in a fresh Russian-speaking profile (tests/test_web_browser.py's `context`)."""
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    return opened
 
 
 @pytest.fixture
@@ -65,29 +73,29 @@ def starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
             thread.join(TIMEOUT)
 
 
-def test_the_page_says_starting_then_searches_once_ready(page: Page, starting: tuple[str, HeldModel]) -> None:
+def test_the_page_says_starting_then_searches_once_ready(tab: Page, starting: tuple[str, HeldModel]) -> None:
     url, model = starting
     searches: list[str] = []
-    page.on("request", lambda request: searches.append(request.url) if "/api/v1/search" in request.url else None)
-    page.goto(url)
-    page.get_by_role("searchbox").fill("дебаты в парах")
-    page.get_by_role("searchbox").press("Enter")
-    status = page.locator("#result-status")
+    tab.on("request", lambda request: searches.append(request.url) if "/api/v1/search" in request.url else None)
+    tab.goto(url)
+    tab.get_by_role("searchbox").fill("дебаты в парах")
+    tab.get_by_role("searchbox").press("Enter")
+    status = tab.locator("#result-status")
     expect(status).to_have_attribute("data-state", "starting")
     expect(status).to_contain_text("Сервис запускается")
-    page.wait_for_timeout(1500)  # it keeps waiting (polling readiness), without sending the search
+    tab.wait_for_timeout(1500)  # it keeps waiting (polling readiness), without sending the search
     expect(status).to_have_attribute("data-state", "starting")
     assert searches == []
     model.release.set()
     expect(status).to_have_attribute("data-state", "results", timeout=TIMEOUT * 1000)
-    expect(page.locator(".card").first).to_contain_text("парах")
+    expect(tab.locator(".card").first).to_contain_text("парах")
     assert len(searches) == 1
 
 
-def test_the_starting_message_follows_the_interface_language(page: Page, starting: tuple[str, HeldModel]) -> None:
+def test_the_starting_message_follows_the_interface_language(tab: Page, starting: tuple[str, HeldModel]) -> None:
     url, _ = starting
-    page.goto(url)
-    page.locator(".lang-switch button[data-lang=kk]").click()
-    page.get_by_role("searchbox").fill("дебат")
-    page.get_by_role("searchbox").press("Enter")
-    expect(page.locator("#result-status")).to_contain_text("Қызмет іске қосылуда")
+    tab.goto(url)
+    tab.locator(".lang-switch button[data-lang=kk]").click()
+    tab.get_by_role("searchbox").fill("дебат")
+    tab.get_by_role("searchbox").press("Enter")
+    expect(tab.locator("#result-status")).to_contain_text("Қызмет іске қосылуда")
