@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (each loads the model; docs/deployment.md: memory per worker)")
+                   help="worker processes (each loads the model; docs/api.md, Several workers)")
     p.set_defaults(func=cmd_serve)
     cli_kb.register(sub, _with_kb)
     return parser
