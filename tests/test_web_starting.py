@@ -47,7 +47,7 @@ def tab(context: BrowserContext) -> Page:  # noqa: F811 - `context` is the share
 @pytest.fixture
 def starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, HeldModel]]:
     """uvicorn serving a data folder with one document, its model still loading until the test releases it."""
-    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    settings = Settings(data=tmp_path / "data", model="hashing:256")
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "pairs.txt").write_text("Работа учеников в парах: дебаты на уроке истории.", encoding="utf-8")
