@@ -113,7 +113,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
-        env = {**os.environ, "PEDKB_MAX_K": "100"}
+        env = {**os.environ, "PEDKB_MAX_K": "100", "PEDKB_RATE_LIMIT_SEARCH": "100000/minute"}  # one client IP
         self.log = open(data.parent / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
