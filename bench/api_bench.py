@@ -1,9 +1,14 @@
 """API benchmark: latency and throughput of GET /api/v1/search over HTTP, server and load client in separate processes.
 
-Scenarios: the seed documents (real model) and a synthetic 100k-chunk index, each at 1 and 8 concurrent clients.
-The server is uvicorn in a subprocess on a free loopback port; the load client is another process (httpx, asyncio)
-sending a bounded number of requests. Prints a table with the machine it ran on. Usage:
-    .venv/bin/python bench/api_bench.py [--seeds DIR] [--synthetic 100000] [--requests 200] [--model NAME]
+Scenarios: the seed documents (real model) and a 100k-chunk store blended from them, each at 1 and 8 concurrent
+clients, with the 8 bench queries repeated (their embeddings cached) and with queries never asked before (each one
+embedded); plus the first search after /health/ready answers 200. The blended store's chunks join the sentences of
+two seed passages of one language, their vectors the normalised mean of the two plus noise: real words for the
+lexical leg and real score distributions for the dense one (random vectors match nothing and every query would
+end in "no close match"). The server is `pedkb serve` in a subprocess on a free loopback port (`--workers N`
+processes); the load client is another process (httpx, asyncio). Prints a table with the machine it ran on. Usage:
+    .venv/bin/python bench/api_bench.py [--seeds DIR | --store DIR] [--synthetic 100000] [--requests 200]
+                                        [--workers 1] [--model NAME]
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -21,15 +27,30 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from pipeline_bench import QUERIES, cpu_model, synthetic_backend  # noqa: E402
+from pipeline_bench import QUERIES, cpu_model  # noqa: E402
+
+# words that turn the bench queries into queries never asked before (a new embedding each, as from real users)
+VARIANTS = ["мектепте", "сабақта", "на уроке", "в школе", "мугалимдер", "оқушылар", "для учителей", "бастауыш",
+            "в начальной школе", "жаңа", "современные", "тарых", "математика", "ата-аналар", "родители", "ауылдық",
+            "онлайн", "эффективно", "тиімді", "натыйжалуу", "жолдары", "методы", "формы", "примеры", "тәсілдері"]
+
+
+def unique_query(i: int) -> str:
+    """The i-th query never asked before in a run (len(QUERIES) * len(VARIANTS) * 3 of them)."""
+    base = QUERIES[i % len(QUERIES)]
+    a = VARIANTS[(i // len(QUERIES)) % len(VARIANTS)]
+    b = VARIANTS[(i // (len(QUERIES) * len(VARIANTS)) + 1 + i) % len(VARIANTS)]
+    return f"{base} {a}" if i < len(QUERIES) * len(VARIANTS) else f"{base} {a} {b}"
 
 
 # --- the load client (run as its own process) --------------------------------------------------------------------
-async def _load(url: str, concurrency: int, total: int) -> dict[str, object]:
+async def _load(url: str, concurrency: int, total: int, fresh: bool) -> dict[str, object]:
     import httpx
 
     latencies: list[float] = []
@@ -38,7 +59,8 @@ async def _load(url: str, concurrency: int, total: int) -> dict[str, object]:
 
     async def worker(client: httpx.AsyncClient) -> None:
         for i in counter:
-            params: dict[str, str | int] = {"q": QUERIES[i % len(QUERIES)], "k": 10}
+            text = unique_query(i + len(QUERIES) * 1000 * concurrency) if fresh else QUERIES[i % len(QUERIES)]
+            params: dict[str, str | int] = {"q": text, "k": 10}
             started = time.perf_counter()
             try:
                 response = await client.get("/api/v1/search", params=params)
@@ -64,10 +86,11 @@ async def _load(url: str, concurrency: int, total: int) -> dict[str, object]:
             "p50": statistics.median(latencies), "p95": pct(0.95), "p99": pct(0.99), "rps": len(latencies) / elapsed}
 
 
-def run_client(url: str, concurrency: int, total: int) -> dict[str, object]:
+def run_client(url: str, concurrency: int, total: int, fresh: bool) -> dict[str, object]:
     """Run the load client in a separate process and return its measurements."""
     out = subprocess.run([sys.executable, __file__, "--client", url, "--concurrency", str(concurrency),
-                          "--requests", str(total)], capture_output=True, text=True, timeout=1800, check=True)
+                          "--requests", str(total), *(["--fresh"] if fresh else [])],
+                         capture_output=True, text=True, timeout=1800, check=True)
     result: dict[str, object] = json.loads(out.stdout)
     return result
 
@@ -80,102 +103,211 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
-    """uvicorn serving the app on a data folder, in a subprocess."""
+FIRST_QUERY = "первый вопрос после запуска сервера о работе в парах"  # asked once per server, never before
 
-    def __init__(self, data: Path, model: str) -> None:
+
+class Server:
+    """`pedkb serve` on a data folder in a subprocess, with `workers` worker processes."""
+
+    def __init__(self, data: Path, model: str, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PEDKB_DATA": str(data), "PEDKB_MODEL": model, "PEDKB_MAX_K": "100"}
+        self.workers = workers
+        env = {**os.environ, "PEDKB_MAX_K": "100", "PEDKB_RATE_LIMIT_SEARCH": "100000/minute"}  # one client IP
         self.log = open(data.parent / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "search_api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-m", "cli", "--data", str(data), "--model", model, "serve", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers)],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait(self, timeout: float = 180) -> None:
-        """Block until /api/v1/health answers."""
+    def wait_ready(self, timeout: float = 900) -> float:
+        """Block until /api/v1/health/ready answers 200 (from every worker: 3 x workers answers in a row);
+        returns the seconds since the start."""
         import httpx
 
         deadline = time.monotonic() + timeout
+        in_a_row = 0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log.name}")
             try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=5).status_code == 200:
-                    return
+                ok = httpx.get(f"{self.url}/api/v1/health/ready", timeout=5).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError("server did not start")
+                ok = False
+            in_a_row = in_a_row + 1 if ok else 0
+            if in_a_row >= 3 * self.workers:
+                return time.monotonic() - self.started
+            time.sleep(0.02 if ok else 0.2)
+        raise TimeoutError("server did not become ready")
+
+    def first_search_ms(self) -> float:
+        """The latency of one search never asked before, right after readiness."""
+        import httpx
+
+        started = time.perf_counter()
+        response = httpx.get(f"{self.url}/api/v1/search", params={"q": FIRST_QUERY}, timeout=60)
+        response.raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+    def worker_memory(self) -> list[tuple[float, float]]:
+        """(RSS MB, PSS MB) of each process serving: the workers, or the one server process."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+        serving = [pid for pid in pids if _is_python(pid)] if self.workers > 1 else [self.process.pid]
+        return [_memory(pid) for pid in serving]
 
     def stop(self) -> None:
-        """Terminate the server process (only this one)."""
+        """Terminate the server process (only this one; uvicorn stops its workers)."""
         self.process.terminate()
         try:
-            self.process.wait(timeout=20)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
 
 
-def measure(name: str, data: Path, model: str, requests: int, rows: list[list[str]]) -> None:
-    """Serve a data folder and load it at 1 and 8 concurrent clients."""
-    server = Server(data, model)
+def _is_python(pid: int) -> bool:
     try:
-        server.wait()
-        for concurrency in (1, 8):
-            result = run_client(server.url, concurrency, requests)
-            rows.append([name, str(concurrency), str(result["requests"]), str(result["errors"]),
-                         f"{result['p50']:.1f}", f"{result['p95']:.1f}", f"{result['p99']:.1f}",
-                         f"{result['rps']:.1f}"])
-            if result["errors"]:
-                print(f"errors in {name} at {concurrency}: {result['first_errors']}", file=sys.stderr)
+        return "python" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def _memory(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process in MB (PSS shares each shared page among the processes mapping it)."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        values[name] = int(rest.split()[0]) / 1024
+    return values.get("Rss", 0.0), values.get("Pss", 0.0)
+
+
+def measure(name: str, data: Path, model: str, requests: int, workers: int, rows: list[list[str]],
+            notes: list[str]) -> None:
+    """Serve a data folder; time the first search after ready, then load it at 1 and 8 concurrent clients with
+    repeated and with new queries."""
+    server = Server(data, model, workers)
+    try:
+        ready = server.wait_ready()
+        first = server.first_search_ms()
+        notes.append(f"{name}, {workers} worker(s): ready after {ready:.1f} s; first search after ready "
+                     f"{first:.0f} ms")
+        for fresh in (False, True):
+            for concurrency in (1, 8):
+                result = run_client(server.url, concurrency, requests, fresh)
+                rows.append([name, str(workers), "new" if fresh else "repeated", str(concurrency),
+                             str(result["requests"]), str(result["errors"]), f"{result['p50']:.1f}",
+                             f"{result['p95']:.1f}", f"{result['p99']:.1f}", f"{result['rps']:.1f}"])
+                if result["errors"]:
+                    print(f"errors in {name} at {concurrency}: {result['first_errors']}", file=sys.stderr)
+        memory = server.worker_memory()
+        notes.append(f"{name}, {workers} worker(s): memory per serving process after the load (RSS / PSS MB): "
+                     + ", ".join(f"{rss:.0f} / {pss:.0f}" for rss, pss in memory))
     finally:
         server.stop()
+
+
+def blended_store(folder: Path, source: Path, n_chunks: int, per_doc: int = 100, seed: int = 0) -> None:
+    """A store of n_chunks blended from the kk/ru/ky passages of the store in `source` (module docstring)."""
+    from index.records import DocumentRecord, NewChunk
+    from index.store.embedded.backend import FaissBackend
+
+    src = FaissBackend(source)
+    model, dim = src.get_meta("model") or "", int(src.get_meta("dim") or 0)
+    chunks = [c for batch in src.iter_chunks() for c in batch if c.lang in ("kk", "ru", "ky")]
+    ids, vectors = src.store.chunk_vectors([c.chunk_id for c in chunks], dim)
+    vector_of = dict(zip(ids.tolist(), vectors, strict=True))
+    src.close()
+    by_lang: dict[str, list[tuple[list[str], np.ndarray]]] = {}
+    for c in chunks:
+        if c.chunk_id in vector_of:
+            sentences = [s for s in c.text.replace("\n", " ").split(". ") if s.strip()]
+            by_lang.setdefault(c.lang, []).append((sentences, vector_of[c.chunk_id]))
+    langs = sorted(by_lang)
+    weights = np.array([len(by_lang[lang]) for lang in langs], dtype=float)
+    rng = np.random.default_rng(seed)
+    backend = FaissBackend(folder)
+    backend.set_meta("model", model)
+    backend.set_meta("dim", str(dim))
+    with backend.bulk_loading():
+        for d in range(n_chunks // per_doc):
+            lang = langs[int(rng.choice(len(langs), p=weights / weights.sum()))]
+            passages = by_lang[lang]
+            doc = DocumentRecord(doc_id=f"blend{d:06d}", source=f"blended/{d}.txt", title=f"blended {d}", fmt="txt",
+                                 sha256=f"{d:064d}", size=0, languages=[lang])
+            new = []
+            for i in range(per_doc):
+                (a_text, a_vec), (b_text, b_vec) = (passages[j] for j in rng.integers(len(passages), size=2))
+                text = ". ".join(a_text[: max(len(a_text) // 2, 1)] + b_text[len(b_text) // 2:])
+                vec = (a_vec + b_vec) / 2 + rng.standard_normal(dim).astype(np.float32) * 0.01
+                vec = (vec / np.linalg.norm(vec)).astype(np.float32)
+                new.append(NewChunk(i, text, lang, None, 0, len(text), len(text.split()), f"blend-{d}-{i}", vec))
+            backend.put_document(doc, new)
+    backend.close()
 
 
 def main() -> None:
     """Prepare the data folders, run the scenarios and print the table."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=Path, default=REPO.parent / "shared" / "seeds")
-    parser.add_argument("--synthetic", type=int, default=100_000)
+    parser.add_argument("--seeds", type=Path, default=REPO.parent / "shared" / "seeds",
+                        help="seed documents to ingest with the real model")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="an existing data folder to use as the seed store instead (copied, not written)")
+    parser.add_argument("--synthetic", type=int, default=100_000, help="chunks of the blended store (0: none)")
+    parser.add_argument("--only-synthetic", action="store_true", help="measure the blended store only")
+    parser.add_argument("--blended", type=Path, default=None,
+                        help="a blended store built before (`blended_store`) to use instead of building one")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of `pedkb serve`")
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
-    parser.add_argument("--model", default=None, help="embedding model (default: the configured one)")
+    parser.add_argument("--model", default=None, help="embedding model (default: the seed store's)")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        print(json.dumps(asyncio.run(_load(args.client, args.concurrency, args.requests))))
+        print(json.dumps(asyncio.run(_load(args.client, args.concurrency, args.requests, args.fresh))))
         return
 
     from index.store.embedded.backend import FaissBackend
     from pedkb.settings import Settings
 
-    model = args.model or Settings().model
     rows: list[list[str]] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         seeds = Path(tmp) / "seeds"
-        # ingest in its own process: this one must not keep the model's thread pools busy while measuring
-        subprocess.run([sys.executable, "-m", "cli", "-q", "--data", str(seeds), "--model", model, "ingest",
-                        str(args.seeds)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        if args.store is not None:
+            shutil.copytree(args.store, seeds, ignore=shutil.ignore_patterns("write.lock"))
+        else:  # ingest in its own process: this one must not keep the model's thread pools busy while measuring
+            subprocess.run([sys.executable, "-m", "cli", "-q", "--data", str(seeds), "--model",
+                            args.model or Settings().model, "ingest", str(args.seeds)],
+                           cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         backend = FaissBackend(seeds)
-        name, dim = backend.get_meta("model") or model, int(backend.get_meta("dim") or 0)
+        model = args.model or backend.get_meta("model") or Settings().model
         chunks = backend.stats()["chunks"]
         backend.close()
-        measure(f"seeds ({chunks} chunks)", seeds, model, args.requests, rows)
+        if not args.only_synthetic:
+            measure(f"seeds ({chunks} chunks)", seeds, model, args.requests, args.workers, rows, notes)
         if args.synthetic:
             synthetic = Path(tmp) / "synthetic"
-            synthetic_backend(synthetic, args.synthetic, dim, name).close()
-            measure(f"synthetic ({args.synthetic} chunks)", synthetic, model, args.requests, rows)
+            started = time.monotonic()
+            if args.blended is not None:
+                shutil.copytree(args.blended, synthetic, ignore=shutil.ignore_patterns("write.lock"))
+            else:
+                blended_store(synthetic, seeds, args.synthetic)
+                notes.append(f"blended store of {args.synthetic} chunks built in {time.monotonic() - started:.0f} s")
+            measure(f"blended ({args.synthetic} chunks)", synthetic, model, args.requests, args.workers, rows, notes)
 
-    header = ["index", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s"]
+    header = ["index", "workers", "queries", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
-    print(f"\nmodel {model}; server: 1 uvicorn process; client: httpx in a separate process; "
+    print()
+    for note in notes:
+        print(note)
+    print(f"\nmodel {model}; server: `pedkb serve --workers {args.workers}`; client: httpx in a separate process; "
           f"{cpu_model()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}")
 
 

@@ -300,7 +300,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from search_api.server import serve
 
     settings = _settings(args)
-    serve(settings, args.host or settings.host, args.port or settings.port)
+    serve(settings, args.host or settings.host, args.port or settings.port, workers=args.workers)
     return 0
 
 
@@ -393,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the API and web page")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (each loads the model; docs/api.md, Several workers)")
     p.set_defaults(func=cmd_serve)
     cli_kb.register(sub, _with_kb)
     return parser

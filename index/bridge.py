@@ -36,6 +36,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -118,16 +119,20 @@ def _key(word: str, lang: str) -> str:
     return fold_turkic(stem(word, lang if lang in LANGUAGES else "ru"))
 
 
+@lru_cache(maxsize=65_536)
+def _forms(word: str, lang: str) -> tuple[str, str]:
+    """A word's folded form and folded stem (cached: every query meets every name word again)."""
+    return fold_turkic(word), fold_turkic(stem(word, lang if lang in LANGUAGES else "ru"))
+
+
 def _word_match(name_word: str, lang: str, query_word: str) -> str | None:
     """How a word of a name meets a query word: exact, inflected, fuzzy, or None."""
     if name_word == query_word:
         return "exact"
-    a, b = fold_turkic(name_word), fold_turkic(query_word)
+    (a, common), (b, query_common) = _forms(name_word, lang), _forms(query_word, lang)
     if a == b:
         return "exact"
-    stem_lang = lang if lang in LANGUAGES else "ru"
-    common = fold_turkic(stem(name_word, stem_lang))
-    if common == fold_turkic(stem(query_word, stem_lang)) and (
+    if common == query_common and (
             len(common) >= MIN_STEM or abs(len(a) - len(b)) <= MAX_ENDING_GAP):
         return "inflected"
     if b.startswith(a) and b[len(a):] in _ENDINGS.get(lang, ()):  # a short kk/ky word with one case ending: иш-ти

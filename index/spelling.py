@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -44,11 +45,21 @@ FOREIGN_STEM_WORD = 6  # a word this long is known when its stem is known in ano
 MAX_AGE = 30.0  # seconds a lexicon is kept after the store changed
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_DIGIT = re.compile(r"\d")
 
 
 def word_language(word: str, lang: str) -> str:
     """The vocabulary a normalised word belongs to: `lang` for Cyrillic words, "en" for Latin ones."""
     return lang if _CYRILLIC.search(word) else "en"
+
+
+@lru_cache(maxsize=262_144)
+def _vocabulary_of(word: str, lang: str) -> str | None:
+    """`word_language` of a normalised word worth counting; None for one letter or a word with a digit (cached:
+    a store's passages repeat their words, and every passage is read when the lexicon is built)."""
+    if len(word) < 2 or _DIGIT.search(word):
+        return None
+    return word_language(word, lang)
 
 
 @dataclass
@@ -59,10 +70,11 @@ class Lexicon:
     stems: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, text: str, lang: str) -> None:
-        """Count the words of a text written in `lang`."""
-        for word in normalise(text).split():
-            if len(word) > 1 and not any(ch.isdigit() for ch in word):
-                self.counts.setdefault(word_language(word, lang), Counter())[word] += 1
+        """Count the words of a text written in `lang` (words of one letter or with a digit are left out)."""
+        for word, n in Counter(normalise(text).split()).items():
+            vocabulary = _vocabulary_of(word, lang)
+            if vocabulary is not None:
+                self.counts.setdefault(vocabulary, Counter())[word] += n
 
     def finish(self) -> Lexicon:
         """Compute the stems of the vocabulary (call once after the last `add`)."""
@@ -167,17 +179,40 @@ class Speller:
         self._state: str | None = None
         self._built = -math.inf
         self._lexicon: Lexicon | None = None
+        self._rebuild: threading.Thread | None = None
 
     def lexicon(self) -> Lexicon:
-        """The lexicon of the store (built on first use, and again after a change once it is max_age old)."""
+        """The lexicon of the store: built on first use; after a change, once it is max_age old, rebuilt on a
+        background thread while searches go on with the current one (a rebuild reads every passage: seconds on a
+        large store, which no search should wait for)."""
         state = f"{self.backend.get_meta('generation')}/{self.backend.get_meta('model')}"
         with self._lock:
             now = time.monotonic()
-            if self._lexicon is None or (state != self._state and now - self._built >= self.max_age):
-                self._lexicon = build_lexicon(self.backend, self.vocabulary)
-                self._state, self._built = state, now
-                log.debug("spelling lexicon built for store state %s: %s", state, self._lexicon.size())
+            if self._lexicon is None:
+                self._build(state, now)
+            elif state != self._state and now - self._built >= self.max_age and self._rebuild is None:
+                self._rebuild = threading.Thread(target=self._build_later, args=(state, now), daemon=True,
+                                                 name="pedkb-spelling")
+                self._rebuild.start()
+            assert self._lexicon is not None
             return self._lexicon
+
+    def _build(self, state: str, now: float) -> None:
+        self._lexicon = build_lexicon(self.backend, self.vocabulary)
+        self._state, self._built = state, now
+        log.debug("spelling lexicon built for store state %s: %s", state, self._lexicon.size())
+
+    def _build_later(self, state: str, now: float) -> None:
+        try:
+            lexicon = build_lexicon(self.backend, self.vocabulary)
+        except Exception:  # noqa: BLE001 - searches keep the current lexicon; the next change tries again
+            log.exception("the spelling lexicon could not be rebuilt; the previous one stays in use")
+            lexicon = None
+        with self._lock:
+            if lexicon is not None:
+                self._lexicon, self._state, self._built = lexicon, state, now
+                log.debug("spelling lexicon rebuilt for store state %s: %s", state, lexicon.size())
+            self._rebuild = None
 
     def suggest(self, query: str) -> str | None:
         """The query with its misspelt words corrected, or None when every word is known (or nothing is close)."""

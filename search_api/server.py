@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import h11
 import uvicorn
+from fastapi import FastAPI
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -63,6 +65,26 @@ class JsonErrorH11Protocol(H11Protocol):
         return 400, "bad_request", {"reason": msg.rstrip(".").lower()}
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API and the web page under uvicorn with the JSON-error protocol."""
-    uvicorn.run(create_app(settings), host=host, port=port, http=JsonErrorH11Protocol, log_level="info")
+SETTINGS_ENV = "PEDKB_SERVE_SETTINGS"  # the settings `serve` hands to its worker processes (JSON)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Run the API and the web page under uvicorn with the JSON-error protocol, in `workers` processes.
+
+    Workers share nothing but the data folder: each opens the store and loads the model. Writes are serialised
+    across processes by the store's writer lock; a worker sees the others' writes at its next search (the
+    embedded backend brings its index up to the store's generation before searching).
+    """
+    if workers < 1:
+        raise ValueError("workers: must be at least 1")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, http=JsonErrorH11Protocol, log_level="info")
+        return
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run("search_api.server:worker_app", factory=True, host=host, port=port, workers=workers,
+                http=JsonErrorH11Protocol, log_level="info")
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process, with the settings `serve` was given."""
+    return create_app(Settings.model_validate_json(os.environ[SETTINGS_ENV]))

@@ -1,4 +1,7 @@
-"""Warm serving: load the embedding model and embed one query on a background thread after start-up."""
+"""Warm serving: load the embedding model and run one whole search on a background thread after start-up.
+
+The search builds what a first user's search would otherwise wait for: the model's thread pools, the searcher
+and its calibration, the spelling lexicon, the technology names, the vector index brought into memory."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ WARMUP_QUERY = "педагогикалық инновация"
 
 
 class Warmup:
-    """The state of the warm-up: `ready` is set once the model answered a query; `error` says why it did not."""
+    """The state of the warm-up: `ready` is set once a whole search was answered; `error` says why it was not."""
 
     def __init__(self) -> None:
         self.ready = threading.Event()
@@ -28,10 +31,12 @@ class Warmup:
     def _run(self, kb: KnowledgeBase) -> None:
         try:
             kb.embedder.embed_queries([WARMUP_QUERY])
+            kb.find(WARMUP_QUERY, k=10)
+            kb.spelling_suggestion(WARMUP_QUERY)
         except Exception as exc:  # noqa: BLE001 - any failure is reported by /health/ready, never raised
             error = f"{type(exc).__name__}: {exc}"
             log.error("warm-up failed, the service is not ready: %s", error)
             self.error = error
         else:
-            log.info("warm-up done: the model %s is loaded", kb.embedder.name)
+            log.info("warm-up done: the model %s is loaded and a search answered", kb.embedder.name)
             self.ready.set()

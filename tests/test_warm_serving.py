@@ -92,3 +92,17 @@ def test_warm_up_failure_is_reported_and_logged(client: TestClient, slow_model: 
     assert client.get("/api/v1/health").json()["ready"] is False
     assert client.get("/api/v1/health/live").status_code == 200
     assert any("weights not found" in record.getMessage() for record in caplog.records)
+
+
+def test_ready_means_a_whole_search_ran(tmp_path: Path) -> None:
+    """Ready only after the searcher, the spelling lexicon and the technology names were built by a search."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Работа учеников в парах на уроке истории.", encoding="utf-8")
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        assert kb.ingest([folder]).count("failed") == 0
+        assert not {"searcher", "speller", "bridge"} & set(vars(kb))
+        with TestClient(create_app(settings, kb=kb)) as test_client:
+            wait_until(test_client, "/api/v1/health/ready", 200)
+            assert {"searcher", "speller", "bridge"} <= set(vars(kb))

@@ -37,7 +37,10 @@ async function errorOf(response, lang) {
     body = null;
   }
   const detail = body && typeof body.detail === "string" ? body.detail : `${t(lang, "error")} ${response.status}`;
-  return new ApiError(response.status, body?.error || "http_error", detail, body?.field ?? null, body?.problems);
+  const error = new ApiError(response.status, body?.error || "http_error", detail, body?.field ?? null,
+    body?.problems);
+  error.retryAfter = Number(response.headers.get("Retry-After")) || null;
+  return error;
 }
 
 export class Api {
@@ -81,6 +84,22 @@ export class Api {
       this.cache.set(path, promise);
     }
     return this.cache.get(path);
+  }
+
+  /**
+   * Whether the service answers searches yet: {ready: true}, or {ready: false, retryAfter: seconds} while it
+   * starts (503 "starting"); rejects with the API's error when the model failed to load. Once ready, stays ready.
+   */
+  async readiness() {
+    if (this.warm) return { ready: true };
+    try {
+      await this.request("GET", "/api/v1/health/ready");
+    } catch (error) {
+      if (error.status === 503 && error.kind === "starting") return { ready: false, retryAfter: error.retryAfter || 1 };
+      throw error;
+    }
+    this.warm = true;
+    return { ready: true };
   }
 
   search(q, filters = {}, offset = 0, k = 10) {

@@ -21,6 +21,7 @@ export const EN_STRINGS = {
     examples: "Examples:",
     stats_line: "In the knowledge base: {experiences} experiences, {technologies} technologies, {documents} documents.",
     searching: "Searching…",
+    service_starting: "The service is starting: the search model is loading. Your search runs as soon as it is ready.",
     loading: "Loading…",
     results_total: "{n} results found",
     results_total_estimate: "At least {n} results found",

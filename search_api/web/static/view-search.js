@@ -178,9 +178,10 @@ export async function renderSearch(app, { query }) {
       status.textContent = app.t("query_needed");
       return;
     }
-    status.textContent = app.t("searching");
-    status.dataset.state = "searching";
     try {
+      if (!(await serviceReady(mine))) return;
+      status.textContent = app.t("searching");
+      status.dataset.state = "searching";
       const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
       if (mine !== ticket) return;
       if (offset === 0) searchId = page.search_id ?? null;
@@ -209,6 +210,19 @@ export async function renderSearch(app, { query }) {
       status.dataset.state = "error";
       replace(error, h("strong", {}, `${app.t("error")}: `), err.detail || err.message,
         err.field ? ` (${app.t("error_field", { field: err.field })})` : "");
+    }
+  }
+
+  /** Wait while the service starts (saying so) instead of sending a search that would hang; false if superseded. */
+  async function serviceReady(mine) {
+    for (;;) {
+      const state = await app.api.readiness();
+      if (mine !== ticket) return false;
+      if (state.ready) return true;
+      status.textContent = app.t("service_starting");
+      status.dataset.state = "starting";
+      await new Promise((resolve) => { setTimeout(resolve, Math.min(state.retryAfter, 5) * 1000); });
+      if (mine !== ticket) return false;
     }
   }
 

@@ -1,0 +1,101 @@
+"""The search page while the service starts, in a real Chromium: it says "starting" instead of a hanging search,
+sends no search until /health/ready answers 200, then searches by itself (issue 16)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import BrowserContext, Page, expect
+
+from index import knowledge_base
+from index.embedding.embedder import Embedder
+from index.embedding.hashing import HashingEmbedder
+from index.knowledge_base import KnowledgeBase
+from pedkb.settings import Settings
+from search_api.app import create_app
+from tests.support.pgserver import free_port
+from tests.test_web_browser import browser, chromium, context  # noqa: F401 - the shared browser fixtures
+
+TIMEOUT = 30.0
+
+
+class HeldModel:
+    """A model loader that blocks until the test releases it (the real one takes seconds)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def load(self, settings: Settings) -> Embedder:
+        """Stand-in for `load_embedder`."""
+        assert self.release.wait(TIMEOUT), "the test never released the model"
+        return HashingEmbedder(256)
+
+
+@pytest.fixture
+def tab(context: BrowserContext) -> Page:  # noqa: F811 - `context` is the shared fixture imported above
+    """A tab in a fresh Russian-speaking profile (tests/test_web_browser.py's `context`)."""
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    return opened
+
+
+@pytest.fixture
+def starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, HeldModel]]:
+    """uvicorn serving a data folder with one document, its model still loading until the test releases it."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pairs.txt").write_text("Работа учеников в парах: дебаты на уроке истории.", encoding="utf-8")
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        assert kb.ingest([docs]).count("failed") == 0
+    model = HeldModel()
+    monkeypatch.setattr(knowledge_base, "load_embedder", model.load)
+    port = free_port()
+    with KnowledgeBase(settings) as kb:
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, kb=kb), host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}", model
+        finally:
+            model.release.set()
+            server.should_exit = True
+            thread.join(TIMEOUT)
+
+
+def test_the_page_says_starting_then_searches_once_ready(tab: Page, starting: tuple[str, HeldModel]) -> None:
+    url, model = starting
+    searches: list[str] = []
+    tab.on("request", lambda request: searches.append(request.url) if "/api/v1/search" in request.url else None)
+    tab.goto(url)
+    tab.get_by_role("searchbox").fill("дебаты в парах")
+    tab.get_by_role("searchbox").press("Enter")
+    status = tab.locator("#result-status")
+    expect(status).to_have_attribute("data-state", "starting")
+    expect(status).to_contain_text("Сервис запускается")
+    tab.wait_for_timeout(1500)  # it keeps waiting (polling readiness), without sending the search
+    expect(status).to_have_attribute("data-state", "starting")
+    assert searches == []
+    model.release.set()
+    expect(status).to_have_attribute("data-state", "results", timeout=TIMEOUT * 1000)
+    expect(tab.locator(".card").first).to_contain_text("парах")
+    assert len(searches) == 1
+
+
+def test_the_starting_message_follows_the_interface_language(tab: Page, starting: tuple[str, HeldModel]) -> None:
+    url, _ = starting
+    tab.goto(url)
+    tab.locator(".lang-switch button[data-lang=kk]").click()
+    tab.get_by_role("searchbox").fill("дебат")
+    tab.get_by_role("searchbox").press("Enter")
+    expect(tab.locator("#result-status")).to_contain_text("Қызмет іске қосылуда")
