@@ -19,7 +19,6 @@ from index.knowledge_base import KnowledgeBase
 from pedkb.settings import Settings
 from search_api.app import create_app
 from tests.support.pgserver import free_port
-from tests.test_web_browser import browser, chromium, context  # noqa: F401 - the shared browser fixtures
 
 TIMEOUT = 30.0
 
@@ -37,7 +36,7 @@ class HeldModel:
 
 
 @pytest.fixture
-def tab(context: BrowserContext) -> Page:  # noqa: F811 - `context` is the shared fixture imported above
+def tab(context: BrowserContext) -> Page:
     """A tab in a fresh Russian-speaking profile (tests/test_web_browser.py's `context`)."""
     opened = context.new_page()
     opened.set_default_timeout(15_000)
