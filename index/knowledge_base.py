@@ -79,7 +79,9 @@ class KnowledgeBase:
         return self._embedder
 
     def close(self) -> None:
-        """Release the backend."""
+        """Release the backend (after the spelling lexicon's rebuild, if one is reading it)."""
+        if "speller" in self.__dict__:  # built on first use (cached_property)
+            self.speller.close()
         self.backend.close()
 
     def __enter__(self) -> KnowledgeBase:

@@ -197,6 +197,13 @@ class Speller:
             assert self._lexicon is not None
             return self._lexicon
 
+    def close(self) -> None:
+        """Wait for a rebuild under way (it reads the store, which is about to be closed)."""
+        with self._lock:
+            rebuild = self._rebuild
+        if rebuild is not None:
+            rebuild.join()
+
     def _build(self, state: str, now: float) -> None:
         self._lexicon = build_lexicon(self.backend, self.vocabulary)
         self._state, self._built = state, now

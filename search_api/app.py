@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         try:
             yield
         finally:
+            app.state.warmup.stop()  # its search must not run on a closed store
             app.state.search_log.close()  # what is still buffered is written
             if own:
                 app.state.kb.close()

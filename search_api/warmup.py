@@ -13,6 +13,7 @@ from index.knowledge_base import KnowledgeBase
 log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "педагогикалық инновация"
+STOP_WAIT_S = 120.0  # the longest a shutdown waits for the warm-up step in progress
 
 
 class Warmup:
@@ -22,17 +23,31 @@ class Warmup:
         self.ready = threading.Event()
         self.error: str | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def start(self, kb: KnowledgeBase) -> None:
-        """Start warming `kb` on a daemon thread (a model load cannot be interrupted, so shutdown does not wait)."""
+        """Start warming `kb` on a daemon thread."""
+        self._stopping.clear()
         self._thread = threading.Thread(target=self._run, args=(kb,), name="pedkb-warmup", daemon=True)
         self._thread.start()
 
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Ask the warm-up to end after its current step and wait for it, so that the knowledge base is never closed
+        under a search it is running (a model load cannot be interrupted: at most `timeout` seconds are waited)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the warm-up is still running after %.0f s at shutdown", timeout)
+
     def _run(self, kb: KnowledgeBase) -> None:
+        steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: kb.find(WARMUP_QUERY, k=10),
+                 lambda: kb.spelling_suggestion(WARMUP_QUERY))
         try:
-            kb.embedder.embed_queries([WARMUP_QUERY])
-            kb.find(WARMUP_QUERY, k=10)
-            kb.spelling_suggestion(WARMUP_QUERY)
+            for step in steps:
+                if self._stopping.is_set():
+                    return
+                step()
         except Exception as exc:  # noqa: BLE001 - any failure is reported by /health/ready, never raised
             error = f"{type(exc).__name__}: {exc}"
             log.error("warm-up failed, the service is not ready: %s", error)

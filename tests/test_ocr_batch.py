@@ -238,3 +238,36 @@ def test_an_uploaded_scan_does_not_hold_up_other_uploads_or_searches(tmp_path: P
         status, body = answers["scan"]  # type: ignore[misc]
         assert status == 200 and body["added"] == 1, body  # type: ignore[index]
 
+
+
+def test_text_files_uploaded_beside_a_scan_in_one_request_are_stored_before_the_scan_is_read(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from search_api.app import create_app
+
+    scan = tmp_path / "scan.pdf"
+    short_scan(scan, 1)
+    gate = tmp_path / "gate"
+    (tmp_path / "gate.open-mode").touch()  # the scan's Tesseract runs wait until the gate opens
+    settings = Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8,
+                        ocr_tesseract=str(gated_tesseract(tmp_path, gate)), api_keys=["key"])
+    with KnowledgeBase(settings) as kb, TestClient(create_app(settings, kb=kb), headers={"X-API-Key": "key"}) as client:
+        answers: dict[str, object] = {}
+
+        def upload_all() -> None:
+            files = [("files", ("scan.pdf", scan.read_bytes())), ("files", ("a.txt", TEXTS["a.txt"].encode()))]
+            response = client.post("/api/v1/documents", files=files)
+            answers["all"] = (response.status_code, response.json())
+
+        uploading = threading.Thread(target=upload_all)
+        uploading.start()
+        _wait_for(lambda: "all" in answers or (tmp_path / "gate.waiting").exists(), "the scan's OCR to start", 120)
+        _wait_for(lambda: any(d["source"] == "upload/a.txt" for d in
+                              client.get("/api/v1/documents", params={"limit": 50}).json()["items"]),
+                  "the text file of the same request to be stored", 120)
+        assert "all" not in answers, answers  # the scan is still held at the gate
+        gate.touch()
+        uploading.join(timeout=300)
+        status, body = answers["all"]  # type: ignore[misc]
+        assert status == 200 and body["added"] == 2, body  # type: ignore[index]
+        assert [f["filename"] for f in body["files"]] == ["scan.pdf", "a.txt"]  # type: ignore[index]

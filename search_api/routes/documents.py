@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pathlib
 from typing import Annotated
 
@@ -73,8 +75,8 @@ async def upload(request: Request, settings: SettingsDep, uploader: UploaderDep)
     When every file fails the answer is 422 `nothing_ingested` naming each file and its reason.
 
     A file is stored as `DATA/uploads/<sanitised name>` with the source `upload/<sanitised name>`: uploading the
-    same name again replaces that document. One failing file does not stop the others; ingesting runs in a
-    worker thread, so searches are answered meanwhile.
+    same name again replaces that document. One failing file does not stop the others; the files are ingested side
+    by side in worker threads (a scan's OCR does not hold up the others), so searches are answered meanwhile.
     """
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
@@ -91,10 +93,11 @@ async def upload(request: Request, settings: SettingsDep, uploader: UploaderDep)
         if not files:
             raise ApiError(422, "no_files", field="files")
         lang = pick_language(request.headers.get("accept-language"))
-        outcomes = []
-        for item in files:
-            stored = await run_in_threadpool(uploader.store, item.filename, item.file, item.size)
-            outcomes.append(_outcome(stored, lang))
+        # The files of one request are ingested side by side (each in a worker thread; writes still take the
+        # store's writer lock one at a time), so a scan being read by OCR does not hold up the text files beside it.
+        stored_files = await asyncio.gather(*(run_in_threadpool(uploader.store, item.filename, item.file, item.size)
+                                              for item in files))
+        outcomes = [_outcome(stored, lang) for stored in stored_files]
     finally:
         await form.close()
     counts = {status: sum(1 for o in outcomes if o.status == status)
