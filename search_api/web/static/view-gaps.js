@@ -61,7 +61,8 @@ function chartPanel(app, report) {
     plot = new uPlot({
       width: Math.max(320, Math.min(area.clientWidth || 800, 1100)), height: 260,
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max) * 1.1] } },
-      series: [{}, { label: app.t("gaps_series_searches"), stroke: "#1d5fa8", width: 2, points: { show: true } },
+      series: [{ label: app.t("gaps_unit") },
+        { label: app.t("gaps_series_searches"), stroke: "#1d5fa8", width: 2, points: { show: true } },
         { label: app.t("gaps_series_unmet"), stroke: "#b3261e", width: 2, points: { show: true } }],
       axes: [{}, { label: app.t("gaps_axis_count") }],
     }, data, area);
