@@ -160,9 +160,11 @@ def chromium() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Browser]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module, shared by its tests. Not per session: Playwright's sync API keeps an
+    event loop running in the main thread while it is open, which later modules' asyncio code (TestClient, anyio)
+    must not see; and one definition here, so two Playwright instances are never open at once."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield launched
