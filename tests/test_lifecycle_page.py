@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.server import serve_pedkb
 from tests.test_web_browser import KEY, pedkb
-from tests.test_web_page_browser import enter_key
+from tests.test_web_page_browser import enter_key, screenshot
 
 EXP = "exp-kk-017"  # at stage "identified" in the corpus
 FORM_EXP = "exp-ru-009"  # at stage "studied", no history
@@ -64,7 +65,8 @@ def test_without_the_key_the_page_only_points_to_the_methodist_section(page: Pag
     expect(page.locator(".stage-key-hint a")).to_have_attribute("href", "#/manage")
 
 
-def test_a_transition_recorded_from_the_page_with_its_problems_beside_the_fields(page: Page, server: str) -> None:
+def test_a_transition_recorded_from_the_page_with_its_problems_beside_the_fields(page: Page, server: str,
+                                                                               shots: Path) -> None:
     enter_key(page, server)
     page.goto(f"{server}/#/experience/{FORM_EXP}")
     form = page.locator(".stage-form")
@@ -74,13 +76,20 @@ def test_a_transition_recorded_from_the_page_with_its_problems_beside_the_fields
     # nothing typed: both required fields refused by the API, each beside its field, in Russian
     expect(form.locator("[data-field=evidence] .field-error")).to_be_visible()
     expect(form.locator("[data-field=by] .field-error")).to_be_visible()
+    expect(form.locator("[data-field=by] .field-error")).not_to_contain_text("by:")  # beside it: no field prefix
     expect(form.get_by_label("Подтверждение (что было, где, когда)")).to_have_attribute("aria-invalid", "true")
     form.get_by_label("Подтверждение (что было, где, когда)").fill("Городской семинар учителей математики")
     form.get_by_label("Записал методист").fill("Ольга Петровна")
     form.get_by_role("button", name="Записать этап").click()
     stage_error = form.locator("[data-field=stage] .field-error")
-    expect(stage_error).to_be_visible()  # a skip needs a reason
+    # a skip needs a reason: said in Russian beside the stage (naming the skipped stages) and beside the reason
+    expect(stage_error).to_have_text("Пропускаются этапы: Обобщён, Распространён. Укажите причину.")
+    expect(form.locator("[data-field=reason] .field-error")).to_have_text(
+        "Укажите причину пропуска этапа или возврата назад.")
+    expect(form.get_by_label("Причина")).to_have_attribute("aria-invalid", "true")
     expect(form.locator("[data-field=evidence] .field-error")).to_have_count(0)
+    stage_error.scroll_into_view_if_needed()
+    screenshot(page, shots / "lifecycle-form-ru.png")
     assert httpx.get(f"{server}/api/v1/experiences/{FORM_EXP}/history").json() == []  # nothing stored
     form.get_by_label("Новый этап").select_option("generalised")
     form.get_by_label("Вид подтверждения").select_option("seminar")

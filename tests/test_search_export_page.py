@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from playwright.sync_api import Page, expect
 
 from tests.test_lifecycle_page import server
+from tests.test_web_page_browser import screenshot
 
 __all__ = ["server"]
 
 QUERY = "проектный метод в сельской школе"
 
 
-def test_the_export_links_download_the_shown_results(page: Page, server: str) -> None:  # noqa: F811
+def test_the_export_links_download_the_shown_results(page: Page, server: str, shots: Path) -> None:  # noqa: F811
     page.goto(f"{server}/#/search?q={QUERY}&type=experience")
     expect(page.locator("#result-status")).to_have_attribute("data-state", "results")
     links = page.locator(".export-links")
     expect(links).to_have_text("Скачать: CSV · RIS")
+    screenshot(page, shots / "search-export-ru.png")
     titles = page.locator(".card .card-title").all_text_contents()
     assert titles
     href = links.get_by_role("link", name="CSV").get_attribute("href") or ""

@@ -24,6 +24,10 @@ export const STRINGS_LIFECYCLE = {
     stage_saved: "Кезең тіркелді.",
     stage_key_hint: "Кезеңнің ауысуын API кілтімен тіркеуге болады:",
     stage_key_link: "әдіскер бөлімі",
+    stage_err_same: "Тәжірибе осы кезеңде тұр.",
+    stage_err_skip: "Өткізіліп кететін кезеңдер: {skipped}. Себебін жазыңыз.",
+    stage_err_back: "Тәжірибе «{stage}» кезеңінен кері қайтады. Себебін жазыңыз.",
+    stage_err_reason: "Кезеңді өткізіп кетудің немесе кері қайтудың себебін жазыңыз.",
   },
   ru: {
     history_title: "Жизненный путь опыта",
@@ -47,6 +51,10 @@ export const STRINGS_LIFECYCLE = {
     stage_saved: "Этап записан.",
     stage_key_hint: "Смену этапа можно записать с API-ключом:",
     stage_key_link: "раздел методиста",
+    stage_err_same: "Опыт уже на этом этапе.",
+    stage_err_skip: "Пропускаются этапы: {skipped}. Укажите причину.",
+    stage_err_back: "Опыт возвращается назад с этапа «{stage}». Укажите причину.",
+    stage_err_reason: "Укажите причину пропуска этапа или возврата назад.",
   },
   ky: {
     history_title: "Тажрыйбанын өмүр жолу",
@@ -70,6 +78,10 @@ export const STRINGS_LIFECYCLE = {
     stage_saved: "Этап катталды.",
     stage_key_hint: "Этаптын алмашуусун API ачкычы менен каттоого болот:",
     stage_key_link: "методист бөлүмү",
+    stage_err_same: "Тажрыйба ушул этапта турат.",
+    stage_err_skip: "Өткөрүлүп жиберилген этаптар: {skipped}. Себебин жазыңыз.",
+    stage_err_back: "Тажрыйба «{stage}» этабынан артка кайтат. Себебин жазыңыз.",
+    stage_err_reason: "Этапты өткөрүп жиберүүнүн же артка кайтуунун себебин жазыңыз.",
   },
   en: {
     history_title: "The life of this experience",
@@ -93,5 +105,9 @@ export const STRINGS_LIFECYCLE = {
     stage_saved: "The stage is recorded.",
     stage_key_hint: "A change of stage can be recorded with the API key:",
     stage_key_link: "methodist's section",
+    stage_err_same: "The experience is at this stage already.",
+    stage_err_skip: "This skips {skipped}. Give a reason.",
+    stage_err_back: "The experience goes back from “{stage}”. Give a reason.",
+    stage_err_reason: "Give the reason for skipping a stage or going back.",
   },
 };

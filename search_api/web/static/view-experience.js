@@ -82,13 +82,35 @@ function showStageErrors(form, box, errors) {
     }
     const control = container.querySelector("input, select, textarea");
     const id = `stage-${error.field}-error`;
-    container.append(h("p", { class: "field-error", id }, error.detail));
+    const detail = String(error.detail || "");  // beside its field: the API's "field: " prefix is not needed
+    container.append(h("p", { class: "field-error", id }, detail.startsWith(`${error.field}: `)
+      ? detail.slice(error.field.length + 2) : detail));
     control.setAttribute("aria-invalid", "true");
     control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), id].filter(Boolean).join(" "));
     first ||= control;
   }
   replace(box, rest.length ? h("p", {}, rest.join(" ")) : null);
   first?.focus();
+}
+
+/**
+ * The API's refusal of the step itself (field "stage": its detail names stage ids in English) in the page's words:
+ * the page knows the order and the current stage. A skip or a step back without a reason is also said beside the
+ * reason; anything else keeps the API's detail.
+ */
+function stageProblems(app, catalog, exp, body, errors) {
+  const order = catalog.values("stage").map((s) => s.id);
+  const from = order.indexOf(exp.stage);
+  const to = order.indexOf(body.stage);
+  return errors.flatMap((error) => {
+    if (error.field !== "stage" || from < 0 || to < 0) return [error];
+    if (to === from) return [{ ...error, detail: app.t("stage_err_same") }];
+    if (to === from + 1 || body.reason) return [error];
+    const name = (id) => catalog.value("stage", id, app.lang);
+    const detail = to > from ? app.t("stage_err_skip", { skipped: order.slice(from + 1, to).map(name).join(", ") })
+      : app.t("stage_err_back", { stage: name(exp.stage) });
+    return [{ ...error, detail }, { field: "reason", error: "missing_field", detail: app.t("stage_err_reason") }];
+  });
 }
 
 /**
@@ -133,7 +155,8 @@ function stageForm(app, catalog, exp, done) {
       done(updated);
     } catch (error) {
       status.textContent = "";
-      showStageErrors(form, box, error.errors || [{ detail: error.detail || error.message }]);
+      showStageErrors(form, box, stageProblems(app, catalog, exp, body,
+        error.errors || [{ detail: error.detail || error.message }]));
     } finally {
       button.disabled = false;
     }
