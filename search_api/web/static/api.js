@@ -158,6 +158,10 @@ export class Api {
   }
   classify(text, k = 3) { return this.request("POST", "/api/v1/classify", { body: { text, k } }); }
   createExperience(record) { return this.request("POST", "/api/v1/experiences", { body: record, write: true }); }
+  /** Record a lifecycle transition {stage, evidence_kind, evidence, by, date?, document?, reason?} (needs the key). */
+  recordStage(id, body) {
+    return this.request("POST", `/api/v1/experiences/${encodeURIComponent(id)}/stage`, { body, write: true });
+  }
   updateExperience(id, record) {
     return this.request("PUT", `/api/v1/experiences/${encodeURIComponent(id)}`, { body: record, write: true });
   }

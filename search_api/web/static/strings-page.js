@@ -52,6 +52,7 @@ export const PAGE_STRINGS = {
     draft_restored: "{time} сақталған жоба нұсқасы қалпына келтірілді.",
     draft_discard: "Нұсқаны өшіру",
     draft_hint: "Толтырылған өрістер сақталғанға дейін осы браузерде жоба нұсқасы ретінде сақталады.",
+    export_label: "Жүктеп алу:",
   },
 
   ru: {
@@ -104,6 +105,7 @@ export const PAGE_STRINGS = {
     draft_restored: "Восстановлен черновик от {time}.",
     draft_discard: "Удалить черновик",
     draft_hint: "Пока запись не сохранена, заполненные поля хранятся в этом браузере как черновик.",
+    export_label: "Скачать:",
   },
 
   ky: {
@@ -156,6 +158,7 @@ export const PAGE_STRINGS = {
     draft_restored: "{time} сакталган долбоор нускасы калыбына келтирилди.",
     draft_discard: "Нусканы өчүрүү",
     draft_hint: "Жазуу сакталганга чейин толтурулган талаалар ушул браузерде долбоор нуска катары сакталат.",
+    export_label: "Жүктөп алуу:",
   },
 
   en: {
@@ -208,5 +211,6 @@ export const PAGE_STRINGS = {
     draft_restored: "A draft from {time} was restored.",
     draft_discard: "Discard the draft",
     draft_hint: "Until the record is saved, the filled-in fields are kept in this browser as a draft.",
+    export_label: "Download:",
   },
 };

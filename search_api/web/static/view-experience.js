@@ -53,6 +53,136 @@ function timeline(app, catalog, exp) {
     steps.length ? h("ol", { class: "timeline" }, steps) : h("p", { class: "notice" }, app.t("history_none")));
 }
 
+const EVIDENCE_KINDS = ["report", "seminar", "publication"];
+
+function stageField(name, label, control, hint = null) {
+  control.id = `stage-${name}`;
+  control.name = name;
+  if (hint) control.setAttribute("aria-describedby", `stage-${name}-hint`);
+  return h("div", { class: "field", dataset: { field: name } }, h("label", { for: control.id }, label), control,
+    hint ? h("p", { class: "hint", id: `stage-${name}-hint` }, hint) : null);
+}
+
+/** Each problem the API reported beside its field (tied to it by aria-describedby); the rest in the alert box. */
+function showStageErrors(form, box, errors) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll("[aria-invalid]")) {
+    el.removeAttribute("aria-invalid");
+    const hint = el.getAttribute("aria-describedby")?.split(" ").filter((id) => id.endsWith("-hint")).join(" ");
+    if (hint) el.setAttribute("aria-describedby", hint);
+    else el.removeAttribute("aria-describedby");
+  }
+  const rest = [];
+  let first = null;
+  for (const error of errors) {
+    const container = form.querySelector(`[data-field="${CSS.escape(String(error.field || ""))}"]`);
+    if (!container || container.querySelector(".field-error")) {
+      if (!container) rest.push(error.detail);
+      continue;
+    }
+    const control = container.querySelector("input, select, textarea");
+    const id = `stage-${error.field}-error`;
+    const detail = String(error.detail || "");  // beside its field: the API's "field: " prefix is not needed
+    container.append(h("p", { class: "field-error", id }, detail.startsWith(`${error.field}: `)
+      ? detail.slice(error.field.length + 2) : detail));
+    control.setAttribute("aria-invalid", "true");
+    control.setAttribute("aria-describedby", [control.getAttribute("aria-describedby"), id].filter(Boolean).join(" "));
+    first ||= control;
+  }
+  replace(box, rest.length ? h("p", {}, rest.join(" ")) : null);
+  first?.focus();
+}
+
+/**
+ * The API's refusal of the step itself (field "stage": its detail names stage ids in English) in the page's words:
+ * the page knows the order and the current stage. A skip or a step back without a reason is also said beside the
+ * reason; anything else keeps the API's detail.
+ */
+function stageProblems(app, catalog, exp, body, errors) {
+  const order = catalog.values("stage").map((s) => s.id);
+  const from = order.indexOf(exp.stage);
+  const to = order.indexOf(body.stage);
+  return errors.flatMap((error) => {
+    if (error.field !== "stage" || from < 0 || to < 0) return [error];
+    if (to === from) return [{ ...error, detail: app.t("stage_err_same") }];
+    if (to === from + 1 || body.reason) return [error];
+    const name = (id) => catalog.value("stage", id, app.lang);
+    const detail = to > from ? app.t("stage_err_skip", { skipped: order.slice(from + 1, to).map(name).join(", ") })
+      : app.t("stage_err_back", { stage: name(exp.stage) });
+    return [{ ...error, detail }, { field: "reason", error: "missing_field", detail: app.t("stage_err_reason") }];
+  });
+}
+
+/**
+ * With the API key: record the next lifecycle transition (any stage; a skip or a step back needs a reason, which
+ * the API checks). `done(exp)` gets the updated experience.
+ */
+function stageForm(app, catalog, exp, done) {
+  const L = app.lang;
+  const stages = catalog.values("stage");
+  const at = stages.findIndex((s) => s.id === exp.stage);
+  const stage = h("select", {}, stages.map((s) => h("option", { value: s.id }, catalog.value("stage", s.id, L))));
+  stage.value = stages[Math.min(at + 1, stages.length - 1)]?.id || "";
+  const kind = h("select", {}, EVIDENCE_KINDS.map((k) => h("option", { value: k }, app.t(`evidence_${k}`))));
+  const box = h("div", { class: "error-box", role: "alert" });
+  const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
+  const form = h("form", { class: "stage-form", novalidate: true },
+    h("h3", {}, app.t("stage_form_title")),
+    stageField("stage", app.t("stage_next"), stage),
+    stageField("evidence_kind", app.t("stage_evidence_kind"), kind),
+    stageField("evidence", app.t("stage_evidence"), h("textarea", { rows: 2, maxlength: 2000 })),
+    stageField("by", app.t("history_by"), h("input", { type: "text", maxlength: 200, autocomplete: "name" })),
+    stageField("date", app.t("stage_date"), h("input", { type: "date" }), app.t("stage_date_hint")),
+    stageField("document", app.t("history_document"), h("input", { type: "text", maxlength: 200 }),
+      app.t("stage_document_hint")),
+    stageField("reason", app.t("history_reason"), h("textarea", { rows: 2, maxlength: 2000 }),
+      app.t("stage_reason_hint")),
+    box, h("button", { type: "submit", class: "primary" }, app.t("stage_submit")), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const body = {};
+    for (const [name, value] of data.entries()) {
+      const text = String(value).trim();
+      if (text) body[name] = text;
+    }
+    status.textContent = app.t("stage_saving");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const updated = await app.api.recordStage(exp.id, body);
+      status.textContent = app.t("stage_saved");
+      done(updated);
+    } catch (error) {
+      status.textContent = "";
+      showStageErrors(form, box, stageProblems(app, catalog, exp, body,
+        error.errors || [{ detail: error.detail || error.message }]));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** The lifecycle timeline and, with the key, the form recording the next step (both redrawn after a step). */
+function lifecycle(app, catalog, exp, onStage) {
+  const section = timeline(app, catalog, exp);
+  if (!app.key()) {
+    section.append(h("p", { class: "hint stage-key-hint" }, app.t("stage_key_hint"), " ",
+      h("a", { href: "#/manage" }, app.t("stage_key_link"))));
+    return section;
+  }
+  section.append(stageForm(app, catalog, exp, (updated) => {
+    onStage(updated);
+    const next = lifecycle(app, catalog, updated, onStage);
+    section.replaceWith(next);
+    next.querySelector(".stage-form .status").textContent = app.t("stage_saved");
+    next.querySelector("h2")?.setAttribute("tabindex", "-1");
+    next.querySelector("h2")?.focus();
+  }));
+  return section;
+}
+
 /** The experience's JSON-LD from the API, as a script element (a text node: nothing is parsed as HTML). */
 async function linkedData(app, id, article) {
   try {
@@ -99,6 +229,7 @@ export async function renderExperience(app, { id }) {
     h("h2", {}, catalog.kindName("dissemination", L)),
     h("ul", { class: "chips" }, exp.dissemination.map((d) => h("li", {}, h("span", {}, catalog.value("dissemination", d, L))))))
     : null;
+  const stageFact = fact(catalog.kindName("stage", L), catalog.value("stage", exp.stage, L));
   const similar = h("div", { class: "similar-list", "aria-live": "polite" },
     h("p", { class: "status" }, app.t("loading")));
   const article = h("article", { class: "item experience" },
@@ -114,7 +245,7 @@ export async function renderExperience(app, { id }) {
       fact(app.t("grades"), gradesText(app, exp.grades)),
       fact(app.t("year"), String(exp.year)),
       fact(catalog.kindName("experience_kind", L), catalog.value("experience_kind", exp.experience_kind, L)),
-      fact(catalog.kindName("stage", L), catalog.value("stage", exp.stage, L)),
+      stageFact,
       fact(app.t("language"), app.t(`lang_${lang}`))),
     h("section", {}, h("h2", {}, app.t("technologies")), technologies),
     textSection(app, "problem", exp.problem, lang),
@@ -124,7 +255,7 @@ export async function renderExperience(app, { id }) {
     textSection(app, "results", exp.results, lang),
     h("section", {}, h("h2", {}, app.t("innovation")), innovation),
     dissemination,
-    timeline(app, catalog, exp),
+    lifecycle(app, catalog, exp, (updated) => { stageFact[1].textContent = catalog.value("stage", updated.stage, L); }),
     app.key() ? h("p", { class: "actions" },
       h("a", { class: "button", href: `#/experience/${encodeURIComponent(exp.id)}/edit` }, app.t("edit"))) : null);
   fillSimilar(app, catalog, exp.id, similar);

@@ -3,9 +3,11 @@
 import { h, replace } from "./dom.js";
 import { nameOf } from "./catalog.js";
 import { ResultList } from "./results.js";
+import { queryString } from "./api.js";
 import { LANGS } from "./strings.js";
 
 const PAGE = 10;
+const EXPORT_MAX = 100; // the API's default most results per request: an export holds at most this many
 const MULTI = ["type", "lang"];
 const SINGLE = ["group", "region", "subject", "grade", "technology"];
 const FACETS = ["type", "lang", "technology", "region", "subject", "grade"];
@@ -111,6 +113,15 @@ function facetBlock(app, catalog, facets, choose) {
     h("p", { class: "facets-title" }, app.t("facets_title")), rows) : null;
 }
 
+/**
+ * The search's API address for a file of the results shown so far (from the first, at most EXPORT_MAX), with
+ * titles in the page's language.
+ */
+function exportHref(app, current, shown, format) {
+  return `${app.api.base}/api/v1/search${queryString({ q: current.q, k: Math.min(Math.max(shown, PAGE), EXPORT_MAX),
+    offset: 0, ...filtersOf(current), group_by: "item", format, ui_lang: app.lang })}`;
+}
+
 function readForm(form) {
   const data = new FormData(form);
   const params = { q: String(data.get("q") || "").trim() };
@@ -148,6 +159,9 @@ export async function renderSearch(app, { query }) {
     h("div", { class: "search-row" }, input, h("button", { type: "submit", class: "primary" }, app.t("search_button"))));
   const status = h("p", { id: "result-status", class: "status", role: "status", "aria-live": "polite" });
   const suggestion = h("p", { class: "did-you-mean", hidden: true });
+  const csv = h("a", { class: "export-csv", download: "", type: "text/csv" }, "CSV");
+  const ris = h("a", { class: "export-ris", download: "", type: "application/x-research-info-systems" }, "RIS");
+  const exports = h("p", { class: "export-links", hidden: true }, `${app.t("export_label")} `, csv, " · ", ris);
   const facets = h("div", { class: "facet-area" });
   const technology = h("input", { type: "hidden", hidden: true, name: "technology", form: "search-form",
     value: params.technology });
@@ -169,6 +183,7 @@ export async function renderSearch(app, { query }) {
     const mine = ++ticket;
     error.replaceChildren();
     more.hidden = true;
+    exports.hidden = true;
     if (offset === 0) {
       suggestion.hidden = true;
       facets.replaceChildren();
@@ -195,6 +210,9 @@ export async function renderSearch(app, { query }) {
         : list.size ? app.t(page.total_is_estimate ? "results_total_estimate" : "results_total", { n: total })
           : app.t("no_results");
       status.dataset.state = list.size ? "results" : "empty";
+      csv.href = exportHref(app, current, offset + PAGE, "csv");
+      ris.href = exportHref(app, current, offset + PAGE, "ris");
+      exports.hidden = !list.size;
       if (offset === 0 && page.did_you_mean) {
         replace(suggestion, `${app.t("did_you_mean")} `,
           h("button", { type: "button", class: "link", lang: "", onclick: () => {
@@ -272,7 +290,7 @@ export async function renderSearch(app, { query }) {
   const view = h("div", { class: "search-view" },
     h("h1", {}, app.t("search_title")), form, technology,
     h("div", { class: "search-layout" }, aside,
-      h("div", { class: "search-results" }, start, status, suggestion, error, facets, groups, more)));
+      h("div", { class: "search-results" }, start, status, exports, suggestion, error, facets, groups, more)));
   if (params.q) setTimeout(() => run(0), 0);
   return view;
 }
