@@ -7,6 +7,7 @@ while a file exists, so the order of events is decided by the test, not by how f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,9 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchFilters
@@ -206,9 +209,9 @@ def test_an_ingest_stopped_during_a_scan_keeps_its_store_and_resumes_the_finishe
     assert cached_pages() == 6
 
 
-def test_an_uploaded_scan_does_not_hold_up_other_uploads_or_searches(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-
+@contextlib.contextmanager
+def gated_upload_server(tmp_path: Path) -> Iterator[tuple[TestClient, Path, bytes]]:
+    """An API client with a key over a store whose Tesseract waits at `gate`, and a one-page scan to upload."""
     from search_api.app import create_app
 
     scan = tmp_path / "scan.pdf"
@@ -218,10 +221,15 @@ def test_an_uploaded_scan_does_not_hold_up_other_uploads_or_searches(tmp_path: P
     settings = Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8,
                         ocr_tesseract=str(gated_tesseract(tmp_path, gate)), api_keys=["key"])
     with KnowledgeBase(settings) as kb, TestClient(create_app(settings, kb=kb), headers={"X-API-Key": "key"}) as client:
+        yield client, gate, scan.read_bytes()
+
+
+def test_an_uploaded_scan_does_not_hold_up_other_uploads_or_searches(tmp_path: Path) -> None:
+    with gated_upload_server(tmp_path) as (client, gate, scan):
         answers: dict[str, object] = {}
 
         def upload_scan() -> None:
-            response = client.post("/api/v1/documents", files=[("files", ("scan.pdf", scan.read_bytes()))])
+            response = client.post("/api/v1/documents", files=[("files", ("scan.pdf", scan))])
             answers["scan"] = (response.status_code, response.json())
 
         scanning = threading.Thread(target=upload_scan)
@@ -239,23 +247,12 @@ def test_an_uploaded_scan_does_not_hold_up_other_uploads_or_searches(tmp_path: P
         assert status == 200 and body["added"] == 1, body  # type: ignore[index]
 
 
-
 def test_text_files_uploaded_beside_a_scan_in_one_request_are_stored_before_the_scan_is_read(tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-
-    from search_api.app import create_app
-
-    scan = tmp_path / "scan.pdf"
-    short_scan(scan, 1)
-    gate = tmp_path / "gate"
-    (tmp_path / "gate.open-mode").touch()  # the scan's Tesseract runs wait until the gate opens
-    settings = Settings(data=tmp_path / "data", model="hashing:256", chunk_tokens=64, chunk_overlap=8,
-                        ocr_tesseract=str(gated_tesseract(tmp_path, gate)), api_keys=["key"])
-    with KnowledgeBase(settings) as kb, TestClient(create_app(settings, kb=kb), headers={"X-API-Key": "key"}) as client:
+    with gated_upload_server(tmp_path) as (client, gate, scan):
         answers: dict[str, object] = {}
 
         def upload_all() -> None:
-            files = [("files", ("scan.pdf", scan.read_bytes())), ("files", ("a.txt", TEXTS["a.txt"].encode()))]
+            files = [("files", ("scan.pdf", scan)), ("files", ("a.txt", TEXTS["a.txt"].encode()))]
             response = client.post("/api/v1/documents", files=files)
             answers["all"] = (response.status_code, response.json())
 
