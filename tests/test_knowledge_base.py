@@ -118,7 +118,8 @@ class _FixedQueryEmbedder(HashingEmbedder):
         import numpy as np
 
         q = np.array([[1.0, 0, 0, 0, 1.5, 0]], dtype=np.float32)
-        return q / np.linalg.norm(q)
+        return np.repeat(q / np.linalg.norm(q), len(texts), axis=0)  # one row per text (the technology router
+        # embeds the technology names as queries too)
 
 
 @pytest.mark.parametrize(("alpha", "winner"), [(0.0, "ru"), (1.0, "kk")])
