@@ -7,6 +7,7 @@ tests/test_web_browser.py` refreshes the ones in the documentation).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -102,6 +103,20 @@ def portal(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[st
     root = tmp_path_factory.mktemp("portal")
     (root / "index.html").write_text(HOST_PAGE.format(pedkb=server), encoding="utf-8")
     (root / "iframe.html").write_text(IFRAME_PAGE.format(pedkb=server), encoding="utf-8")
+    with static_site(root) as url:
+        yield url
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file server that does not log every request."""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+@contextlib.contextmanager
+def static_site(root: Path) -> Iterator[str]:
+    """Serve the files of `root` on another loopback port (a second origin, like a portal); yields its URL."""
     handler = functools.partial(QuietHandler, directory=str(root))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -111,13 +126,6 @@ def portal(tmp_path_factory: pytest.TempPathFactory, server: str) -> Iterator[st
     finally:
         httpd.shutdown()
         httpd.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """A static file server that does not log every request."""
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        pass
 
 
 # ---- helpers ----

@@ -7,11 +7,8 @@ $PEDKB_SCREENSHOTS (docs/screenshots) or a temporary folder.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +18,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests import test_web_browser as web
-from tests.support.pgserver import free_port
-from tests.test_web_browser import KEY, QuietHandler
+from tests.test_web_browser import KEY, static_site
 
 # The pedkb server (hashing model, sample knowledge base); the browser fixtures are in tests/conftest.py.
 server = web.server
@@ -296,15 +292,8 @@ WIDGET_PAGE = """<!doctype html>
 def widget_portal(server: str, tmp_path: Path) -> Iterator[str]:
     """A portal on another origin whose page holds the widget with the similar-projects option, and one without."""
     (tmp_path / "index.html").write_text(WIDGET_PAGE.format(pedkb=server), encoding="utf-8")
-    handler = functools.partial(QuietHandler, directory=str(tmp_path))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with static_site(tmp_path) as url:
+        yield url
 
 
 def test_widget_similar_projects_option_on_another_origin(
