@@ -78,13 +78,18 @@ def check(store: SqliteStore, files: Sequence[tuple[int, Path]], live_ids: Calla
     return report
 
 
+def _note_later(found: Sequence[tuple[int, Path]], generation: int, what: str, report: ConsistencyReport) -> None:
+    """Note the files of a later generation than the store (left by a write that crashed before its commit)."""
+    later = [gen for gen, _ in found if gen > generation]
+    if later:
+        report.notes.append(f"{len(later)} {what} from a later generation than the store "
+                            f"({max(later)} > {generation}): ignored, deleted by a repair")
+
+
 def _check_file(files: Sequence[tuple[int, Path]], report: ConsistencyReport, chunks: np.ndarray,
                 generation: int) -> None:
     """The newest FAISS file of the store's space, read as it is on disk (before any catching up)."""
-    later = [gen for gen, _ in files if gen > generation]
-    if later:
-        report.notes.append(f"{len(later)} vector file(s) from a later generation than the store "
-                            f"({max(later)} > {generation}): ignored, deleted by a repair")
+    _note_later(files, generation, "vector file(s)", report)
     for file_gen, path in files:
         if file_gen > generation:
             continue
@@ -116,10 +121,7 @@ def _check_file(files: Sequence[tuple[int, Path]], report: ConsistencyReport, ch
 def _check_segment(found: Sequence[tuple[int, Path]], report: ConsistencyReport, chunks: np.ndarray,
                    generation: int, dim: int) -> bool:
     """The newest ANN segment not past the store (as on disk); False when there is none to check."""
-    later = [gen for gen, _ in found if gen > generation]
-    if later:
-        report.notes.append(f"{len(later)} ANN segment(s) from a later generation than the store "
-                            f"({max(later)} > {generation}): ignored, deleted by a repair")
+    _note_later(found, generation, "ANN segment(s)", report)
     for seg_gen, path in found:
         if seg_gen > generation:
             continue
