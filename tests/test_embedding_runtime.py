@@ -16,9 +16,9 @@ from index.space import RUNTIME_META
 from index.store.base import WEIGHTS_META
 from pedkb.errors import ModelMismatchError
 from pedkb.settings import Settings
+from tests import test_model_identity
 
-PAIRS = "Работа в парах помогает ученикам спорить аргументированно."
-PROJECT = "Жобалық әдіс оқушылардың зерттеу дағдысын дамытады."
+folder = test_model_identity.folder  # the fixture of a folder with two short files (kk, ru), shared
 
 
 class RuntimeEmbedder(HashingEmbedder):
@@ -32,15 +32,6 @@ class RuntimeEmbedder(HashingEmbedder):
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         return np.roll(super()._embed(texts), self.shift, axis=1)
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "docs"
-    root.mkdir()
-    (root / "pairs.txt").write_text(PAIRS, encoding="utf-8")
-    (root / "project.txt").write_text(PROJECT, encoding="utf-8")
-    return root
 
 
 def test_hashing_embedder_names_its_runtime() -> None:
