@@ -118,9 +118,9 @@ class EmbeddingSpace:
     def claim(self) -> None:
         """Record the embedder as the store's space on the first write; check it on every later one."""
         if not self.is_claimed():
-            self.backend.set_meta("model", self.embedder.name)
-            self.backend.set_meta("dim", str(self.embedder.dim))
-            self.backend.set_meta(WEIGHTS_META, self.embedder.fingerprint)
+            embedder = self.embedder
+            self.backend.claim_meta({"model": embedder.name, "dim": str(embedder.dim),
+                                     WEIGHTS_META: embedder.fingerprint})
         self.check()
         self._record_runtime()
 

@@ -3,8 +3,8 @@
 A file is copied to `DATA/uploads/.incoming/<random>/<name>`, ingested from there (the document's source is
 `upload/<name>`, so re-uploading a name replaces that document), and renamed to `DATA/uploads/<name>` only after
 the ingest committed; a failed file is removed. Each upload is ingested in its request's worker thread; uploads of
-the same name wait for each other (`NameLocks`), others run side by side (a scan's OCR does not hold up the upload of
-a text file; the store's writer lock serialises the commits), and searches are answered meanwhile. A file whose name
+the same name wait for each other (`NameLocks`), others run side by side, PARALLEL_INGESTS at most (a scan's OCR
+does not hold up the upload of a text file; the store's writer lock serialises the commits), and searches are answered meanwhile. A file whose name
 leaves nothing once made safe (``, `.`, `..`, `???`) fails with `filename_missing` instead of being given a
 made-up name that the next such file would overwrite.
 """
@@ -16,6 +16,7 @@ import logging
 import re
 import shutil
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 SOURCE_PREFIX = "upload/"
 INCOMING = ".incoming"
+PARALLEL_INGESTS = 3  # uploaded files read at once per server process (each read takes a parser process)
+STALE_UPLOAD_S = 3600.0  # an upload folder this old at start-up was left by a killed server
 MAX_NAME_BYTES = 150
 _UNSAFE = re.compile(r"[^\w.\-() ]+", re.UNICODE)
 _RUNS = re.compile(r"[ _]{2,}")
@@ -109,14 +112,16 @@ class NameLocks:
 
 
 class Uploader:
-    """Stores and ingests uploaded files, one at a time per name."""
+    """Stores and ingests uploaded files: one at a time per name, at most PARALLEL_INGESTS at once (a scan being
+    OCR'd holds one slot, the files beside it go through the others)."""
 
     def __init__(self, kb: KnowledgeBase, settings: Settings) -> None:
         self.kb = kb
         self.settings = settings
         self.names = NameLocks()
+        self.slots = threading.BoundedSemaphore(PARALLEL_INGESTS)
         self.folder = upload_folder(settings)
-        shutil.rmtree(self.folder / INCOMING, ignore_errors=True)  # left by a killed server
+        _remove_stale(self.folder / INCOMING)
 
     def store(self, filename: str | None, data: BinaryIO, size: int | None) -> StoredFile:
         """Copy, ingest and keep one file, or remove every trace of it when it fails."""
@@ -130,14 +135,13 @@ class Uploader:
         if size is not None and size > limit:
             return self._too_large(shown, source, size)
         final = stored_path(self.settings, safe)
-        workdir = self.folder / INCOMING / uuid.uuid4().hex
-        workdir.mkdir(parents=True)
+        workdir = _new_workdir(self.folder / INCOMING)
         incoming = workdir / safe
         try:
             copied = _copy_limited(data, incoming, limit)
             if copied > limit:
                 return self._too_large(shown, source, copied)
-            with self.names.hold(safe):
+            with self.slots, self.names.hold(safe):
                 outcome = self._ingest(shown, source, incoming)
                 if outcome.status != "failed":
                     incoming.replace(final)
@@ -175,6 +179,31 @@ class Uploader:
                     stored_path(self.settings, name).unlink(missing_ok=True)
                 except ValueError:
                     pass
+
+
+def _new_workdir(incoming: Path) -> Path:
+    """A new empty folder in `incoming`; another upload finishing may remove `incoming` between our two mkdirs."""
+    workdir = incoming / uuid.uuid4().hex
+    for _ in range(10):
+        try:
+            workdir.mkdir(parents=True)
+            return workdir
+        except FileNotFoundError:
+            continue
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+def _remove_stale(incoming: Path) -> None:
+    """Remove the upload folders a killed server left; those of live uploads (another worker's) are young."""
+    now = time.time()
+    with contextlib.suppress(FileNotFoundError):
+        for workdir in incoming.iterdir():
+            with contextlib.suppress(OSError):
+                if now - workdir.stat().st_mtime > STALE_UPLOAD_S:
+                    shutil.rmtree(workdir, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        incoming.rmdir()
 
 
 def _copy_limited(data: BinaryIO, target: Path, limit: int) -> int:

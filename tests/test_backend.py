@@ -41,6 +41,13 @@ def filled(backend: Backend) -> Backend:
     return backend
 
 
+def test_the_first_claim_of_the_space_wins_whole(backend: Backend) -> None:
+    space = {"model": "first", "dim": str(DIM), WEIGHTS_META: "w1"}
+    assert backend.claim_meta(space)
+    assert not backend.claim_meta({"model": "second", "dim": "16", WEIGHTS_META: "w2"})
+    assert {key: backend.get_meta(key) for key in space} == space  # nothing of the second claim was written
+
+
 def test_search_returns_nearest_first(filled: Backend) -> None:
     hits = filled.search(_vec(0), 4)
     texts = [filled.get_chunks([cid])[cid].text for cid, _ in hits]

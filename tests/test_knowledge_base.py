@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from index.knowledge_base import KnowledgeBase
 from ingest.files import document_id
 from pedkb.errors import ModelMismatchError, NotFoundError, ValidationError
 from pedkb.settings import Settings
-from tests.conftest import CountingEmbedder
+from tests.conftest import CountingEmbedder, fresh_database
 from tests.support import hostile
 
 RU = ("Работа в парах помогает ученикам спорить аргументированно. Учитель даёт каждой паре тезис, "
@@ -78,6 +80,31 @@ def test_size_limit_is_reported(tmp_path: Path, embedder: CountingEmbedder) -> N
     with KnowledgeBase(settings, embedder=embedder) as kb:
         report = kb.ingest([big])
     assert report.failed[0].reason is not None and "limit" in report.failed[0].reason
+
+
+def test_first_writes_at_once_claim_the_empty_store_whole(settings: Settings, tmp_path: Path,
+                                                         request: pytest.FixtureRequest) -> None:
+    # the files of one upload are ingested in threads, and each first write claims the store's model: a claim
+    # seen half-recorded once failed one of them with "built with ... (0 dims)"
+    files = []
+    for i in range(6):
+        files.append(tmp_path / f"f{i}.txt")
+        files[-1].write_text(f"{RU} ({i})", encoding="utf-8")
+    for attempt in range(3):
+        backend = "faiss" if settings.backend == "faiss" else fresh_database(request.getfixturevalue("pg_server"))
+        fresh = settings.model_copy(update={"data": tmp_path / f"data{attempt}", "backend": backend})
+        with KnowledgeBase(fresh, embedder=CountingEmbedder(256)) as base:
+            start = threading.Barrier(len(files))
+
+            def claim_then_ingest(path: Path, base: KnowledgeBase = base, start: threading.Barrier = start) -> str:
+                start.wait()
+                base.writer.space.claim()
+                return base.ingest_file(path, source=f"upload/{path.name}").status
+
+            with ThreadPoolExecutor(len(files)) as pool:
+                statuses = list(pool.map(claim_then_ingest, files))
+            assert statuses == ["added"] * len(files)
+            assert base.stats()["dim"] == 256
 
 
 def test_delete_and_not_found(kb: KnowledgeBase, folder: Path) -> None:

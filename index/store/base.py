@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -45,6 +45,12 @@ class Backend(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
+
+    @abstractmethod
+    def claim_meta(self, values: Mapping[str, str]) -> bool:
+        """Record the store's embedding space (`values`, "model" among them) in one write, as the only writer,
+        unless a "model" is recorded already: True when this call recorded it. Two first writes at once (threads
+        of one upload, a CLI beside the server) cannot leave a half-recorded space or two models' values."""
 
     # --- documents -------------------------------------------------------------------------------------------
     @abstractmethod

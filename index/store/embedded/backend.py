@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import faiss
@@ -88,6 +88,14 @@ class FaissBackend(Backend):
         """Set a metadata value (as a writer)."""
         with self._writer.hold():
             self.store.set_meta(key, value)
+
+    def claim_meta(self, values: Mapping[str, str]) -> bool:
+        """Record the embedding space in one transaction unless a model is recorded (see `Backend.claim_meta`)."""
+        with self._writer.hold():
+            if self.store.get_meta("model") is not None:
+                return False
+            self.store.set_metas(values)
+            return True
 
     def _space(self) -> str:
         space = self.store.get_meta("vector_space")

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +97,17 @@ class SqliteStore:
             "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (key, value),
         )
+
+    def set_metas(self, values: Mapping[str, str]) -> None:
+        """Set several metadata values in one transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.executemany("INSERT INTO meta(key, value) VALUES (?, ?) "
+                                "ON CONFLICT(key) DO UPDATE SET value=excluded.value", list(values.items()))
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def generation(self) -> int:
         """How many vector-changing writes the store has seen."""

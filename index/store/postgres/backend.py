@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -131,14 +131,27 @@ class PgBackend(Backend):
         """Set a metadata value; recording a new dimension builds the HNSW index for it (at the end of a bulk load)."""
         with self._write() as conn, conn.transaction():
             integrity.begin_write(conn)  # two first writes never build the vector index at once
-            unchanged = key == "dim" and self._dim(conn) == int(value) and has_vector_index(conn)
-            conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
-                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
-            if key == "dim" and not unchanged:
-                if self._bulk_depth:
-                    conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
-                else:
-                    self._build_vector_index(conn, int(value))
+            self._put_meta(conn, key, value)
+
+    def _put_meta(self, conn: Any, key: str, value: str) -> None:
+        unchanged = key == "dim" and self._dim(conn) == int(value) and has_vector_index(conn)
+        conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) "
+                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+        if key == "dim" and not unchanged:
+            if self._bulk_depth:
+                conn.execute(f"DROP INDEX IF EXISTS {VECTOR_INDEX}")
+            else:
+                self._build_vector_index(conn, int(value))
+
+    def claim_meta(self, values: Mapping[str, str]) -> bool:
+        """Record the embedding space in one transaction unless a model is recorded (see `Backend.claim_meta`)."""
+        with self._write() as conn, conn.transaction():
+            integrity.begin_write(conn)
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'model'").fetchone() is not None:
+                return False
+            for key, value in values.items():
+                self._put_meta(conn, key, value)
+        return True
 
     @contextlib.contextmanager
     def bulk_loading(self) -> Iterator[None]:
