@@ -25,6 +25,7 @@ import numpy as np
 from index import ranking
 from index.calibration import Calibration
 from index.lexical import index_terms
+from index.ranking_cache import RankingCache
 from index.records import DocumentRecord, SearchFilters, SearchHit
 from index.results import ItemGroup, Passage, facet_counts, group
 from index.store.base import Backend
@@ -71,6 +72,14 @@ class Ranking:
     full: bool = False  # the pool was full: more passages may match beyond it
     words: float = 0.0  # the best BM25 per distinct query term among the word matches (0: no word matched)
     dense_top: float | None = None  # the best language-corrected cosine, in every mode
+    _groups: list[ItemGroup] | None = field(default=None, repr=False, compare=False)
+
+    def groups(self) -> list[ItemGroup]:
+        """The items of the ranking in order of their best passage, near duplicates dropped (computed once: a
+        ranking may be shared by several searches through `RankingCache`; callers do not change the groups)."""
+        if self._groups is None:
+            self._groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(self.ranked))
+        return self._groups
 
 
 @dataclass
@@ -133,14 +142,20 @@ class Searcher:
         self._calibration = calibration
         self._terms = terms  # the lexical leg's terms (with the spelling corrections of unknown words)
         self._lift = lift  # the technology bridge: named technologies and their experiences moved up
+        self.rankings: RankingCache[Ranking] = RankingCache()
 
     def rank(self, query: str, mode: str, filters: SearchFilters | None, depth: int = POOL) -> Ranking:
-        """The passages for a query best first, `depth` at most from each leg (dense and lexical).
+        """The passages for a query best first, `depth` at most from each leg (dense and lexical); a ranking asked
+        for again before the store changed (the next page, a popular query) comes from `rankings`.
 
         Both legs always run (the one a mode does not rank by, shallowly): the close-match check reads the best
         dense score and the best word match in every mode.
         """
-        terms = self._terms(query)
+        terms = self._terms(query)  # in the key: the spelling corrections follow the speller's rebuilds
+        return self.rankings.get((query, tuple(terms), mode, filters, depth), self.backend.generation(),
+                                 lambda: self._rank(query, terms, mode, filters, depth))
+
+    def _rank(self, query: str, terms: list[str], mode: str, filters: SearchFilters | None, depth: int) -> Ranking:
         lexical = self._lexical(terms, depth if mode != "dense" else 1, filters)
         words = lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
         vector = self._embed_query(query)
@@ -235,7 +250,7 @@ class Searcher:
         for depth, reach in TIERS:
             found = self.rank(query, mode, filters, depth)
             n_terms = len(set(found.terms))
-            groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(found.ranked))
+            groups = found.groups()
             if depth == TIERS[0][0]:
                 served.close = calibration.close_match(found.dense_top, found.words)
                 query_floor = calibration.query_floor()

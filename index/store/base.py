@@ -46,6 +46,10 @@ class Backend(ABC):
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
 
+    def generation(self) -> int:
+        """How many writes changed the store (documents, chunks, vectors): bumped in each write's transaction."""
+        return int(self.get_meta("generation") or 0)
+
     @abstractmethod
     def claim_meta(self, values: Mapping[str, str]) -> bool:
         """Record the store's embedding space (`values`, "model" among them) in one write, as the only writer,

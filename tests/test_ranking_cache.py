@@ -1,0 +1,49 @@
+"""Recent rankings are reused until the store changes, whoever changes it (issue 16): on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.knowledge_base import KnowledgeBase
+from pedkb.settings import Settings
+from tests.conftest import CountingEmbedder
+
+PAIRS = ("Работа в парах помогает ученикам спорить аргументированно. Учитель даёт каждой паре тезис, ученики "
+         "готовят доводы за и против, затем меняются ролями.")
+PROJECT = ("Метод проектов в сельской школе: ученики выбирают тему проекта, собирают сведения и защищают результат "
+           "перед классом.")
+QUERY = "ученики спорят в парах"
+
+
+def _sources(kb: KnowledgeBase) -> list[str]:
+    return [hit.document.source for hit in kb.find(QUERY, mode="lexical").items]
+
+
+def test_a_repeated_search_reuses_its_ranking_and_a_write_makes_it_stale(kb: KnowledgeBase, tmp_path: Path) -> None:
+    (tmp_path / "pairs.txt").write_text(PAIRS, encoding="utf-8")
+    kb.ingest_file(tmp_path / "pairs.txt", source="pairs")
+    first = kb.find(QUERY)
+    cache = kb.searcher.rankings
+    hits, misses = cache.hits, cache.misses
+    again = kb.find(QUERY)
+    assert (cache.hits, cache.misses) == (hits + 1, misses)
+    assert [(h.document.doc_id, h.score) for h in again.items] == [(h.document.doc_id, h.score) for h in first.items]
+    assert _sources(kb) == ["pairs"]
+    (tmp_path / "more.txt").write_text(PROJECT + " Ученики спорят в парах о теме.", encoding="utf-8")
+    kb.ingest_file(tmp_path / "more.txt", source="more")
+    assert sorted(_sources(kb)) == ["more", "pairs"]  # not the ranking cached before the write
+    kb.delete(kb.find(QUERY, mode="lexical").items[0].document.doc_id)
+    assert len(_sources(kb)) == 1
+
+
+def test_a_write_by_another_process_makes_the_cached_rankings_stale(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "pairs.txt").write_text(PAIRS, encoding="utf-8")
+    (tmp_path / "project.txt").write_text(PROJECT + " Ученики спорят в парах о теме.", encoding="utf-8")
+    with KnowledgeBase(settings, embedder=CountingEmbedder(256)) as reader, \
+            KnowledgeBase(settings, embedder=CountingEmbedder(256)) as writer:  # two server workers, say
+        writer.ingest_file(tmp_path / "pairs.txt", source="pairs")
+        assert _sources(reader) == ["pairs"]
+        writer.ingest_file(tmp_path / "project.txt", source="project")
+        assert sorted(_sources(reader)) == ["pairs", "project"]
+        writer.delete(next(d.doc_id for d in writer.documents() if d.source == "pairs"))
+        assert _sources(reader) == ["project"]
