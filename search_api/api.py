@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from search_api.deps import RATE_LIMITED, SearchLimit
+from search_api.deps import RATE_LIMITED, STARTING, ReadyDep, SearchLimit
 from search_api.routes import (
     API_PREFIX,
     access,
@@ -19,6 +19,7 @@ from search_api.routes import (
 )
 
 api_router = APIRouter(prefix=API_PREFIX)
-api_router.include_router(search.router, dependencies=[SearchLimit], responses=RATE_LIMITED)
-for _module in (health, documents, experiences, lifecycle, technologies, analysis, access, gaps):
+api_router.include_router(search.router, dependencies=[ReadyDep, SearchLimit], responses={**RATE_LIMITED, **STARTING})
+api_router.include_router(analysis.router, dependencies=[ReadyDep], responses=STARTING)  # they embed text
+for _module in (health, documents, experiences, lifecycle, technologies, access, gaps):
     api_router.include_router(_module.router)

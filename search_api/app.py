@@ -28,6 +28,7 @@ from search_api.routes import API_PREFIX, feeds, oai
 from search_api.uploads import Uploader
 from search_api.warmup import Warmup
 from search_api.web import router as web_router
+from search_api.worker import WorkerHeaderMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
                        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                        allow_headers=["X-API-Key", "Authorization", "Content-Type", "Accept-Language"],
                        expose_headers=["Content-Language", "Location"], max_age=600)
+    app.add_middleware(WorkerHeaderMiddleware)  # outermost: also on CORS preflights and errors
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(oai.router)  # /oai: OAI-PMH for harvesters (docs/harvesting.md)

@@ -49,9 +49,23 @@ def get_search_log(request: Request) -> SearchLog:
     return request.app.state.search_log
 
 
+def wait_until_ready(warmup: Annotated[Warmup, Depends(get_warmup)]) -> None:
+    """A search sent to a worker still loading its model (the others of `serve --workers N` may be ready, so
+    the page's readiness check passed) waits READY_WAIT_S at most, then is answered 503 starting with
+    Retry-After, for the client to send it again, instead of hanging for the whole model load."""
+    if warmup.wait():
+        return
+    if warmup.error is not None:
+        raise ApiError(503, "not_ready", reason=warmup.error)
+    raise ApiError(503, "starting", headers={"Retry-After": "1"})
+
+
 KbDep = Annotated[KnowledgeBase, Depends(get_kb)]
 SearchLogDep = Annotated[SearchLog, Depends(get_search_log)]
 WarmupDep = Annotated[Warmup, Depends(get_warmup)]
+ReadyDep = Depends(wait_until_ready)
+STARTING: dict[int | str, dict[str, object]] = {503: {
+    "description": "this worker is still loading the model (starting, with Retry-After) or failed to load it"}}
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UploaderDep = Annotated[Uploader, Depends(get_uploader)]
 

@@ -4,9 +4,10 @@ A file is copied to `DATA/uploads/.incoming/<random>/<name>`, ingested from ther
 `upload/<name>`, so re-uploading a name replaces that document), and renamed to `DATA/uploads/<name>` only after
 the ingest committed; a failed file is removed. Each upload is ingested in its request's worker thread; uploads of
 the same name wait for each other (`NameLocks`), others run side by side, PARALLEL_INGESTS at most (a scan's OCR
-does not hold up the upload of a text file; the store's writer lock serialises the commits), and searches are answered meanwhile. A file whose name
-leaves nothing once made safe (``, `.`, `..`, `???`) fails with `filename_missing` instead of being given a
-made-up name that the next such file would overwrite.
+does not hold up the upload of a text file; the store's writer lock serialises the commits), and searches are
+answered meanwhile. A file whose name leaves nothing once made safe
+(``, `.`, `..`, `???`) fails with `filename_missing` instead of being given a made-up name that the next such file
+would overwrite.
 """
 
 from __future__ import annotations

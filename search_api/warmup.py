@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "педагогикалық инновация"
 STOP_WAIT_S = 120.0  # the longest a shutdown waits for the warm-up step in progress
+READY_WAIT_S = 3.0  # the longest a search waits for a warming worker before it answers 503 starting
 
 
 class Warmup:
@@ -30,6 +31,16 @@ class Warmup:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, args=(kb,), name="pedkb-warmup", daemon=True)
         self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        """Whether a warm-up was started (an app used without its lifespan, in tests, has none)."""
+        return self._thread is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait at most `timeout` (default READY_WAIT_S) seconds for readiness; True when ready (or when no warm-up
+        was started)."""
+        return not self.started or self.ready.wait(READY_WAIT_S if timeout is None else timeout)
 
     def stop(self, timeout: float = STOP_WAIT_S) -> None:
         """Ask the warm-up to end after its current step and wait for it, so that the knowledge base is never closed

@@ -4,6 +4,7 @@ refused one absent, and `pedkb check` is clean, also after a restart (issue 15).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,13 +12,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import fresh_database
-from tests.support.load import CONTESTED, REPO, Ledger, Load, compare, run_check, server_env
+from tests.support.load import CONTESTED, HEADERS, REPO, Ledger, Load, compare, run_check, server_env
+from tests.support.pgserver import free_port
 from tests.support.server import start_pedkb, stop_pedkb
 
 pytestmark = pytest.mark.slow
@@ -150,3 +153,53 @@ def test_kill_9_in_the_middle_of_writes(env: dict[str, str], data: Path) -> None
     check = run_check(data, env)
     _report("kill -9 mid-writes", env, ledger, found, check[1])
     _assert_clean(found, check)
+
+
+def test_serve_workers_see_each_others_writes(env: dict[str, str], data: Path) -> None:
+    """`pedkb serve --workers 2`: a write through one worker is in the next answer of the other, whose recent
+    rankings of the same query are stale from then on (the ranking cache is per process)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(data.parent / "workers.log", "a") as log:
+        process = subprocess.Popen([sys.executable, "-m", "cli", "--data", str(data), "serve", "--workers", "2",
+                                    "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    query = {"q": "полевая практика юных географов", "mode": "lexical"}
+
+    def answers() -> list[tuple[str, list[str]]]:
+        """Searches on fresh connections until both workers answered 10 (200 at most): (worker, sources found)."""
+        found: list[tuple[str, list[str]]] = []
+        while len(found) < 200:
+            per_worker = Counter(worker for worker, _ in found)
+            if len(per_worker) == 2 and min(per_worker.values()) >= 10:
+                break
+            response = httpx.get(f"{url}/api/v1/search", params=query, timeout=30)
+            assert response.status_code == 200, response.text
+            found.append((response.headers["x-pedkb-worker"], [r["source"] for r in response.json()["results"]]))
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (data.parent / "workers.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/api/v1/health/ready", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.3)
+        before = answers()  # both workers rank the query (and keep the ranking)
+        assert len({worker for worker, _ in before}) == 2, "one worker answered every connection"
+        assert all(sources == [] for _, sources in before)
+        upload = httpx.post(f"{url}/api/v1/documents", headers=HEADERS, timeout=60, files=[("files", (
+            "geo.txt", "Полевая практика юных географов: ученики измеряют реку и составляют карту.".encode()))])
+        assert upload.status_code == 200 and upload.json()["added"] == 1, upload.text
+        after = answers()
+        assert len({worker for worker, _ in after}) == 2
+        assert all(sources == ["upload/geo.txt"] for _, sources in after), after
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -17,6 +17,7 @@ from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.errors import ModelError
 from pedkb.settings import Settings
+from search_api import warmup
 from search_api.app import create_app
 
 TIMEOUT = 10.0
@@ -76,6 +77,21 @@ def test_live_at_once_ready_after_warm_up(client: TestClient, slow_model: SlowMo
     assert client.get("/api/v1/health/ready").json() == {"status": "ok"}
     assert client.get("/api/v1/health").json()["ready"] is True
     assert client.get("/api/v1/health/live").status_code == 200
+
+
+def test_a_search_on_a_warming_worker_answers_starting_instead_of_hanging(
+        client: TestClient, slow_model: SlowModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    # with `serve --workers N` the page's readiness check may reach a ready worker and its search a warming one
+    monkeypatch.setattr(warmup, "READY_WAIT_S", 0.2)
+    started = time.monotonic()
+    answer = client.get("/api/v1/search", params={"q": "работа в парах"}, headers={"Accept-Language": "ru"})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+    assert answer.json()["error"] == "starting" and time.monotonic() - started < TIMEOUT / 2
+    similar = client.post("/api/v1/similar", json={"text": "работа учеников в парах на уроке истории"})
+    assert similar.status_code == 503 and similar.json()["error"] == "starting"
+    slow_model.release.set()
+    wait_until(client, "/api/v1/health/ready", 200)
+    assert client.get("/api/v1/search", params={"q": "работа в парах"}).status_code == 200
 
 
 def test_warm_up_failure_is_reported_and_logged(client: TestClient, slow_model: SlowModel,

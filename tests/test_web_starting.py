@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from index import knowledge_base
 from index.embedding.embedder import Embedder
@@ -98,3 +98,30 @@ def test_the_starting_message_follows_the_interface_language(tab: Page, starting
     tab.get_by_role("searchbox").fill("дебат")
     tab.get_by_role("searchbox").press("Enter")
     expect(tab.locator("#result-status")).to_contain_text("Қызмет іске қосылуда")
+
+
+def test_a_search_answered_starting_by_a_warming_worker_is_sent_again(tab: Page,
+                                                                      starting: tuple[str, HeldModel]) -> None:
+    """With `serve --workers 2` readiness may come from the ready worker and the search go to the warming one,
+    which answers 503 starting (the first search is answered so here, as that worker would)."""
+    url, model = starting
+    model.release.set()
+    searches: list[str] = []
+
+    def warming_worker_first(route: Route) -> None:
+        searches.append(route.request.url)
+        if len(searches) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body='{"error": "starting", "detail": "the model is loading"}')
+        else:
+            route.continue_()
+
+    tab.route("**/api/v1/search?*", warming_worker_first)
+    tab.goto(url)
+    status = tab.locator("#result-status")
+    tab.get_by_role("searchbox").fill("дебаты в парах")
+    tab.get_by_role("searchbox").press("Enter")
+    expect(status).to_have_attribute("data-state", "starting")
+    expect(status).to_have_attribute("data-state", "results", timeout=TIMEOUT * 1000)
+    expect(tab.locator(".card").first).to_contain_text("парах")
+    assert len(searches) == 2

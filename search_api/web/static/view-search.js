@@ -194,11 +194,8 @@ export async function renderSearch(app, { query }) {
       return;
     }
     try {
-      if (!(await serviceReady(mine))) return;
-      status.textContent = app.t("searching");
-      status.dataset.state = "searching";
-      const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
-      if (mine !== ticket) return;
+      const page = await searchWhenReady(mine, offset);
+      if (!page) return;
       if (offset === 0) searchId = page.search_id ?? null;
       if (offset === 0) list.clear();
       const added = list.add(page.results);
@@ -228,6 +225,30 @@ export async function renderSearch(app, { query }) {
       status.dataset.state = "error";
       replace(error, h("strong", {}, `${app.t("error")}: `), err.detail || err.message,
         err.field ? ` (${app.t("error_field", { field: err.field })})` : "");
+    }
+  }
+
+  /**
+   * The page of results once the service answers it; null if superseded. A worker still warming up answers 503
+   * "starting" even after another worker said ready (`serve --workers N`): the page says so, waits Retry-After
+   * and asks again.
+   */
+  async function searchWhenReady(mine, offset) {
+    for (;;) {
+      if (!(await serviceReady(mine))) return null;
+      status.textContent = app.t("searching");
+      status.dataset.state = "searching";
+      try {
+        const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
+        return mine === ticket ? page : null;
+      } catch (err) {
+        if (!(err.status === 503 && err.kind === "starting")) throw err;
+        if (mine !== ticket) return null;
+        app.api.warm = false;
+        status.textContent = app.t("service_starting");
+        status.dataset.state = "starting";
+        await new Promise((resolve) => { setTimeout(resolve, Math.min(err.retryAfter || 1, 5) * 1000); });
+      }
     }
   }
 
