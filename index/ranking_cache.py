@@ -29,7 +29,11 @@ class RankingCache(Generic[T]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, generation: int, compute: Callable[[], T]) -> T:
-        """The value cached for `key` at `generation`, or `compute()`'s (then kept)."""
+        """The value cached for `key` at `generation`, or `compute()`'s (then kept; an unhashable key is not)."""
+        try:
+            hash(key)
+        except TypeError:
+            return compute()
         with self._lock:
             if generation != self._generation:
                 self._values.clear()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from index.knowledge_base import KnowledgeBase
+from index.ranking_cache import RankingCache
 from pedkb.settings import Settings
 from tests.conftest import CountingEmbedder
 
@@ -47,3 +49,17 @@ def test_a_write_by_another_process_makes_the_cached_rankings_stale(settings: Se
         assert sorted(_sources(reader)) == ["pairs", "project"]
         writer.delete(next(d.doc_id for d in writer.documents() if d.source == "pairs"))
         assert _sources(reader) == ["project"]
+
+
+def test_the_cache_keeps_a_generation_and_a_bounded_number_of_values() -> None:
+    cache: RankingCache[str] = RankingCache(size=2)
+    computed: list[str] = []
+
+    def value(name: str) -> Callable[[], str]:
+        return lambda: computed.append(name) or name
+
+    assert [cache.get(k, 1, value(k)) for k in ("a", "b", "a", "c", "b")] == ["a", "b", "a", "c", "b"]
+    assert computed == ["a", "b", "c", "b"]  # "a" reused; "b" was the least recently used when "c" came
+    assert cache.get("a", 2, value("a2")) == "a2"  # another generation: nothing of the first is served
+    assert cache.get(["unhashable"], 2, value("u")) == "u" and cache.get(["unhashable"], 2, value("u")) == "u"
+    assert computed[-2:] == ["u", "u"]
