@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
@@ -23,6 +27,9 @@ LEXICAL_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(terms, tokenize = 'unicode61 remove_diacritics 0');
 """
 _BATCH = 500
+TERM_SCORES_MIN_ROWS = 20_000  # from this many chunks, an unfiltered search sums per-term scores (TermScores)
+TERM_SCORES_MIN_DF = 1_000  # a term in at least this many chunks has its scores kept
+TERM_SCORES_BYTES = 64 << 20  # the kept scores' memory per process
 
 
 def terms_text(text: str, lang: str) -> str:
@@ -81,12 +88,111 @@ def match_expression(terms: Sequence[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in unique)
 
 
-def search(db: sqlite3.Connection, terms: Sequence[str], k: int,
-           filters: SearchFilters | None) -> list[tuple[int, float]]:
-    """The k chunks with the best BM25 score for the terms, as (chunk_id, score) best first; higher is better."""
+class TermScores:
+    """Each common term's BM25 contribution to every chunk holding it, kept for one store generation.
+
+    FTS5's `bm25()` of an OR query is the sum over its terms of each term's own `bm25()` (the same IDF, document
+    length and average; summed in the same order, so the same doubles), and scoring is what costs: finding the
+    rows that share a term with the query takes 2-3 ms at 100k chunks, scoring them 25-50 ms. Common terms
+    (the folded prefixes of педагог, учитель, оқушы ...) cost the most and recur across queries, so their scores
+    are kept (TERM_SCORES_MIN_DF rows at least, TERM_SCORES_BYTES in all, least recently used dropped). Any write
+    bumps the store's generation, and a lookup under another generation empties the cache. Thread-safe.
+    """
+
+    def __init__(self, max_bytes: int = TERM_SCORES_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self._generation: int | None = None
+        self._rows: int | None = None
+        self._kept: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def rows(self, db: sqlite3.Connection, generation: int) -> int:
+        """The number of indexed chunks at `generation`."""
+        with self._lock:
+            self._turn(generation)
+            if self._rows is not None:
+                return self._rows
+        rows = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        with self._lock:
+            if generation == self._generation:
+                self._rows = rows
+        return rows
+
+    def scores(self, db: sqlite3.Connection, term: str, generation: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids ascending, BM25 contributions) of one term."""
+        with self._lock:
+            self._turn(generation)
+            kept = self._kept.get(term)
+            if kept is not None:
+                self._kept.move_to_end(term)
+                self.hits += 1
+                return kept
+            self.misses += 1
+        rows = db.execute("SELECT rowid, bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
+                          "ORDER BY rowid", (_quoted(term),)).fetchall()
+        pairs = np.array(rows, dtype=np.float64).reshape(-1, 2)
+        found = (pairs[:, 0].astype(np.int64), -pairs[:, 1])
+        size = found[0].nbytes + found[1].nbytes
+        with self._lock:
+            if generation == self._generation and len(rows) >= TERM_SCORES_MIN_DF and size <= self.max_bytes:
+                self._kept[term] = found
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    _, (ids, values) = self._kept.popitem(last=False)
+                    self._bytes -= ids.nbytes + values.nbytes
+        return found
+
+    def _turn(self, generation: int) -> None:
+        if generation != self._generation:
+            self._kept.clear()
+            self._bytes, self._rows, self._generation = 0, None, generation
+
+
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _top_by_terms(db: sqlite3.Connection, terms: Sequence[str], k: int, cache: TermScores,
+                  generation: int) -> list[tuple[int, float]]:
+    """The k best chunks by the sum of the terms' kept scores, ordered as the OR query orders them (score, then
+    chunk id)."""
+    parts = [cache.scores(db, term, generation) for term in dict.fromkeys(t for t in terms if t)]
+    parts = [(ids, values) for ids, values in parts if ids.size]
+    if not parts:
+        return []
+    top = max(int(ids[-1]) for ids, _ in parts)
+    total = np.zeros(top + 1, dtype=np.float64)
+    seen = np.zeros(top + 1, dtype=bool)
+    for ids, values in parts:  # in the query's term order, as bm25() sums its phrases
+        total[ids] += values
+        seen[ids] = True
+    ids = np.flatnonzero(seen)
+    values = total[ids]
+    if ids.size > k:  # the k best; at the boundary, equal scores go by chunk id as in ORDER BY rank, rowid
+        kth = np.partition(values, ids.size - k)[ids.size - k]
+        above = np.flatnonzero(values > kth)
+        equal = np.flatnonzero(values == kth)[:k - above.size]
+        keep = np.concatenate([above, equal])
+        ids, values = ids[keep], values[keep]
+    order = np.lexsort((ids, -values))
+    return [(int(i), float(v)) for i, v in zip(ids[order], values[order], strict=True)]
+
+
+def search(db: sqlite3.Connection, terms: Sequence[str], k: int, filters: SearchFilters | None,
+           cache: TermScores | None = None, generation: int | None = None) -> list[tuple[int, float]]:
+    """The k chunks with the best BM25 score for the terms, as (chunk_id, score) best first; higher is better.
+
+    With a `cache` and the store's `generation`, an unfiltered search of a store of TERM_SCORES_MIN_ROWS chunks or
+    more sums the terms' kept scores (`TermScores`): the same list, without scoring the common terms again."""
     expression = match_expression(terms)
     if not expression or k <= 0:
         return []
+    if (cache is not None and generation is not None and (filters is None or filters.is_empty())
+            and cache.rows(db, generation) >= TERM_SCORES_MIN_ROWS):
+        return _top_by_terms(db, terms, k, cache, generation)
     sql = "SELECT rowid, bm25(chunk_terms) AS rank FROM chunk_terms WHERE chunk_terms MATCH ?"
     params: list[object] = [expression]
     if filters is not None and not filters.is_empty():

@@ -41,6 +41,7 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._guard = threading.Lock()
+        self.term_scores = sqlite_lexical.TermScores()  # common terms' BM25 scores at the current generation
         try:
             self.db.executescript(SCHEMA)
             add_missing_columns(self.db)
@@ -396,8 +397,9 @@ class SqliteStore:
 
     def lexical_search(self, terms: Sequence[str], k: int,
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-        """BM25 over the analysed chunk terms, as (chunk_id, score) best first."""
-        return sqlite_lexical.search(self.db, terms, k, filters)
+        """BM25 over the analysed chunk terms, as (chunk_id, score) best first (common terms' scores kept for the
+        store's generation: `lexical.TermScores`)."""
+        return sqlite_lexical.search(self.db, terms, k, filters, self.term_scores, self.generation())
 
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks that pass the filters."""

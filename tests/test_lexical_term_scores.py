@@ -1,0 +1,81 @@
+"""The embedded lexical leg's kept per-term scores (issue 16): the same ranked list as FTS5's OR query, scores
+equal to the last bit, and stale after any write. On a real SQLite store with the thresholds lowered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.lexical import index_terms
+from index.records import DocumentRecord, NewChunk
+from index.store.embedded import lexical
+from index.store.embedded.backend import FaissBackend
+
+WORDS = ("учитель ученик урок пара спор довод тезис проект метод оценка критерий группа класс школа знание "
+         "навык чтение письмо мнение роль вопрос ответ итог цель").split()
+QUERIES = ["ученики спорят в парах", "критерии оценки проекта", "урок чтения в группе", "цель урока и итог",
+           "школа", "довод тезис довод", "слово которого нет"]
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    """Texts whose words follow a Zipf-like law: some terms in most chunks, others in a few (with ties)."""
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, len(WORDS) + 1)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(3, 12)), p=weights / weights.sum()))
+            for _ in range(n)]
+
+
+def _put(backend: FaissBackend, name: str, texts: list[str]) -> None:
+    doc = DocumentRecord(doc_id=name, source=name, title=None, fmt="txt", sha256="0", size=0, languages=["ru"])
+    backend.put_document(doc, [NewChunk(i, text, "ru", None, 0, 1, 1, f"{name}-{i}", np.ones(4, np.float32) / 2)
+                               for i, text in enumerate(texts)])
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FaissBackend:
+    monkeypatch.setattr(lexical, "TERM_SCORES_MIN_ROWS", 0)
+    monkeypatch.setattr(lexical, "TERM_SCORES_MIN_DF", 2)
+    backend = FaissBackend(tmp_path / "data")
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", "4")
+    for d in range(4):
+        _put(backend, f"d{d}", _texts(150, d))
+    return backend
+
+
+def _both(store: FaissBackend, query: str, k: int) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    terms = index_terms(query, "ru")
+    plain = lexical.search(store.store.db, terms, k, None)  # FTS5's OR query ranked by bm25()
+    return plain, store.lexical_search(terms, k)
+
+
+@pytest.mark.parametrize("k", [1, 7, 40, 1000])
+def test_summed_term_scores_rank_exactly_as_the_or_query(store: FaissBackend, k: int) -> None:
+    kept = store.store.term_scores
+    for _ in range(2):  # computed, then from the kept scores
+        for query in QUERIES:
+            plain, summed = _both(store, query, k)
+            assert summed == plain, query  # the same chunks in the same order, the same doubles
+    assert kept.hits > 0 and kept.misses > 0
+
+
+def test_a_write_makes_the_kept_scores_stale(store: FaissBackend) -> None:
+    before = _both(store, QUERIES[0], 50)[1]
+    _put(store, "new", ["ученики спорят в парах о тезисе"] * 3 + _texts(300, 9))  # other IDFs and lengths
+    plain, summed = _both(store, QUERIES[0], 50)
+    assert summed == plain and summed != before
+    store.delete_document("d0")
+    plain, summed = _both(store, QUERIES[0], 50)
+    assert summed == plain
+    assert not {chunk for chunk, _ in summed} & set(range(150))  # d0's chunks were the first ids
+
+
+def test_small_stores_and_filtered_searches_keep_the_or_query(tmp_path: Path) -> None:
+    backend = FaissBackend(tmp_path / "data")
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", "4")
+    _put(backend, "d0", _texts(50, 0))
+    backend.lexical_search(index_terms("ученики спорят", "ru"), 10)
+    assert backend.store.term_scores.misses == 0  # below TERM_SCORES_MIN_ROWS nothing is split by term
