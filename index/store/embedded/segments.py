@@ -110,6 +110,8 @@ class VectorReader:
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """The vectors of `rows` (ascending), as a (len(rows), dim) float32 array."""
+        if self.fd < 0:
+            raise OSError("the segment's vectors file is closed")
         buffer = bytearray(rows.size * self.row_bytes)
         if rows.size == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -124,9 +126,11 @@ class VectorReader:
         return np.frombuffer(buffer, dtype=np.float32).reshape(rows.size, self.dim)
 
     def close(self) -> None:
-        """Close the file."""
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
+        """Close the file (once: a second close must not close a descriptor the number was given again)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def list_segments(folder: Path, space: str) -> list[tuple[int, Path]]:
