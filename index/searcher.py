@@ -25,10 +25,10 @@ import numpy as np
 from index import ranking
 from index.calibration import Calibration
 from index.lexical import index_terms
-from index.ranking_cache import RankingCache
 from index.records import DocumentRecord, SearchFilters, SearchHit
 from index.results import ItemGroup, Passage, facet_counts, group
 from index.store.base import Backend
+from index.store.generation_cache import GenerationCache
 from ingest.language import detect_language
 from pedkb import limits
 
@@ -76,7 +76,7 @@ class Ranking:
 
     def groups(self) -> list[ItemGroup]:
         """The items of the ranking in order of their best passage, near duplicates dropped (computed once: a
-        ranking may be shared by several searches through `RankingCache`; callers do not change the groups)."""
+        ranking may be shared by several searches through `rankings`; callers do not change the groups)."""
         if self._groups is None:
             self._groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(self.ranked))
         return self._groups
@@ -142,7 +142,7 @@ class Searcher:
         self._calibration = calibration
         self._terms = terms  # the lexical leg's terms (with the spelling corrections of unknown words)
         self._lift = lift  # the technology bridge: named technologies and their experiences moved up
-        self.rankings: RankingCache[Ranking] = RankingCache()
+        self.rankings: GenerationCache[Ranking] = GenerationCache()  # the recent rankings
 
     def rank(self, query: str, mode: str, filters: SearchFilters | None, depth: int = POOL) -> Ranking:
         """The passages for a query best first, `depth` at most from each leg (dense and lexical); a ranking asked

@@ -53,7 +53,7 @@ def _both(store: FaissBackend, query: str, k: int) -> tuple[list[tuple[int, floa
 
 @pytest.mark.parametrize("k", [1, 7, 40, 1000])
 def test_summed_term_scores_rank_exactly_as_the_or_query(store: FaissBackend, k: int) -> None:
-    kept = store.store.term_scores
+    kept = store.store.term_scores.kept
     for _ in range(2):  # computed, then from the kept scores
         for query in QUERIES:
             plain, summed = _both(store, query, k)
@@ -78,4 +78,4 @@ def test_small_stores_and_filtered_searches_keep_the_or_query(tmp_path: Path) ->
     backend.set_meta("dim", "4")
     _put(backend, "d0", _texts(50, 0))
     backend.lexical_search(index_terms("ученики спорят", "ru"), 10)
-    assert backend.store.term_scores.misses == 0  # below TERM_SCORES_MIN_ROWS nothing is split by term
+    assert backend.store.term_scores.kept.misses == 0  # below TERM_SCORES_MIN_ROWS nothing is split by term

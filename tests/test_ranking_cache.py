@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from index.knowledge_base import KnowledgeBase
-from index.ranking_cache import RankingCache
+from index.store.generation_cache import GenerationCache
 from pedkb.settings import Settings
 from tests.conftest import CountingEmbedder
 
@@ -52,7 +52,7 @@ def test_a_write_by_another_process_makes_the_cached_rankings_stale(settings: Se
 
 
 def test_the_cache_keeps_a_generation_and_a_bounded_number_of_values() -> None:
-    cache: RankingCache[str] = RankingCache(size=2)
+    cache: GenerationCache[str] = GenerationCache(budget=2)
     computed: list[str] = []
 
     def value(name: str) -> Callable[[], str]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -20,6 +18,7 @@ import numpy as np
 from index.lexical import ANALYZER, index_terms
 from index.records import SearchFilters
 from index.store.filter_sql import filter_clause
+from index.store.generation_cache import GenerationCache
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +83,7 @@ def _analyzer(db: sqlite3.Connection) -> str | None:
 
 def match_expression(terms: Sequence[str]) -> str:
     """An FTS5 query matching any of the terms (each quoted, so no term is read as an operator)."""
-    unique = dict.fromkeys(t for t in terms if t)
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in unique)
+    return " OR ".join(_quoted(term) for term in dict.fromkeys(t for t in terms if t))
 
 
 class TermScores:
@@ -95,63 +93,34 @@ class TermScores:
     length and average; summed in the same order, so the same doubles), and scoring is what costs: finding the
     rows that share a term with the query takes 2-3 ms at 100k chunks, scoring them 25-50 ms. Common terms
     (the folded prefixes of педагог, учитель, оқушы ...) cost the most and recur across queries, so their scores
-    are kept (TERM_SCORES_MIN_DF rows at least, TERM_SCORES_BYTES in all, least recently used dropped). Any write
-    bumps the store's generation, and a lookup under another generation empties the cache. Thread-safe.
+    are kept (TERM_SCORES_MIN_DF rows at least, TERM_SCORES_BYTES in all, least recently used dropped) until a
+    write changes the store's generation (`GenerationCache`).
     """
 
     def __init__(self, max_bytes: int = TERM_SCORES_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self.hits = 0
-        self.misses = 0
-        self._generation: int | None = None
-        self._rows: int | None = None
-        self._kept: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self.kept: GenerationCache[tuple[np.ndarray, np.ndarray]] = GenerationCache(
+            max_bytes, weigh=lambda found: found[0].nbytes + found[1].nbytes)
+        self._rows: GenerationCache[int] = GenerationCache(1)
 
     def rows(self, db: sqlite3.Connection, generation: int) -> int:
         """The number of indexed chunks at `generation`."""
-        with self._lock:
-            self._turn(generation)
-            if self._rows is not None:
-                return self._rows
-        rows = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        with self._lock:
-            if generation == self._generation:
-                self._rows = rows
-        return rows
+        return self._rows.get("rows", generation, lambda: int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]))
 
     def scores(self, db: sqlite3.Connection, term: str, generation: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids ascending, BM25 contributions) of one term."""
-        with self._lock:
-            self._turn(generation)
-            kept = self._kept.get(term)
-            if kept is not None:
-                self._kept.move_to_end(term)
-                self.hits += 1
-                return kept
-            self.misses += 1
-        rows = db.execute("SELECT rowid, bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? "
-                          "ORDER BY rowid", (_quoted(term),)).fetchall()
-        pairs = np.array(rows, dtype=np.float64).reshape(-1, 2)
-        found = (pairs[:, 0].astype(np.int64), -pairs[:, 1])
-        size = found[0].nbytes + found[1].nbytes
-        with self._lock:
-            if generation == self._generation and len(rows) >= TERM_SCORES_MIN_DF and size <= self.max_bytes:
-                self._kept[term] = found
-                self._bytes += size
-                while self._bytes > self.max_bytes:
-                    _, (ids, values) = self._kept.popitem(last=False)
-                    self._bytes -= ids.nbytes + values.nbytes
-        return found
+        return self.kept.get(term, generation, lambda: _term_scores(db, term),
+                             keep=lambda found: found[0].size >= TERM_SCORES_MIN_DF)
 
-    def _turn(self, generation: int) -> None:
-        if generation != self._generation:
-            self._kept.clear()
-            self._bytes, self._rows, self._generation = 0, None, generation
+
+def _term_scores(db: sqlite3.Connection, term: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = db.execute("SELECT rowid, bm25(chunk_terms) FROM chunk_terms WHERE chunk_terms MATCH ? ORDER BY rowid",
+                      (_quoted(term),)).fetchall()
+    pairs = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return pairs[:, 0].astype(np.int64), -pairs[:, 1]
 
 
 def _quoted(term: str) -> str:
+    """A term as an FTS5 string (so that no term is read as an operator)."""
     return '"' + term.replace('"', '""') + '"'
 
 

@@ -32,6 +32,8 @@ from index.store.filter_sql import filter_clause
 from index.store.statistics import LanguageStatistics, estimate_statistics
 from pedkb.errors import StoreError
 
+_SET_META = "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+
 
 class SqliteStore:
     """Documents, chunks and cached vectors in one SQLite file (WAL mode, safe for concurrent readers)."""
@@ -94,17 +96,13 @@ class SqliteStore:
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value."""
-        self.db.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-            (key, value),
-        )
+        self.db.execute(_SET_META, (key, value))
 
     def set_metas(self, values: Mapping[str, str]) -> None:
         """Set several metadata values in one transaction."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.executemany("INSERT INTO meta(key, value) VALUES (?, ?) "
-                                "ON CONFLICT(key) DO UPDATE SET value=excluded.value", list(values.items()))
+            self.db.executemany(_SET_META, list(values.items()))
         except BaseException:
             self.db.execute("ROLLBACK")
             raise

@@ -1,0 +1,63 @@
+"""Values derived from one state of a store, reused until any write, by this process or another, changes it.
+
+An entry is kept under the store's generation (`Backend.generation`, bumped by every write in the same
+transaction); a lookup under another generation empties the cache. Least recently used entries go first once the
+entries' total weight passes the budget. Used for recent rankings (`index/searcher.py`: the next page or a popular
+query skips the ranking pipeline) and for the embedded lexical leg's per-term scores (`embedded/lexical.py`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+RANKING_CACHE_SIZE = 32  # rankings; one is up to ~1,400 passages (1-2 MB with their texts)
+
+T = TypeVar("T")
+
+
+class GenerationCache(Generic[T]):
+    """Least-recently-used values by key, valid for one store generation, within `budget` (the values' total
+    `weigh`, by default their count); safe to share between threads."""
+
+    def __init__(self, budget: int = RANKING_CACHE_SIZE, weigh: Callable[[T], int] = lambda value: 1) -> None:
+        self.budget = budget
+        self.weigh = weigh
+        self.hits = 0
+        self.misses = 0
+        self.weight = 0
+        self._generation: int | None = None
+        self._values: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, generation: int, compute: Callable[[], T],
+            keep: Callable[[T], bool] = lambda value: True) -> T:
+        """The value cached for `key` at `generation`, or `compute()`'s, then kept when `keep` says so (an
+        unhashable key is never kept)."""
+        try:
+            hash(key)
+        except TypeError:
+            return compute()
+        with self._lock:
+            if generation != self._generation:
+                self._values.clear()
+                self._generation, self.weight = generation, 0
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+                self.hits += 1
+                return value
+            self.misses += 1
+        value = compute()
+        weight = self.weigh(value)
+        with self._lock:
+            if (generation == self._generation and key not in self._values and weight <= self.budget
+                    and keep(value)):
+                self._values[key] = value
+                self.weight += weight
+                while self.weight > self.budget:
+                    _, dropped = self._values.popitem(last=False)
+                    self.weight -= self.weigh(dropped)
+        return value
