@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -142,6 +142,42 @@ def _word_match(name_word: str, lang: str, query_word: str) -> str | None:
     return None
 
 
+class _WordIndex:
+    """The words of the technologies' names by how a query word can meet them (`_word_match`): by folded form, by
+    folded stem, by a shorter form plus a Kazakh or Kyrgyz ending, and by their one-letter deletions (a Levenshtein
+    distance of 1 leaves one deletion of each word equal, or one word equal to a deletion of the other)."""
+
+    def __init__(self, words: Iterable[tuple[str, str]]) -> None:
+        self._keys: dict[str, dict[str, set[str]]] = {}  # lang -> key -> name words
+        for word, lang in dict.fromkeys(words):
+            for key in self._word_keys(word, lang, query=False):
+                self._keys.setdefault(lang, {}).setdefault(key, set()).add(word)
+
+    @staticmethod
+    def _word_keys(word: str, lang: str, *, query: bool) -> set[str]:
+        form, common = _forms(word, lang)
+        keys = {f"={form}", f"~{common}"}
+        if len(form) >= MIN_FUZZY:
+            keys.update(f"-{form[:i]}{form[i + 1:]}" for i in range(len(form)))
+            keys.add(f"-{form}")
+        if query:
+            keys.update(f"={form[:i]}" for i in range(1, len(form)))  # a name word plus an ending
+        return keys
+
+    def meetings(self, query_words: Sequence[str]) -> dict[tuple[str, str], list[tuple[str, int]]]:
+        """(name word, its language) -> how it meets the query words and their indices, in query order; name words
+        meeting no query word are left out."""
+        met: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        for lang, keys in self._keys.items():
+            for i, query_word in enumerate(query_words):
+                words = set().union(*(keys.get(k, ()) for k in self._word_keys(query_word, lang, query=True)))
+                for word in sorted(words):
+                    how = _word_match(word, lang, query_word)
+                    if how is not None:
+                        met.setdefault((word, lang), []).append((how, i))
+        return met
+
+
 class TechnologyBridge:
     """Every name of every technology, ready to be recognised in a query."""
 
@@ -158,6 +194,13 @@ class TechnologyBridge:
             for word in name.words:
                 spread.setdefault(_key(word, name.lang), set()).add(name.technology_id)
         self.generic = {key for key, techs in spread.items() if len(techs) >= GENERIC_IN}
+        self._words = _WordIndex((word, name.lang) for name in self.names if not name.acronym for word in name.words)
+        self._named_by: dict[tuple[str, str], list[int]] = {}  # (word, lang) -> the names holding it, in order
+        for position, name in enumerate(self.names):
+            if not name.acronym:
+                for word in dict.fromkeys(name.words):
+                    self._named_by.setdefault((word, name.lang), []).append(position)
+        self._acronyms = [position for position, name in enumerate(self.names) if name.acronym]
 
     def recognise(self, query: str) -> list[TechnologyMatch]:
         """The technologies the query names, best match first (exact, inflected, fuzzy, described)."""
@@ -167,14 +210,18 @@ class TechnologyBridge:
         frame = [fold_turkic(w) in _FRAME for w in query_words]
         content = frame.count(False)
         best: dict[str, tuple[tuple[int, int], TechnologyMatch]] = {}
-        for name in self.names:
+        # Only a name one of whose words meets a query word can match: `_WordIndex` finds those words (a superset,
+        # each then checked by `_word_match`), so the names are not all compared word by word with the query.
+        met = self._words.meetings(query_words)
+        candidates = sorted({*self._acronyms, *(p for key in met for p in self._named_by.get(key, ()))})
+        for name in (self.names[p] for p in candidates):
             if name.acronym:
                 acronym = set(re.findall(r"\w+", name.text))
                 found: tuple[str, set[int]] | None = None
                 if acronym <= raw_words:
                     found = ("exact", {i for i, w in enumerate(query_words) if w.upper() in acronym})
             else:
-                found = self._name_match(name, query_words, self.generic)
+                found = self._name_match(name, met, self.generic)
             if found is None:
                 continue
             how, indices = found
@@ -187,13 +234,15 @@ class TechnologyBridge:
         return [match for _, match in sorted(best.values(), key=lambda item: (item[0], item[1].technology_id))]
 
     @staticmethod
-    def _name_match(name: _Name, query_words: Sequence[str], generic: set[str]) -> tuple[str, set[int]] | None:
-        """How the name meets the query and which query words (their indices) it covers, or None."""
+    def _name_match(name: _Name, met: dict[tuple[str, str], list[tuple[str, int]]],
+                    generic: set[str]) -> tuple[str, set[int]] | None:
+        """How the name meets the query and which query words (their indices) it covers, or None; `met` holds how
+        each name word meets the query words (`_WordIndex.meetings`)."""
         levels: list[str | None] = []
         covered: set[int] = set()
         places: list[list[tuple[str, int]]] = []
         for word in name.words:
-            found = [(h, i) for i, q in enumerate(query_words) if (h := _word_match(word, name.lang, q)) is not None]
+            found = met.get((word, name.lang), [])
             places.append(found)
             levels.append(min((h for h, _ in found), key=HOW.index) if found else None)
             covered.update(i for _, i in found)

@@ -134,12 +134,16 @@ def _centring(query: np.ndarray, centroids: dict[str, tuple[np.ndarray, int]]) -
     return {lang: (centre - offset, 1.0) for lang, offset in offsets.items()}
 
 
+ChunkReader = Callable[[list[int]], dict[int, ChunkRecord]]  # chunk ids -> the chunks that exist
+
+
 def dense_ranked(backend: Backend, query: np.ndarray, depth: int, filters: SearchFilters | None,
-                 alpha: float) -> list[Ranked]:
-    """The nearest chunks re-scored by `language_scale`, best first, ties by id (CANDIDATES at least)."""
+                 alpha: float, read: ChunkReader | None = None) -> list[Ranked]:
+    """The nearest chunks re-scored by `language_scale`, best first, ties by id (CANDIDATES at least); chunks are
+    read by `read` (default: the backend's `get_chunks`)."""
     fetch = max(CANDIDATES, depth) if alpha > 0 else depth
     pairs = backend.search(query, fetch, filters)
-    chunks = backend.get_chunks([cid for cid, _ in pairs])
+    chunks = (read or backend.get_chunks)([cid for cid, _ in pairs])
     scale = language_scale(backend, query, alpha)
     ranked = [Ranked(chunks[cid], scale(score, chunks[cid].lang)) for cid, score in pairs if cid in chunks]
     ranked.sort(key=lambda r: (-r.score, r.chunk_id))
@@ -153,10 +157,10 @@ def dense_ranking(backend: Backend, query: np.ndarray, depth: int, filters: Sear
 
 
 def lexical_ranking(backend: Backend, terms: Sequence[str], depth: int,
-                    filters: SearchFilters | None) -> list[Ranked]:
-    """Chunks sharing terms with the query, by BM25, best first."""
+                    filters: SearchFilters | None, read: ChunkReader | None = None) -> list[Ranked]:
+    """Chunks sharing terms with the query, by BM25, best first (chunks read as in `dense_ranked`)."""
     pairs = backend.lexical_search(terms, depth, filters)
-    chunks = backend.get_chunks([cid for cid, _ in pairs])
+    chunks = (read or backend.get_chunks)([cid for cid, _ in pairs])
     return [Ranked(chunks[cid], score) for cid, score in pairs if cid in chunks]
 
 

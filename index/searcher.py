@@ -25,10 +25,10 @@ import numpy as np
 from index import ranking
 from index.calibration import Calibration
 from index.lexical import index_terms
-from index.records import DocumentRecord, SearchFilters, SearchHit
+from index.records import ChunkRecord, DocumentRecord, SearchFilters, SearchHit
 from index.results import ItemGroup, Passage, facet_counts, group
 from index.store.base import Backend
-from index.store.generation_cache import GenerationCache
+from index.store.generation_cache import GenerationCache, RecordCache
 from ingest.language import detect_language
 from pedkb import limits
 
@@ -40,6 +40,8 @@ POOL = limits.MAX_OFFSET + limits.MAX_K  # passages ranked for the deepest page 
 # (depth, reach): results up to `reach` come from a ranking `depth` passages deep on each leg; the last tier is
 # POOL deep and reaches every page. 400 deep: the evaluation is unchanged (200 moved cross-lingual MRR@10 -0.01).
 TIERS: tuple[tuple[int, int], ...] = ((2 * ranking.CANDIDATES, 100), (POOL, POOL))
+CHUNK_CACHE_CHARS = 12_000_000  # chunk texts kept between searches (about 30 MB with the records)
+DOCUMENT_CACHE_SIZE = 10_000  # item records kept between searches
 
 
 @dataclass
@@ -67,12 +69,21 @@ class Ranking:
 
     ranked: list[ranking.Ranked]
     terms: list[str]
-    evidence: dict[int, Evidence] = field(default_factory=dict)
+    legs: tuple[Sequence[ranking.Ranked], Sequence[ranking.Ranked]] = ((), ())  # the dense and lexical lists
     expansions: list[str] = field(default_factory=list)
     full: bool = False  # the pool was full: more passages may match beyond it
     words: float = 0.0  # the best BM25 per distinct query term among the word matches (0: no word matched)
     dense_top: float | None = None  # the best language-corrected cosine, in every mode
     _groups: list[ItemGroup] | None = field(default=None, repr=False, compare=False)
+    _evidence: dict[int, Evidence] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def evidence(self) -> dict[int, Evidence]:
+        """Per chunk, its ranks and scores in each leg and its place in the final list (computed when first read:
+        only `explain` reads it, and the ranks of some 800 passages cost more than the rest of a cached search)."""
+        if self._evidence is None:
+            self._evidence = _evidence(*self.legs, self.ranked)
+        return self._evidence
 
     def groups(self) -> list[ItemGroup]:
         """The items of the ranking in order of their best passage, near duplicates dropped (computed once: a
@@ -143,6 +154,15 @@ class Searcher:
         self._terms = terms  # the lexical leg's terms (with the spelling corrections of unknown words)
         self._lift = lift  # the technology bridge: named technologies and their experiences moved up
         self.rankings: GenerationCache[Ranking] = GenerationCache()  # the recent rankings
+        # the chunks and items searches read, by id (weighed by text length: ~CHUNK_CACHE_CHARS characters in all)
+        self.chunks: RecordCache[int, ChunkRecord] = RecordCache(CHUNK_CACHE_CHARS, lambda c: len(c.text) + 200)
+        self.documents: RecordCache[str, DocumentRecord] = RecordCache(DOCUMENT_CACHE_SIZE)
+
+    def _read_chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
+        return self.chunks.get_many(ids, self.backend.generation(), self.backend.get_chunks)
+
+    def _read_documents(self, ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        return self.documents.get_many(ids, self.backend.generation(), self.backend.get_documents)
 
     def rank(self, query: str, mode: str, filters: SearchFilters | None, depth: int = POOL) -> Ranking:
         """The passages for a query best first, `depth` at most from each leg (dense and lexical); a ranking asked
@@ -160,28 +180,28 @@ class Searcher:
         words = lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
         vector = self._embed_query(query)
         dense = ranking.dense_ranked(self.backend, vector, depth if mode != "lexical" else 1, filters,
-                                     self._alpha)
+                                     self._alpha, self._read_chunks)
         dense_top = dense[0].score if dense else None
         if mode == "lexical" and lexical is not None:
-            return Ranking(lexical, terms, _evidence([], lexical, lexical), full=len(lexical) >= depth, words=words,
+            return Ranking(lexical, terms, ((), lexical), full=len(lexical) >= depth, words=words,
                            dense_top=dense_top)
         dense = dense[:depth]
         full = len(dense) >= depth
         if mode != "hybrid" or lexical is None:
-            return Ranking(dense, terms, _evidence(dense, [], dense), full=full, words=words, dense_top=dense_top)
+            return Ranking(dense, terms, (dense, ()), full=full, words=words, dense_top=dense_top)
         query_lang = detect_language(query)
         fused = ranking.fuse_by_language(dense, lexical, query_lang=query_lang)
         expansions = []
         if self._lift is not None:
             fused, lifted = self._lift(query, fused, filters, query_lang, vector)
             expansions = [_expansion(x) for x in lifted]
-        return Ranking(fused, terms, _evidence(dense, lexical, fused), expansions, full=full or len(lexical) >= depth,
+        return Ranking(fused, terms, (dense, lexical), expansions, full=full or len(lexical) >= depth,
                        words=words, dense_top=dense_top)
 
     def _lexical(self, terms: list[str], depth: int, filters: SearchFilters | None) -> list[ranking.Ranked] | None:
         """The word matches, best first; None (and a warning) when the backend has no lexical index."""
         try:
-            return ranking.lexical_ranking(self.backend, terms, depth, filters)
+            return ranking.lexical_ranking(self.backend, terms, depth, filters, self._read_chunks)
         except NotImplementedError:
             log.warning("%s has no lexical index: search falls back to dense (embeddings alone)",
                         type(self.backend).__name__)
@@ -202,7 +222,7 @@ class Searcher:
             if last or len(served) >= need:
                 break
         page = served[offset:need]
-        docs = self.backend.get_documents([r.chunk.doc_id for r in page])
+        docs = self._read_documents([r.chunk.doc_id for r in page])
         calibration = self._calibration()
         n_terms = len(set(found.terms))
         return [SearchHit(r.chunk, docs[r.chunk.doc_id], calibration.score(r.score, mode, n_terms))
@@ -219,7 +239,7 @@ class Searcher:
         floor = calibration.floor(mode) if min_score is None else min_score
         served = self._served_items(query, mode, filters, offset + k, calibration, floor)
         matching = served.order + served.beyond
-        docs = self.backend.get_documents([c.group.doc_id for c in matching])
+        docs = self._read_documents([c.group.doc_id for c in matching])
         kept = [c.group for c in matching if c.group.doc_id in docs]
         items = []
         for c in served.order[offset:offset + k]:

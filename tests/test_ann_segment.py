@@ -330,3 +330,15 @@ def test_two_writer_processes_with_background_merges_keep_the_store_whole(tmp_pa
             assert by_text(backend, backend.search(kept, 1)) == [f"chunk {first + 2 * n + 1} 0"]
             assert f"chunk {first + 2 * n} 0" not in by_text(backend, backend.search(deleted, 5))
     backend.close()
+
+
+def test_a_store_above_the_threshold_without_a_segment_gets_one_when_maintained(tmp_path: Path) -> None:
+    backend = open_backend(tmp_path, threshold=0)  # 0: never merge (a process that ended before its merge did)
+    put(backend, vectors(400), 0)
+    backend.close()
+    backend = open_backend(tmp_path)  # threshold 300: a segment is due, and no write comes to start it
+    assert backend.stats()["vector_index"] == "flat"
+    assert backend.maintain()
+    assert backend.stats()["vector_index"] == "ann" and backend.stats()["vectors"] == 400
+    assert not backend.maintain()  # nothing more is due
+    backend.close()

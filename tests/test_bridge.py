@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from index.bridge import MENTION_HEAD, TechnologyBridge, TechnologyMatch, TechnologyRouter, feedback, lift, merge
+from index.bridge import (
+    HOW,
+    MENTION_HEAD,
+    STOP_WORDS,
+    TechnologyBridge,
+    TechnologyMatch,
+    TechnologyRouter,
+    _word_match,
+    feedback,
+    lift,
+    merge,
+)
 from index.knowledge_base import KnowledgeBase
+from index.lexical import normalise
 from index.ranking import Ranked
 from index.records import SearchFilters
 from ingest.knowledge import load_vocabulary
@@ -225,3 +238,39 @@ def test_feedback_takes_the_technology_the_first_results_agree_on(bank: Knowledg
                                             None, "ru")
     assert record and {r.how for r in record} == {"feedback"} and record[0].doc_id == "tech:debates"
     assert [r.chunk.doc_id for r in lifted[:4]] == ["exp-ky-001", "tech:triz", "exp-ru-001", "tech:debates"]
+
+
+def _every_name_scanned(bridge: TechnologyBridge, query: str) -> list[tuple[str, str, str]]:
+    """The technologies a query names by comparing every word of every name with every query word (what the word
+    index in `recognise` narrows down), as (technology, name, how) of each technology's best name."""
+    query_words = [w for w in normalise(query).split() if w not in STOP_WORDS]
+    best: dict[str, tuple[tuple[int, int], tuple[str, str, str]]] = {}
+    for name in bridge.names:
+        if name.acronym:
+            continue
+        met = {(word, name.lang): [(h, i) for i, q in enumerate(query_words)
+                                   if (h := _word_match(word, name.lang, q)) is not None] for word in name.words}
+        found = TechnologyBridge._name_match(name, met, bridge.generic)
+        if found is not None:
+            key = (HOW.index(found[0]), -len(name.words))
+            if name.technology_id not in best or key < best[name.technology_id][0]:
+                best[name.technology_id] = (key, (name.technology_id, name.text, found[0]))
+    return [match for _, match in sorted(best.values(), key=lambda item: (item[0], item[1][0]))]
+
+
+def test_the_word_index_finds_every_name_a_full_scan_finds(bridge: TechnologyBridge) -> None:
+    rng = random.Random(7)
+    words = sorted({w for name in bridge.names if not name.acronym for w in name.words})
+    queries = [name.text.lower() for name in bridge.names if not name.acronym]
+    for _ in range(400):  # name words cut short, inflected, misspelt, shuffled among other names' words
+        picked = rng.sample(words, 3)
+        edits = [w[:-1] if rng.random() < 0.25 else w + rng.choice(["ды", "лар", "ов", "а", "ти"])
+                 if rng.random() < 0.3 else w[:2] + "о" + w[3:] if rng.random() < 0.2 and len(w) > 4 else w
+                 for w in picked]
+        queries.append(" ".join(edits))
+    found = 0
+    for query in queries:
+        expected = _every_name_scanned(bridge, query)
+        assert [(m.technology_id, m.name, m.how) for m in bridge.recognise(query)] == expected, query
+        found += bool(expected)
+    assert found >= len(queries) // 2  # the comparison is over queries that do name technologies

@@ -148,3 +148,36 @@ def test_a_repeated_query_comes_from_the_cache(embedders: dict[str, Any]) -> Non
     assert (int8.query_cache.hits, int8.query_cache.misses) == (hits + 1, misses + 1)
     assert np.array_equal(first[0], again[0])
     assert float(np.dot(again[1], int8.embed_passages([new])[0])) < 0.999  # passages: not the query cache
+
+
+@pytest.mark.slow
+def test_torch_embeds_as_sentence_transformers_encode_on_every_thread_count(embedders: dict[str, Any]) -> None:
+    """The torch embedder runs the model's preprocessing and forward pass itself (encode's per-call bookkeeping
+    cost a short query half its time): the vectors are encode's, a single text runs on one thread and the thread
+    count is back afterwards."""
+    import torch
+
+    torch_fp32 = embedders["torch-fp32"]
+    threads = torch.get_num_threads()
+    for prompt, role in (("query: ", "embed_queries"), ("passage: ", "embed_passages")):
+        ours = np.concatenate([getattr(torch_fp32, role)([s + " ?"]) for s in SENTENCES])  # one text a call
+        batch = getattr(torch_fp32, role)([s + " ?" for s in SENTENCES])
+        theirs = torch_fp32.model.encode([s + " ?" for s in SENTENCES], prompt=prompt, normalize_embeddings=True,
+                                         batch_size=1)
+        assert np.sum(ours * theirs, axis=1).min() > 0.99999, role
+        assert np.sum(batch * theirs, axis=1).min() > 0.99999, role
+        assert torch.get_num_threads() == threads
+    seen: list[int] = []
+    real = torch_fp32.model.forward
+
+    def spy(features: Any, **kwargs: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return real(features, **kwargs)
+
+    torch_fp32.model.forward = spy
+    try:
+        torch_fp32.embed_queries(["как организовать работу в парах ?!"])
+        torch_fp32.embed_passages(SENTENCES[:2])
+    finally:
+        del torch_fp32.model.forward
+    assert seen == [1, threads]

@@ -31,11 +31,14 @@ class FakeModel:
     def get_sentence_embedding_dimension(self) -> int:
         return 4
 
-    def encode(self, texts: list[str], prompt: str | None = None, **_: Any) -> Any:
+    def preprocess(self, texts: list[str], prompt: str | None = None, **_: Any) -> dict[str, Any]:
+        self.used.append(prompt)
+        return {"texts": [(prompt or "") + text for text in texts]}
+
+    def __call__(self, features: dict[str, Any]) -> dict[str, Any]:
         import torch
 
-        self.used.append(prompt)
-        return torch.ones(len(texts), 4)
+        return {"sentence_embedding": torch.ones(len(features["texts"]), 4)}
 
 
 @pytest.mark.parametrize("name", ["intfloat/multilingual-e5-small", "intfloat/e5-base-v2",

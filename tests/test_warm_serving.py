@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -122,3 +123,19 @@ def test_ready_means_a_whole_search_ran(tmp_path: Path) -> None:
         with TestClient(create_app(settings, kb=kb)) as test_client:
             wait_until(test_client, "/api/v1/health/ready", 200)
             assert {"searcher", "speller", "bridge"} <= set(vars(kb))
+
+
+def test_once_warm_the_store_is_maintained_and_what_lives_on_is_frozen(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ready comes after the store's upkeep was started and the long-lived objects were frozen out of the cyclic
+    collector's scans; stopping the app unfreezes them."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    assert gc.get_freeze_count() == 0
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        maintained: list[bool] = []
+        monkeypatch.setattr(kb.backend, "maintain", lambda: maintained.append(gc.get_freeze_count() == 0) or False)
+        with TestClient(create_app(settings, kb=kb)) as test_client:
+            wait_until(test_client, "/api/v1/health/ready", 200)
+            assert maintained == [True]  # once, before the freeze
+            assert gc.get_freeze_count() > 10_000  # the model, lexicons and names built by the warm-up search
+        assert gc.get_freeze_count() == 0

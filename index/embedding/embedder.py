@@ -134,6 +134,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
         self.max_seq_length = int(model.max_seq_length or 512)
         self.runtime = f"torch-{precision}"
+        self._threads = configure_torch_threads()
         own = {role: text for role, text in (getattr(model, "prompts", None) or {}).items() if text}
         # The texts themselves, by role: sentence-transformers 6 adds an empty "document" prompt that
         # encode_document would prefer over "passage", and the loaded model is shared, so it is not changed.
@@ -154,9 +155,23 @@ class SentenceTransformerEmbedder:
         return _normalised_rows(vectors)  # bf16 outputs are cast back to float32 and re-normalised
 
     def _run(self, batch: list[str], prompt: str | None) -> np.ndarray:
-        vectors = self.model.encode(batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True,
-                                    show_progress_bar=False)
-        return vectors.float().cpu().numpy()
+        """One batch through the model's own preprocessing and forward pass: what `encode` does per batch, without
+        its per-call bookkeeping (a device lookup over every parameter and a train(False) walk over every module,
+        about 4 ms of Python per call, half the cost of a short query)."""
+        import torch
+
+        # Every call sets its thread's OpenMP thread count (torch keeps it per thread and hands the last value set
+        # to threads started later): one text alone on one thread, since a query of 10-30 tokens spends more on
+        # waking and joining a second thread than it gains (in the server's import order 11.4 ms on one thread
+        # against 19.4 ms on two, same vector bit for bit; docs/benchmarks.md); batches on all of them.
+        torch.set_num_threads(1 if len(batch) == 1 else self._threads)
+        try:
+            with torch.inference_mode():
+                features = self.model.preprocess(batch, prompt=prompt)
+                vectors = self.model(features)["sentence_embedding"]
+        finally:
+            torch.set_num_threads(self._threads)
+        return vectors.float().numpy()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passage vectors ("passage: " prompt), float32, L2-normalised."""

@@ -50,6 +50,11 @@ class Backend(ABC):
         """How many writes changed the store (documents, chunks, vectors): bumped in each write's transaction."""
         return int(self.get_meta("generation") or 0)
 
+    def maintain(self) -> bool:
+        """Start, in the background, the upkeep the store's state calls for and no write has started (a serving
+        process calls it once it is warm); True when something was started. Nothing to do by default."""
+        return False
+
     @abstractmethod
     def claim_meta(self, values: Mapping[str, str]) -> bool:
         """Record the store's embedding space (`values`, "model" among them) in one write, as the only writer,

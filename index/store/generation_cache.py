@@ -3,19 +3,21 @@
 An entry is kept under the store's generation (`Backend.generation`, bumped by every write in the same
 transaction); a lookup under another generation empties the cache. Least recently used entries go first once the
 entries' total weight passes the budget. Used for recent rankings (`index/searcher.py`: the next page or a popular
-query skips the ranking pipeline) and for the embedded lexical leg's per-term scores (`embedded/lexical.py`).
+query skips the ranking pipeline), for the embedded lexical leg's per-term scores (`embedded/lexical.py`) and,
+by id (`RecordCache`), for the chunks and documents that searches read.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 RANKING_CACHE_SIZE = 32  # rankings; one is up to ~1,400 passages (1-2 MB with their texts)
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class GenerationCache(Generic[T]):
@@ -61,3 +63,52 @@ class GenerationCache(Generic[T]):
                     _, dropped = self._values.popitem(last=False)
                     self.weight -= self.weigh(dropped)
         return value
+
+
+class RecordCache(Generic[K, T]):
+    """Records by id for one store generation, least recently used dropped past `budget` (their total `weigh`);
+    `get_many` reads only the ids it lacks. Searches meet the same chunks and items again and again (a popular
+    passage, a technology's card, the next page), and building records from rows is most of what reading costs.
+    The records are shared between callers, who must not change them."""
+
+    def __init__(self, budget: int, weigh: Callable[[T], int] = lambda value: 1) -> None:
+        self.budget = budget
+        self.weigh = weigh
+        self.hits = 0
+        self.misses = 0
+        self.weight = 0
+        self._generation: int | None = None
+        self._values: OrderedDict[K, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_many(self, ids: Iterable[K], generation: int, fetch: Callable[[list[K]], dict[K, T]]) -> dict[K, T]:
+        """The records of `ids` that exist, from the cache or by one `fetch` of those it lacks."""
+        found: dict[K, T] = {}
+        missing: list[K] = []
+        with self._lock:
+            if generation != self._generation:
+                self._values.clear()
+                self._generation, self.weight = generation, 0
+            for key in dict.fromkeys(ids):
+                value = self._values.get(key)
+                if value is None:
+                    missing.append(key)
+                else:
+                    self._values.move_to_end(key)
+                    found[key] = value
+            self.hits += len(found)
+            self.misses += len(missing)
+        if not missing:
+            return found
+        fetched = fetch(missing)
+        with self._lock:
+            if generation == self._generation:
+                for key, value in fetched.items():
+                    if key not in self._values:
+                        self._values[key] = value
+                        self.weight += self.weigh(value)
+                while self.weight > self.budget and self._values:
+                    _, dropped = self._values.popitem(last=False)
+                    self.weight -= self.weigh(dropped)
+        found.update(fetched)
+        return found

@@ -340,6 +340,18 @@ class FaissBackend(Backend):
             segments.remove_older(self.data_dir, path)
             return True
 
+    def maintain(self) -> bool:
+        """Merge in the background when the index is due one that no write started: a store that reached the
+        threshold in a process that ended before its merge did, or that a lower PEDKB_ANN_THRESHOLD now puts above
+        it, still searches the flat index until its next write."""
+        with self._mutex:
+            self._sync()
+            due = self._merge_due()
+        if due:
+            log.info("the vector index of %s is due an ANN segment: merging in the background", self.data_dir.name)
+            self._start_merge()
+        return due
+
     def wait_for_merge(self) -> None:
         """Block until a background merge under way has finished."""
         thread = self._merge_thread
