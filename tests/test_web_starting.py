@@ -125,3 +125,32 @@ def test_a_search_answered_starting_by_a_warming_worker_is_sent_again(tab: Page,
     expect(status).to_have_attribute("data-state", "results", timeout=TIMEOUT * 1000)
     expect(tab.locator(".card").first).to_contain_text("парах")
     assert len(searches) == 2
+
+
+def test_the_portal_widget_waits_for_a_warming_worker_and_searches_again(tab: Page,
+                                                                         starting: tuple[str, HeldModel]) -> None:
+    """The embedded widget (here in /embed, the iframe page) meets the same 503 starting: it says the service is
+    starting, waits Retry-After and sends the search again, instead of showing an error."""
+    url, model = starting
+    model.release.set()
+    searches: list[str] = []
+
+    def warming_worker_first(route: Route) -> None:
+        searches.append(route.request.url)
+        if len(searches) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body='{"error": "starting", "detail": "the model is loading"}')
+        else:
+            route.continue_()
+
+    tab.route("**/api/v1/search?*", warming_worker_first)
+    tab.goto(f"{url}/embed?lang=ru")
+    status = tab.locator("pedkb-search p.status")
+    tab.get_by_role("searchbox").fill("дебаты в парах")
+    tab.get_by_role("searchbox").press("Enter")
+    expect(status).to_have_attribute("data-state", "starting")
+    expect(status).to_contain_text("Сервис запускается")
+    expect(status).to_have_attribute("data-state", "results", timeout=TIMEOUT * 1000)
+    expect(tab.locator("pedkb-search .card").first).to_contain_text("парах")
+    expect(tab.locator("pedkb-search .error")).to_be_empty()
+    assert len(searches) == 2

@@ -107,6 +107,24 @@ export function defineWidget(root) {
       shadow.append(h("div", { class: "pk", lang, part: "box" }, content,
         h("p", { class: "foot" }, h("a", { href: home, target: "_blank", rel: "noopener" }, "pedkb"))));
 
+      // A worker still loading its model answers 503 "starting" with Retry-After (`serve --workers N` starts
+      // them one by one): the widget says so, waits and asks again instead of showing an error. null: superseded.
+      const searchWhenStarted = async (mine, offset) => {
+        for (;;) {
+          try {
+            return await api.search(query, this.filters(), offset, k);
+          } catch (err) {
+            if (!(err.status === 503 && err.kind === "starting") || mine !== ticket) throw err;
+            status.textContent = t(lang, "service_starting");
+            status.dataset.state = "starting";
+            await new Promise((resolve) => { setTimeout(resolve, Math.min(err.retryAfter || 1, 5) * 1000); });
+            if (mine !== ticket) return null;
+            status.textContent = t(lang, "searching");
+            status.dataset.state = "searching";
+          }
+        }
+      };
+
       const run = async (offset) => {
         const mine = ++ticket;
         error.replaceChildren();
@@ -115,8 +133,8 @@ export function defineWidget(root) {
         status.dataset.state = "searching";
         catalog ||= Catalog.load(api).catch(() => null);
         try {
-          const [page, names] = await Promise.all([api.search(query, this.filters(), offset, k), catalog]);
-          if (mine !== ticket) return;
+          const [page, names] = await Promise.all([searchWhenStarted(mine, offset), catalog]);
+          if (mine !== ticket || !page) return;
           if (!results) results = new ResultList(box, { lang, catalog: names, linkBase: home, newTab: true }, { grouped: false });
           if (offset === 0) results.clear();
           const added = results.add(page.results);
