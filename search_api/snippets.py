@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from index.lexical import normalise, word_key
 from ingest.language import detect_language
@@ -39,8 +40,10 @@ class Snippet:
         return "".join(out)
 
 
+@lru_cache(maxsize=65_536)
 def _keys(word: str, lang: str) -> str:
-    """The comparison key of one word as written (normalised first, so ё/е and Latin lookalikes meet)."""
+    """The comparison key of one word as written (normalised first, so ё/е and Latin lookalikes meet); cached:
+    every snippet analyses each word of its passage, and passages share most of their words."""
     return word_key(normalise(word).replace(" ", ""), lang)
 
 

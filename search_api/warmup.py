@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 
 from index.knowledge_base import KnowledgeBase
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "педагогикалық инновация"
 STOP_WAIT_S = 120.0  # the longest a shutdown waits for the warm-up step in progress
+WARM_STORE_S = 3.0  # the longest the warm-up spends scoring common terms ahead of searches (`Backend.warm`)
 READY_WAIT_S = 3.0  # the longest a search waits for a warming worker before it answers 503 starting
 
 
@@ -58,7 +60,7 @@ class Warmup:
 
     def _run(self, kb: KnowledgeBase) -> None:
         steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: kb.find(WARMUP_QUERY, k=10),
-                 lambda: kb.spelling_suggestion(WARMUP_QUERY))
+                 lambda: kb.spelling_suggestion(WARMUP_QUERY), lambda: self._warm_store(kb))
         try:
             for step in steps:
                 if self._stopping.is_set():
@@ -72,6 +74,14 @@ class Warmup:
             log.info("warm-up done: the model %s is loaded and a search answered", kb.embedder.name)
             self._settle(kb)
             self.ready.set()
+
+    @staticmethod
+    def _warm_store(kb: KnowledgeBase) -> None:
+        started = time.perf_counter()
+        kept = kb.backend.warm(WARM_STORE_S)
+        if kept:
+            log.info("warm-up: %d common terms of the lexical index scored in %.1f s", kept,
+                     time.perf_counter() - started)
 
     def _settle(self, kb: KnowledgeBase) -> None:
         """Start the store's upkeep (`Backend.maintain`), then freeze what warming built out of the collector's reach.

@@ -45,6 +45,10 @@ def test_facet_counts_count_items_not_passages() -> None:
     assert facets["lang"] == {"ru": 2, "kk": 2}
     assert facets["technology"] == {"debate": 2, "case-study": 1}
     assert facets["grade"] == {"7": 1}
+    docs["e2"].facets["grade"] = [7, "7", 8]  # a value twice (as a number and as text) counts the item once
+    more = group([*(p for item in items for p in item.passages), Passage(chunk(5, "gone"), 0.5)])  # no document
+    assert facet_counts(more, docs)["grade"] == {"7": 2, "8": 1}
+    assert facet_counts(more, docs)["type"] == {"experience": 2, "document": 1}
 
 
 def write_calibration(path: Path) -> Path:

@@ -79,3 +79,35 @@ def test_small_stores_and_filtered_searches_keep_the_or_query(tmp_path: Path) ->
     _put(backend, "d0", _texts(50, 0))
     backend.lexical_search(index_terms("ученики спорят", "ru"), 10)
     assert backend.store.term_scores.kept.misses == 0  # below TERM_SCORES_MIN_ROWS nothing is split by term
+
+
+def test_the_most_common_terms_are_scored_ahead_and_then_served_kept(store: FaissBackend) -> None:
+    kept = store.store.term_scores.kept
+    common = lexical.common_terms(store.store.db)
+    df = {term: len(lexical._term_scores(store.store.db, term)[0]) for term, _ in common}
+    assert common and [n for _, n in common] == sorted((n for _, n in common), reverse=True)
+    assert all(df[term] == n >= 2 for term, n in common)
+    every = {t for (t,) in store.store.db.execute("SELECT DISTINCT term FROM temp.chunk_terms_vocabulary")}
+    assert {t for t, _ in common} == {t for t in every if len(lexical._term_scores(store.store.db, t)[0]) >= 2}
+    assert store.warm(0.0) == 0 and len(kept) == 0  # no time: nothing scored
+    assert store.warm(60.0) == len(common) == len(kept)
+    hits = kept.hits
+    for query in QUERIES:
+        plain, summed = _both(store, query, 40)
+        assert summed == plain, query
+    assert kept.hits > hits and len(kept) == len(common)  # served from what the warm-up scored
+
+
+def test_warming_stops_short_of_the_budget(store: FaissBackend) -> None:
+    scores = store.store.term_scores
+    common = lexical.common_terms(store.store.db)
+    scores.kept.budget = 16 * sum(n for _, n in common[:3]) + 8  # room for the three most common terms
+    assert store.warm(60.0) == 3 and set(scores.kept._values) == {t for t, _ in common[:3]}  # none dropped
+
+
+def test_a_small_store_warms_nothing(tmp_path: Path) -> None:
+    backend = FaissBackend(tmp_path / "data")  # TERM_SCORES_MIN_ROWS as shipped: no per-term scores kept
+    backend.set_meta("model", "test")
+    backend.set_meta("dim", "4")
+    _put(backend, "d0", _texts(50, 0))
+    assert backend.warm(60.0) == 0 and len(backend.store.term_scores.kept) == 0

@@ -50,6 +50,11 @@ class Backend(ABC):
         """How many writes changed the store (documents, chunks, vectors): bumped in each write's transaction."""
         return int(self.get_meta("generation") or 0)
 
+    def warm(self, seconds: float) -> int:
+        """Prepare, within about `seconds`, what the first searches would otherwise compute (a serving process calls
+        it before it says ready); returns how many things were prepared. Nothing by default."""
+        return 0
+
     def maintain(self) -> bool:
         """Start, in the background, the upkeep the store's state calls for and no write has started (a serving
         process calls it once it is warm); True when something was started. Nothing to do by default."""

@@ -34,6 +34,9 @@ class GenerationCache(Generic[T]):
         self._values: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     def get(self, key: Hashable, generation: int, compute: Callable[[], T],
             keep: Callable[[T], bool] = lambda value: True) -> T:
         """The value cached for `key` at `generation`, or `compute()`'s, then kept when `keep` says so (an

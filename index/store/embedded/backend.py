@@ -352,6 +352,11 @@ class FaissBackend(Backend):
             self._start_merge()
         return due
 
+    def warm(self, seconds: float) -> int:
+        """Score the most common terms of the lexical leg ahead of the first searches that need them (at most
+        `seconds`); returns how many are kept."""
+        return self.store.warm_terms(seconds)
+
     def wait_for_merge(self) -> None:
         """Block until a background merge under way has finished."""
         thread = self._merge_thread

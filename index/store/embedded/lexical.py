@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -106,10 +107,32 @@ class TermScores:
         """The number of indexed chunks at `generation`."""
         return self._rows.get("rows", generation, lambda: int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]))
 
+    def prefill(self, db: sqlite3.Connection, generation: int, seconds: float) -> int:
+        """Score the most common terms ahead of the searches that will need them (a serving process, once warm):
+        most chunks first, for at most `seconds` and while the next one fits the budget (none is dropped again);
+        returns how many terms are kept. Nothing below TERM_SCORES_MIN_ROWS chunks, where none are kept."""
+        if self.rows(db, generation) < TERM_SCORES_MIN_ROWS:
+            return 0
+        deadline = time.monotonic() + seconds
+        for term, chunks in common_terms(db):
+            if time.monotonic() >= deadline or self.kept.weight + 16 * chunks > self.kept.budget:
+                break  # 16 bytes a chunk: its id and its score
+            self.scores(db, term, generation)
+        return len(self.kept)
+
     def scores(self, db: sqlite3.Connection, term: str, generation: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids ascending, BM25 contributions) of one term."""
         return self.kept.get(term, generation, lambda: _term_scores(db, term),
                              keep=lambda found: found[0].size >= TERM_SCORES_MIN_DF)
+
+
+def common_terms(db: sqlite3.Connection) -> list[tuple[str, int]]:
+    """(term, chunks holding it) for the terms in TERM_SCORES_MIN_DF chunks or more, most common first (FTS5's
+    own vocabulary, through a table in the connection's temporary schema: nothing is written to the store)."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms_vocabulary USING fts5vocab(main, chunk_terms, row)")
+    return [(term, int(chunks)) for term, chunks in db.execute(
+        "SELECT term, doc FROM temp.chunk_terms_vocabulary WHERE doc >= ? ORDER BY doc DESC, term",
+        (TERM_SCORES_MIN_DF,))]
 
 
 def _term_scores(db: sqlite3.Connection, term: str) -> tuple[np.ndarray, np.ndarray]:

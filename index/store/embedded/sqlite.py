@@ -399,6 +399,10 @@ class SqliteStore:
         store's generation: `lexical.TermScores`)."""
         return sqlite_lexical.search(self.db, terms, k, filters, self.term_scores, self.generation())
 
+    def warm_terms(self, seconds: float) -> int:
+        """Keep the most common terms' scores before searches ask for them (`TermScores.prefill`)."""
+        return self.term_scores.prefill(self.db, self.generation(), seconds)
+
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks that pass the filters."""
         where, params = filter_clause(filters, chunk_level=True)
