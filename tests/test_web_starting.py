@@ -35,6 +35,23 @@ class HeldModel:
         return HashingEmbedder(256)
 
 
+def first_search_answered_starting(tab: Page) -> list[str]:
+    """Answer the tab's first search 503 starting (Retry-After 1), as a worker still warming would, and let the
+    later ones through; returns the list the searches' URLs are added to."""
+    searches: list[str] = []
+
+    def warming_worker_first(route: Route) -> None:
+        searches.append(route.request.url)
+        if len(searches) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body='{"error": "starting", "detail": "the model is loading"}')
+        else:
+            route.continue_()
+
+    tab.route("**/api/v1/search?*", warming_worker_first)
+    return searches
+
+
 @pytest.fixture
 def tab(context: BrowserContext) -> Page:
     """A tab in a fresh Russian-speaking profile (tests/test_web_browser.py's `context`)."""
@@ -106,17 +123,7 @@ def test_a_search_answered_starting_by_a_warming_worker_is_sent_again(tab: Page,
     which answers 503 starting (the first search is answered so here, as that worker would)."""
     url, model = starting
     model.release.set()
-    searches: list[str] = []
-
-    def warming_worker_first(route: Route) -> None:
-        searches.append(route.request.url)
-        if len(searches) == 1:
-            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
-                          body='{"error": "starting", "detail": "the model is loading"}')
-        else:
-            route.continue_()
-
-    tab.route("**/api/v1/search?*", warming_worker_first)
+    searches = first_search_answered_starting(tab)
     tab.goto(url)
     status = tab.locator("#result-status")
     tab.get_by_role("searchbox").fill("дебаты в парах")
@@ -133,17 +140,7 @@ def test_the_portal_widget_waits_for_a_warming_worker_and_searches_again(tab: Pa
     starting, waits Retry-After and sends the search again, instead of showing an error."""
     url, model = starting
     model.release.set()
-    searches: list[str] = []
-
-    def warming_worker_first(route: Route) -> None:
-        searches.append(route.request.url)
-        if len(searches) == 1:
-            route.fulfill(status=503, headers={"Retry-After": "1", "Content-Type": "application/json"},
-                          body='{"error": "starting", "detail": "the model is loading"}')
-        else:
-            route.continue_()
-
-    tab.route("**/api/v1/search?*", warming_worker_first)
+    searches = first_search_answered_starting(tab)
     tab.goto(f"{url}/embed?lang=ru")
     status = tab.locator("pedkb-search p.status")
     tab.get_by_role("searchbox").fill("дебаты в парах")

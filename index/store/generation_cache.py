@@ -46,9 +46,7 @@ class GenerationCache(Generic[T]):
         except TypeError:
             return compute()
         with self._lock:
-            if generation != self._generation:
-                self._values.clear()
-                self._generation, self.weight = generation, 0
+            self._turn(generation)
             value = self._values.get(key)
             if value is not None:
                 self._values.move_to_end(key)
@@ -62,36 +60,34 @@ class GenerationCache(Generic[T]):
                     and keep(value)):
                 self._values[key] = value
                 self.weight += weight
-                while self.weight > self.budget:
-                    _, dropped = self._values.popitem(last=False)
-                    self.weight -= self.weigh(dropped)
+                self._trim()
         return value
 
+    def _turn(self, generation: int) -> None:
+        """Empty the cache when the store moved on to another generation (under `_lock`)."""
+        if generation != self._generation:
+            self._values.clear()
+            self._generation, self.weight = generation, 0
 
-class RecordCache(Generic[K, T]):
+    def _trim(self) -> None:
+        """Drop the least recently used values while the total weight passes the budget (under `_lock`)."""
+        while self.weight > self.budget and self._values:
+            _, dropped = self._values.popitem(last=False)
+            self.weight -= self.weigh(dropped)
+
+
+class RecordCache(GenerationCache[T], Generic[K, T]):
     """Records by id for one store generation, least recently used dropped past `budget` (their total `weigh`);
     `get_many` reads only the ids it lacks. Searches meet the same chunks and items again and again (a popular
     passage, a technology's card, the next page), and building records from rows is most of what reading costs.
     The records are shared between callers, who must not change them."""
-
-    def __init__(self, budget: int, weigh: Callable[[T], int] = lambda value: 1) -> None:
-        self.budget = budget
-        self.weigh = weigh
-        self.hits = 0
-        self.misses = 0
-        self.weight = 0
-        self._generation: int | None = None
-        self._values: OrderedDict[K, T] = OrderedDict()
-        self._lock = threading.Lock()
 
     def get_many(self, ids: Iterable[K], generation: int, fetch: Callable[[list[K]], dict[K, T]]) -> dict[K, T]:
         """The records of `ids` that exist, from the cache or by one `fetch` of those it lacks."""
         found: dict[K, T] = {}
         missing: list[K] = []
         with self._lock:
-            if generation != self._generation:
-                self._values.clear()
-                self._generation, self.weight = generation, 0
+            self._turn(generation)
             for key in dict.fromkeys(ids):
                 value = self._values.get(key)
                 if value is None:
@@ -110,8 +106,6 @@ class RecordCache(Generic[K, T]):
                     if key not in self._values:
                         self._values[key] = value
                         self.weight += self.weigh(value)
-                while self.weight > self.budget and self._values:
-                    _, dropped = self._values.popitem(last=False)
-                    self.weight -= self.weigh(dropped)
+                self._trim()
         found.update(fetched)
         return found
