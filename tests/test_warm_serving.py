@@ -134,8 +134,22 @@ def test_once_warm_the_store_is_maintained_and_what_lives_on_is_frozen(tmp_path:
     with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
         maintained: list[bool] = []
         monkeypatch.setattr(kb.backend, "maintain", lambda: maintained.append(gc.get_freeze_count() == 0) or False)
-        with TestClient(create_app(settings, kb=kb)) as test_client:
+        warmed: list[tuple[float, bool]] = []  # (seconds allowed, ready already) per call of Backend.warm
+        app = create_app(settings, kb=kb)
+
+        def warm(seconds: float) -> int:
+            warmed.append((seconds, app.state.warmup.ready.is_set()))
+            return min(len(warmed), 3) * 10  # three steps add terms, the fourth adds none
+
+        monkeypatch.setattr(kb.backend, "warm", warm)
+        with TestClient(app) as test_client:
             wait_until(test_client, "/api/v1/health/ready", 200)
             assert maintained == [True]  # once, before the freeze
             assert gc.get_freeze_count() > 10_000  # the model, lexicons and names built by the warm-up search
+            deadline = time.monotonic() + TIMEOUT
+            while len(warmed) < 4:
+                assert time.monotonic() < deadline, warmed
+                time.sleep(0.01)
+            time.sleep(0.1)
+            assert warmed == [(warmup.WARM_STORE_S, False), *[(warmup.WARM_STEP_S, True)] * 3]  # then it stops
         assert gc.get_freeze_count() == 0
