@@ -16,7 +16,10 @@ log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "педагогикалық инновация"
 STOP_WAIT_S = 120.0  # the longest a shutdown waits for the warm-up step in progress
-WARM_STORE_S = 3.0  # the longest the warm-up spends scoring common terms ahead of searches (`Backend.warm`)
+# the longest the warm-up spends scoring common terms ahead of searches (`Backend.warm`): all of them at 100k
+# chunks (about 10 s). Scoring the rest after ready, beside the first searches, made those searches slower for
+# that long in every worker (docs/benchmarks.md); ready means warm.
+WARM_STORE_S = 15.0
 WARM_LATER_S = 120.0  # ... and, once ready, in steps of WARM_STEP_S beside the first searches
 WARM_STEP_S = 2.0
 READY_WAIT_S = 3.0  # the longest a search waits for a warming worker before it answers 503 starting
