@@ -16,11 +16,12 @@ log = logging.getLogger(__name__)
 
 WARMUP_QUERY = "педагогикалық инновация"
 STOP_WAIT_S = 120.0  # the longest a shutdown waits for the warm-up step in progress
-# the longest the warm-up spends scoring common terms ahead of searches (`Backend.warm`): all of them at 100k
-# chunks (about 10 s). Scoring the rest after ready, beside the first searches, made those searches slower for
-# that long in every worker (docs/benchmarks.md); ready means warm.
+# The longest the warm-up spends scoring common terms ahead of searches (`Backend.warm`) before it says ready: all
+# of them at 100k chunks (about 10 s; scored after ready instead, beside the first searches, they slowed those
+# searches for as long in every worker: docs/benchmarks.md). A larger store scores the rest once ready, in steps
+# of WARM_STEP_S, WARM_LATER_S at most.
 WARM_STORE_S = 15.0
-WARM_LATER_S = 120.0  # ... and, once ready, in steps of WARM_STEP_S beside the first searches
+WARM_LATER_S = 120.0
 WARM_STEP_S = 2.0
 READY_WAIT_S = 3.0  # the longest a search waits for a warming worker before it answers 503 starting
 
@@ -91,7 +92,7 @@ class Warmup:
 
     def _keep_warming(self, kb: KnowledgeBase) -> None:
         """Once ready, go on preparing the store in short steps (at most WARM_LATER_S in all, until a step adds
-        nothing): at 100k chunks scoring every common term takes about 10 s, more than readiness should wait."""
+        nothing): what did not fit in WARM_STORE_S (a store well above 100k chunks)."""
         started = time.perf_counter()
         kept = 0
         try:
