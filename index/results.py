@@ -74,20 +74,13 @@ def group(passages: Iterable[Passage]) -> list[ItemGroup]:
     return items
 
 
-def item_facets(item: ItemGroup, document: DocumentRecord) -> dict[str, list[str]]:
-    """The facet values one item counts under: its type, the languages it matched in, and its stored facets."""
-    values = {"type": [document.kind], "lang": item.langs}
-    for name in FACET_NAMES[2:]:
-        values[name] = [str(v) for v in document.facets.get(name, [])]
-    return values
-
-
 def facet_counts(items: Sequence[ItemGroup], documents: Mapping[str, DocumentRecord]) -> dict[str, dict[str, int]]:
-    """facet -> value -> number of items with that value, most frequent first (ties by value)."""
+    """facet -> value -> number of items with that value, most frequent first (ties by value). An item counts once
+    under each value it has: its type, the languages it matched in, and its stored facets (as text)."""
     counts: dict[str, Counter[str]] = {name: Counter() for name in FACET_NAMES}
     stored = [(name, counts[name]) for name in FACET_NAMES[2:]]
     kinds, langs = counts["type"], counts["lang"]
-    for item in items:  # what `item_facets` lists, counted in place (a search counts some 300 items)
+    for item in items:  # counted in place: a search counts some 300 items
         document = documents.get(item.doc_id)
         if document is None:
             continue
