@@ -158,8 +158,9 @@ class Searcher:
         self.chunks: RecordCache[int, ChunkRecord] = RecordCache(CHUNK_CACHE_CHARS, lambda c: len(c.text) + 200)
         self.documents: RecordCache[str, DocumentRecord] = RecordCache(DOCUMENT_CACHE_SIZE)
 
-    def _read_chunks(self, ids: list[int]) -> dict[int, ChunkRecord]:
-        return self.chunks.get_many(ids, self.backend.generation(), self.backend.get_chunks)
+    def _chunk_reader(self, generation: int) -> ranking.ChunkReader:
+        """Chunks by id through `chunks`, at the generation the ranking was asked at (read once per ranking)."""
+        return lambda ids: self.chunks.get_many(ids, generation, self.backend.get_chunks)
 
     def _read_documents(self, ids: Sequence[str]) -> dict[str, DocumentRecord]:
         return self.documents.get_many(ids, self.backend.generation(), self.backend.get_documents)
@@ -172,15 +173,18 @@ class Searcher:
         dense score and the best word match in every mode.
         """
         terms = self._terms(query)  # in the key: the spelling corrections follow the speller's rebuilds
-        return self.rankings.get((query, tuple(terms), mode, filters, depth), self.backend.generation(),
-                                 lambda: self._rank(query, terms, mode, filters, depth))
+        generation = self.backend.generation()
+        return self.rankings.get((query, tuple(terms), mode, filters, depth), generation,
+                                 lambda: self._rank(query, terms, mode, filters, depth, generation))
 
-    def _rank(self, query: str, terms: list[str], mode: str, filters: SearchFilters | None, depth: int) -> Ranking:
-        lexical = self._lexical(terms, depth if mode != "dense" else 1, filters)
+    def _rank(self, query: str, terms: list[str], mode: str, filters: SearchFilters | None, depth: int,
+              generation: int) -> Ranking:
+        read = self._chunk_reader(generation)
+        lexical = self._lexical(terms, depth if mode != "dense" else 1, filters, read)
         words = lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
         vector = self._embed_query(query)
         dense = ranking.dense_ranked(self.backend, vector, depth if mode != "lexical" else 1, filters,
-                                     self._alpha, self._read_chunks)
+                                     self._alpha, read)
         dense_top = dense[0].score if dense else None
         if mode == "lexical" and lexical is not None:
             return Ranking(lexical, terms, ((), lexical), full=len(lexical) >= depth, words=words,
@@ -198,10 +202,11 @@ class Searcher:
         return Ranking(fused, terms, (dense, lexical), expansions, full=full or len(lexical) >= depth,
                        words=words, dense_top=dense_top)
 
-    def _lexical(self, terms: list[str], depth: int, filters: SearchFilters | None) -> list[ranking.Ranked] | None:
+    def _lexical(self, terms: list[str], depth: int, filters: SearchFilters | None,
+                 read: ranking.ChunkReader) -> list[ranking.Ranked] | None:
         """The word matches, best first; None (and a warning) when the backend has no lexical index."""
         try:
-            return ranking.lexical_ranking(self.backend, terms, depth, filters, self._read_chunks)
+            return ranking.lexical_ranking(self.backend, terms, depth, filters, read)
         except NotImplementedError:
             log.warning("%s has no lexical index: search falls back to dense (embeddings alone)",
                         type(self.backend).__name__)
