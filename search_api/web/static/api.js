@@ -43,6 +43,19 @@ async function errorOf(response, lang) {
   return error;
 }
 
+/**
+ * The seconds to wait before asking again when `error` says the answering worker is still starting (503
+ * "starting", with its Retry-After), else null.
+ */
+export function startingDelay(error) {
+  return error?.status === 503 && error.kind === "starting" ? error.retryAfter || 1 : null;
+}
+
+/** Wait `seconds`, five at most (a Retry-After longer than that is asked again sooner). */
+export function pause(seconds) {
+  return new Promise((resolve) => { setTimeout(resolve, Math.min(seconds, 5) * 1000); });
+}
+
 export class Api {
   /** `base`: where pedkb is ("" for the same origin); `lang`: the interface language; `key`: a function. */
   constructor(base = "", lang = "ru", key = () => null) {
@@ -95,7 +108,8 @@ export class Api {
     try {
       await this.request("GET", "/api/v1/health/ready");
     } catch (error) {
-      if (error.status === 503 && error.kind === "starting") return { ready: false, retryAfter: error.retryAfter || 1 };
+      const delay = startingDelay(error);
+      if (delay !== null) return { ready: false, retryAfter: delay };
       throw error;
     }
     this.warm = true;

@@ -3,7 +3,7 @@
 import { h, replace } from "./dom.js";
 import { nameOf } from "./catalog.js";
 import { ResultList } from "./results.js";
-import { queryString } from "./api.js";
+import { pause, queryString, startingDelay } from "./api.js";
 import { LANGS } from "./strings.js";
 
 const PAGE = 10;
@@ -242,12 +242,13 @@ export async function renderSearch(app, { query }) {
         const page = await app.api.search(current.q, filtersOf(current), offset, PAGE);
         return mine === ticket ? page : null;
       } catch (err) {
-        if (!(err.status === 503 && err.kind === "starting")) throw err;
+        const delay = startingDelay(err);
+        if (delay === null) throw err;
         if (mine !== ticket) return null;
         app.api.warm = false;
         status.textContent = app.t("service_starting");
         status.dataset.state = "starting";
-        await new Promise((resolve) => { setTimeout(resolve, Math.min(err.retryAfter || 1, 5) * 1000); });
+        await pause(delay);
       }
     }
   }
@@ -260,7 +261,7 @@ export async function renderSearch(app, { query }) {
       if (state.ready) return true;
       status.textContent = app.t("service_starting");
       status.dataset.state = "starting";
-      await new Promise((resolve) => { setTimeout(resolve, Math.min(state.retryAfter, 5) * 1000); });
+      await pause(state.retryAfter);
       if (mine !== ticket) return false;
     }
   }

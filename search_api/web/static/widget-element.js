@@ -3,7 +3,7 @@
 // grade, group, technology, filter-lang (comma-separated for several values), k, and `similar` (a second tab:
 // "similar projects" for a pasted description or a file, which is read by pedkb and not stored).
 
-import { Api } from "./api.js";
+import { Api, pause, startingDelay } from "./api.js";
 import { CARD_CSS } from "./card-style.js";
 import { Catalog } from "./catalog.js";
 import { h, replace } from "./dom.js";
@@ -114,10 +114,11 @@ export function defineWidget(root) {
           try {
             return await api.search(query, this.filters(), offset, k);
           } catch (err) {
-            if (!(err.status === 503 && err.kind === "starting") || mine !== ticket) throw err;
+            const delay = startingDelay(err);
+            if (delay === null || mine !== ticket) throw err;
             status.textContent = t(lang, "service_starting");
             status.dataset.state = "starting";
-            await new Promise((resolve) => { setTimeout(resolve, Math.min(err.retryAfter || 1, 5) * 1000); });
+            await pause(delay);
             if (mine !== ticket) return null;
             status.textContent = t(lang, "searching");
             status.dataset.state = "searching";
