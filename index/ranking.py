@@ -20,13 +20,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,6 +45,7 @@ PAGE = 10  # the block the per-source cap applies to
 MAX_PER_SOURCE = 3  # passages of one document in one language per block of PAGE results
 NEAR_DUPLICATE = 0.8  # share of the smaller passage's word trigrams found in the other: a near copy
 NEAR_DUPLICATE_WINDOW = 50  # near copies are looked for among this many first results (exact copies everywhere)
+SHINGLE_CACHE_SIZE = 2_048  # passages whose trigrams are kept between searches (about 5 KB each)
 _MIN_VARIANCE = 1e-8
 _WORD = re.compile(r"[^\W_]+")
 
@@ -245,28 +247,50 @@ def present(ranked: Sequence[Ranked], limit: int, page: int = PAGE,
 def drop_duplicates(ranked: Iterable[Ranked]) -> Iterator[Ranked]:
     """The passages in order without repeats: the same normalised text in the same language again, or (among the
     first NEAR_DUPLICATE_WINDOW) a near copy of one; a translation is a different passage."""
-    exact: set[tuple[str, str]] = set()
-    shingles: list[tuple[str, set[tuple[str, str, str]]]] = []
+    exact: set[tuple[str, int]] = set()
+    kept: list[tuple[str, Shingles]] = []  # the passages near copies are compared with, by language
     for r in ranked:
-        key = (r.chunk.lang, _text_key(r.chunk.text))
+        lang, text = r.chunk.lang, r.chunk.text
+        key = (lang, _text_key(text))
         if key in exact:
             continue
         if len(exact) < NEAR_DUPLICATE_WINDOW:
-            tokens = _WORD.findall(r.chunk.text.casefold())
-            grams = set(zip(tokens, tokens[1:], tokens[2:], strict=False))
-            if any(lang == r.chunk.lang and _near_copy(grams, other) for lang, other in shingles):
+            shingles = _shingles(text)
+            if any(other_lang == lang and _near_copy(shingles, other) for other_lang, other in kept):
                 continue
-            shingles.append((r.chunk.lang, grams))
+            kept.append((lang, shingles))
         exact.add(key)
         yield r
 
 
 @lru_cache(maxsize=20_000)
-def _text_key(text: str) -> str:
-    """A digest of a passage's words, case-folded (the same passage text recurs across queries: cached)."""
-    return hashlib.sha1(" ".join(_WORD.findall(text.casefold())).encode()).hexdigest()
+def _text_key(text: str) -> int:
+    """A hash of a passage's words, case-folded (the same passage text recurs across queries: cached). Within one
+    process, as the keys are only compared there; two different texts share one with a chance of 2**-64."""
+    return hash(" ".join(_WORD.findall(text.casefold())))
 
 
-def _near_copy(a: set[tuple[str, str, str]], b: set[tuple[str, str, str]]) -> bool:
-    smaller = min(len(a), len(b))
-    return smaller > 0 and len(a & b) >= NEAR_DUPLICATE * smaller
+class Shingles(NamedTuple):
+    """A passage's word trigrams (hashed) and `probe`: as many of them as the passage may lack of a near copy's,
+    plus one. A passage holding NEAR_DUPLICATE of this one's trigrams holds one of the probe's (pigeonhole)."""
+
+    grams: frozenset[int]
+    probe: frozenset[int]
+
+
+@lru_cache(maxsize=SHINGLE_CACHE_SIZE)
+def _shingles(text: str) -> Shingles:
+    tokens = _WORD.findall(text.casefold())
+    grams = frozenset(map(hash, zip(tokens, tokens[1:], tokens[2:], strict=False)))
+    need = math.ceil(NEAR_DUPLICATE * len(grams))  # trigrams a near copy shares when this is the smaller
+    return Shingles(grams, frozenset(islice(grams, len(grams) - need + 1)))
+
+
+def _near_copy(a: Shingles, b: Shingles) -> bool:
+    """Whether the smaller passage has NEAR_DUPLICATE of its trigrams in the other (its probe is checked first:
+    most pairs share none of it, and then cannot be near copies)."""
+    if len(a.grams) > len(b.grams):
+        a, b = b, a
+    if not a.grams or a.probe.isdisjoint(b.grams):
+        return False
+    return len(a.grams & b.grams) >= NEAR_DUPLICATE * len(a.grams)

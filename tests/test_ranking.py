@@ -123,6 +123,59 @@ def test_copies_in_the_same_language_appear_once_and_translations_stay() -> None
     assert [r.chunk_id for r in drop_duplicates(items)] == [1, 3, 5]
 
 
+def reference_drop_duplicates(items: list[Ranked]) -> list[int]:
+    """The rule written out plainly: exact copies by their words anywhere, near copies by word trigram sets among
+    the first NEAR_DUPLICATE_WINDOW kept, compared with every earlier one of the same language."""
+    def words(text: str) -> list[str]:
+        return ranking._WORD.findall(text.casefold())
+
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    window: list[tuple[str, set[tuple[str, ...]]]] = []
+    out = []
+    for r in items:
+        tokens = words(r.chunk.text)
+        if (r.chunk.lang, tuple(tokens)) in seen:
+            continue
+        if len(seen) < ranking.NEAR_DUPLICATE_WINDOW:
+            grams = {tuple(tokens[i:i + 3]) for i in range(len(tokens) - 2)}
+            if any(lang == r.chunk.lang and min(len(grams), len(other)) > 0 and
+                   len(grams & other) >= ranking.NEAR_DUPLICATE * min(len(grams), len(other))
+                   for lang, other in window):
+                continue
+            window.append((r.chunk.lang, grams))
+        seen.add((r.chunk.lang, tuple(tokens)))
+        out.append(r.chunk_id)
+    return out
+
+
+def test_duplicates_are_dropped_as_the_plain_rule_says_on_many_near_copies() -> None:
+    """Edited, cut and re-cased copies around the 80 % line, in two languages, against the rule written plainly
+    (the fast path hashes trigrams and checks a probe of them first; it must drop exactly the same passages)."""
+    rng = np.random.default_rng(7)
+    vocabulary = [f"сөз{i}" for i in range(60)]
+    dropped = 0
+    for _ in range(40):
+        bases = [list(rng.choice(vocabulary, size=int(rng.integers(3, 40)))) for _ in range(6)]
+        items = []
+        for cid in range(90):
+            words = list(bases[int(rng.integers(len(bases)))])
+            edit = int(rng.integers(5))
+            if edit == 1:  # a few words changed: near the NEAR_DUPLICATE line
+                for _ in range(int(rng.integers(1, 5))):
+                    words[int(rng.integers(len(words)))] = str(rng.choice(vocabulary))
+            elif edit == 2:  # a cut: contained in the whole
+                start = int(rng.integers(len(words)))
+                words = words[start:start + int(rng.integers(1, len(words) + 1))]
+            elif edit == 3:  # the same words, other case and punctuation
+                words = [w.upper() + "," for w in words]
+            lang = "ru" if rng.random() < 0.3 else "kk"
+            items.append(Ranked(chunk(cid, lang, f"d{cid}", " ".join(words)), 1.0 - cid / 100))
+        kept = [r.chunk_id for r in drop_duplicates(items)]
+        assert kept == reference_drop_duplicates(items)
+        dropped += len(items) - len(kept)
+    assert dropped > 1000  # the copies were there to drop
+
+
 def test_at_most_three_passages_of_one_document_and_language_per_page() -> None:
     items = ranked(*[(i, "kk", "guide", 1 - i / 100) for i in range(1, 7)],
                    *[(i, "ru", "guide", 0.5 - i / 100) for i in range(7, 9)],
