@@ -254,7 +254,7 @@ def cmd_model(args: argparse.Namespace) -> int:
     """Provision the default model offline, or describe the configured one."""
     from index.embedding import provision
     from index.embedding.onnx_export import build_onnx
-    from index.embedding.runtime import cpu_flags, export_wanted
+    from index.embedding.runtime import cpu_flags, export_wanted, fp32_graph_wanted
 
     settings = _settings(args)
     if args.action == "install":
@@ -264,7 +264,8 @@ def cmd_model(args: argparse.Namespace) -> int:
             print(f"installed {settings.model} at {path} (no ONNX export: this CPU runs torch; `--onnx` builds it)")
             return 0
         # The graphs the onnx-* runtimes run (about a minute, 407 MB; docs/model_identity.md)
-        onnx_dir = build_onnx(path, force=args.force, keep_fp32=args.onnx_fp32)
+        keep_fp32 = args.onnx_fp32 or fp32_graph_wanted(settings.runtime, settings.precision, cpu_flags())
+        onnx_dir = build_onnx(path, force=args.force, keep_fp32=keep_fp32)
         print(f"installed {settings.model} at {path} (ONNX export in {onnx_dir})")
         return 0
     info = provision.model_info(settings.model, settings.model_cache)
@@ -378,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["install", "info"])
     p.add_argument("--force", action="store_true", help="rebuild even if already installed")
     p.add_argument("--onnx-fp32", action="store_true",
-                   help="also keep the fp32 ONNX graph (470 MB more; the onnx-fp32 runtime and benchmarks)")
+                   help="also keep the fp32 ONNX graph (470 MB more; the onnx-fp32 and openvino-bf16 runtimes and "
+                        "benchmarks; built without asking when PEDKB_RUNTIME names one of them)")
     p.add_argument("--onnx", action="store_true",
                    help="build the ONNX int8 export even where `auto` would not pick it (407 MB, about a minute)")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX export (torch runtimes only)")

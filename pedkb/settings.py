@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto", description="Torch precision; with runtime auto, fp32/bf16 mean torch at that precision."
     )
-    runtime: Literal["auto", "torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8"] = Field(
+    runtime: Literal["auto", "torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "openvino-bf16"] = Field(
         default="auto", description="Embedding engine and precision; auto picks by the CPU's features "
                                     "(index/embedding/runtime.py)."
     )

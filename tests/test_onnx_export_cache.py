@@ -94,8 +94,9 @@ def test_onnx_fingerprint_covers_weights_runtime_and_file() -> None:
 
 @pytest.mark.parametrize(("flags", "argv", "built"), [
     (frozenset({"avx2", "avx512_vnni"}), [], [False]),  # VNNI without bf16: auto runs onnx-int8, so build it
-    (frozenset({"avx2", "avx512_vnni", "avx512_bf16"}), [], []),  # this EPYC: torch-bf16, no export
-    (frozenset({"avx2", "avx512_vnni", "avx512_bf16"}), ["--onnx"], [False]),
+    (frozenset({"avx2", "avx512_vnni", "avx512_bf16"}), [], [True]),  # this EPYC: openvino-bf16 runs the fp32 graph
+    (frozenset({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16"}), [], []),  # AMX: torch-bf16, no export
+    (frozenset({"avx2", "avx512_vnni", "avx512_bf16", "amx_bf16"}), ["--onnx"], [False]),
     (frozenset({"avx2"}), ["--onnx-fp32"], [True]),
     (frozenset({"avx2", "avx512_vnni"}), ["--no-onnx"], []),
 ])

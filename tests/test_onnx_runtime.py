@@ -1,4 +1,4 @@
-"""The ONNX runtimes: the `auto` rule by CPU flags (fast), and the real export against torch fp32 (slow)."""
+"""The ONNX Runtime and OpenVINO runtimes: the `auto` rule by CPU flags (fast), the real export against torch (slow)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from index.embedding.runtime import auto_runtime, choose_runtime, cpu_flags, export_wanted
+from index.embedding.runtime import auto_runtime, choose_runtime, cpu_flags, export_wanted, fp32_graph_wanted
 from pedkb.errors import ModelError
 from pedkb.settings import DEFAULT_MODEL, Settings
 
@@ -31,28 +31,39 @@ SENTENCES = [
 ]
 
 
-@pytest.mark.parametrize(("flags", "onnx", "expected"), [
-    (AMX, True, "torch-bf16"),
-    (ZEN4, True, "torch-bf16"),  # this project's AMD EPYC: int8 no faster than bf16, three real-model tests fail
-    (ALDER_LAKE, True, "onnx-int8"),
-    (CASCADE_LAKE, True, "onnx-int8"),
-    (COOPER_LAKE_NO_VNNI, True, "torch-bf16"),
-    (HASWELL, True, "torch-fp32"),
-    (frozenset(), True, "torch-fp32"),
-    (ZEN4, False, "torch-bf16"),
-    (CASCADE_LAKE, False, "torch-fp32"),
-    (ALDER_LAKE, False, "torch-fp32"),
+@pytest.mark.parametrize(("flags", "onnx", "openvino", "expected"), [
+    (AMX, True, True, "torch-bf16"),
+    (ZEN4, True, True, "openvino-bf16"),  # this project's AMD EPYC: 3x torch-bf16 per query, same vectors
+    (ZEN4, True, False, "torch-bf16"),  # no fp32 graph: int8 is no faster than bf16 there, and fails three tests
+    (ALDER_LAKE, True, True, "onnx-int8"),
+    (CASCADE_LAKE, True, True, "onnx-int8"),
+    (COOPER_LAKE_NO_VNNI, True, True, "openvino-bf16"),
+    (COOPER_LAKE_NO_VNNI, True, False, "torch-bf16"),
+    (HASWELL, True, True, "torch-fp32"),
+    (frozenset(), True, True, "torch-fp32"),
+    (ZEN4, False, False, "torch-bf16"),
+    (CASCADE_LAKE, False, True, "torch-fp32"),
+    (ALDER_LAKE, False, False, "torch-fp32"),
 ])
-def test_auto_picks_by_cpu_flags(flags: frozenset[str], onnx: bool, expected: str) -> None:
-    assert auto_runtime(flags, onnx_available=onnx) == expected
-    assert choose_runtime("auto", "auto", flags=flags, onnx_available=onnx) == expected
+def test_auto_picks_by_cpu_flags(flags: frozenset[str], onnx: bool, openvino: bool, expected: str) -> None:
+    assert auto_runtime(flags, onnx_available=onnx, openvino_available=openvino) == expected
+    assert choose_runtime("auto", "auto", flags=flags, onnx_available=onnx, openvino_available=openvino) == expected
 
 
-def test_the_export_is_wanted_where_an_onnx_runtime_would_run() -> None:
+def test_the_export_is_wanted_where_it_would_run() -> None:
     assert export_wanted("auto", "auto", CASCADE_LAKE) and export_wanted("auto", "auto", ALDER_LAKE)
-    assert not export_wanted("auto", "auto", ZEN4) and not export_wanted("auto", "auto", AMX)
+    assert export_wanted("auto", "auto", ZEN4) and not export_wanted("auto", "auto", AMX)
     assert not export_wanted("auto", "auto", HASWELL) and not export_wanted("auto", "fp32", CASCADE_LAKE)
+    assert not export_wanted("auto", "bf16", ZEN4)  # an explicit precision keeps its old meaning: torch
     assert export_wanted("onnx-int8", "auto", HASWELL) and export_wanted("onnx-fp32", "auto", ZEN4)
+
+
+def test_the_fp32_graph_is_kept_for_the_runtimes_that_run_it() -> None:
+    assert fp32_graph_wanted("onnx-fp32", "auto", HASWELL) and fp32_graph_wanted("openvino-bf16", "auto", HASWELL)
+    assert fp32_graph_wanted("auto", "auto", ZEN4) and not fp32_graph_wanted("auto", "auto", AMX)
+    assert not fp32_graph_wanted("onnx-int8", "auto", ZEN4) and not fp32_graph_wanted("auto", "auto", CASCADE_LAKE)
+    assert choose_runtime("openvino-bf16", "fp32", flags=HASWELL, onnx_available=False) == "openvino-bf16"
+    assert Settings(runtime="openvino-bf16").runtime == "openvino-bf16"
 
 
 def test_explicit_settings_win_over_auto() -> None:
@@ -135,7 +146,8 @@ def test_auto_follows_this_cpu(model_folder: Path) -> None:
     from index.embedding.embedder import load_embedder
 
     auto = load_embedder(Settings(model=DEFAULT_MODEL))
-    assert auto.runtime == auto_runtime(cpu_flags(), onnx_available=True)  # type: ignore[attr-defined]
+    expected = auto_runtime(cpu_flags(), onnx_available=True, openvino_available=True)
+    assert auto.runtime == expected  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow
@@ -181,3 +193,60 @@ def test_torch_embeds_as_sentence_transformers_encode_on_every_thread_count(embe
     finally:
         del torch_fp32.model.forward
     assert seen == [1, threads]
+
+
+@pytest.fixture(scope="module")
+def openvino(model_folder: Path) -> Any:
+    """The openvino-bf16 embedder of the default model."""
+    from index.embedding.embedder import load_embedder
+
+    return load_embedder(Settings(model=DEFAULT_MODEL, runtime="openvino-bf16"))
+
+
+@pytest.mark.slow
+def test_openvino_bf16_makes_torch_vectors_and_keeps_their_fingerprint(embedders: dict[str, Any],
+                                                                      openvino: Any) -> None:
+    """openvino-bf16 shares the torch weights fingerprint because its vectors are torch's to cosine 0.9999 (torch
+    bf16 itself keeps 0.99996): on queries and passages, one text a call and in batches, from several threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch_fp32 = embedders["torch-fp32"]
+    assert (openvino.runtime, openvino.precision) == ("openvino-bf16", "bf16")
+    assert openvino.fingerprint == torch_fp32.fingerprint
+    texts = SENTENCES + [s.upper() + " Бұл туралы толығырақ келесі тарауда." for s in SENTENCES]
+    for role in ("embed_queries", "embed_passages"):
+        theirs = getattr(torch_fp32, role)(texts)
+        batch = getattr(openvino, role)(texts)
+        single = np.concatenate([getattr(openvino, role)([t + " ?"]) for t in texts])
+        assert np.sum(batch * theirs, axis=1).min() > 0.9999, role
+        assert np.sum(single * getattr(torch_fp32, role)([t + " ?" for t in texts]), axis=1).min() > 0.9999, role
+    assert float(np.dot(openvino.embed_queries(SENTENCES[:1])[0], openvino.embed_passages(SENTENCES[:1])[0])) < 0.999
+    assert openvino.count_tokens(SENTENCES[0]) == torch_fp32.count_tokens(SENTENCES[0])
+    alone = openvino.embed_passages(texts)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda _: openvino.embed_passages(texts), range(8)))
+    assert all(np.allclose(v, alone, atol=1e-5) for v in together)
+
+
+@pytest.mark.slow
+def test_a_torch_built_store_is_searched_and_extended_by_openvino(tmp_path: Path, embedders: dict[str, Any],
+                                                                  openvino: Any) -> None:
+    """Same fingerprint, so no reindex: the store answers openvino's queries as torch's, and a write by openvino
+    is recorded beside torch in the store's runtimes."""
+    from index.knowledge_base import KnowledgeBase
+    from index.space import RUNTIME_META
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, text in enumerate(SENTENCES):
+        (docs / f"{i}.txt").write_text(text * 3, encoding="utf-8")
+    settings = Settings(data=tmp_path / "data", model=DEFAULT_MODEL)
+    queries = ["как ученики работают в парах", "жобалық оқыту", "окуучулар топтордо"]
+    with KnowledgeBase(settings, embedder=embedders["torch-fp32"]) as kb:
+        kb.ingest([docs])
+        before = [[h.chunk.doc_id for h in kb.search(q, k=6, mode="dense")] for q in queries]
+    with KnowledgeBase(settings, embedder=openvino) as kb:
+        assert [[h.chunk.doc_id for h in kb.search(q, k=6, mode="dense")] for q in queries] == before
+        (docs / "extra.txt").write_text("Мұғалімдер тәжірибе алмасады. " * 5, encoding="utf-8")
+        kb.ingest([docs / "extra.txt"])
+        assert kb.backend.get_meta(RUNTIME_META) == "openvino-bf16,torch-fp32"

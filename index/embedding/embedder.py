@@ -250,7 +250,7 @@ def load_sentence_transformer(path: str, precision: str) -> LoadedModel:
 
 def load_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for: `hashing:<dim>` for tests, else the model in the chosen runtime."""
-    from index.embedding.onnx_runtime import OnnxEmbedder, onnx_available
+    from index.embedding.onnx_runtime import OnnxEmbedder, onnx_available, openvino_available
     from index.embedding.provision import resolve_model_path
 
     name = settings.model
@@ -267,9 +267,10 @@ def load_embedder(settings: Settings) -> Embedder:
                          "or set PEDKB_MODEL to an existing model folder")
     folder = Path(path).expanduser()
     runtime = choose_runtime(settings.runtime, settings.precision, flags=cpu_flags(),
-                             onnx_available=folder.is_dir() and onnx_available(folder))
+                             onnx_available=folder.is_dir() and onnx_available(folder),
+                             openvino_available=folder.is_dir() and openvino_available(folder))
     embedder: SentenceTransformerEmbedder | OnnxEmbedder
-    if runtime.startswith("onnx-"):
+    if not runtime.startswith("torch-"):  # onnx-* and openvino-*: the export
         if not folder.is_dir():
             raise ModelError(f"runtime {runtime} needs a local model folder with an ONNX export; {INSTALL_HINT}")
         embedder = OnnxEmbedder(folder, name=name, runtime=runtime, batch_size=settings.batch_size,

@@ -39,7 +39,7 @@ EXPORT_VERSION = "3"
 INT8_OPS = ("MatMul", "Attention")
 OPSET = 17
 SOURCE_FILE = "model.safetensors"
-RUNTIME_FILES = {"onnx-fp32": FP32_FILE, "onnx-int8": INT8_FILE}
+RUNTIME_FILES = {"onnx-fp32": FP32_FILE, "onnx-int8": INT8_FILE, "openvino-bf16": FP32_FILE}  # the graph each runs
 DEPS_HINT = "they are pedkb dependencies: reinstall it (`pip install -e .`)"
 
 

@@ -1,10 +1,16 @@
-"""An Embedder over the model folder's ONNX export, run by ONNX Runtime (runtimes "onnx-fp32" and "onnx-int8").
+"""An Embedder over the model folder's ONNX export, run by ONNX Runtime ("onnx-fp32", "onnx-int8") or OpenVINO
+("openvino-bf16").
 
-Only the transformer runs in ONNX Runtime. The rest is the torch path's: the folder's tokenizer with the same
+Only the transformer runs in the engine. The rest is the torch path's: the folder's tokenizer with the same
 padding and truncation, the same "query: "/"passage: " prompts (`index.embedding.prompts.role_prompts`), mean pooling
 over the attention mask (prompt tokens included, as the folder's pooling config says) and L2 normalisation.
-The fingerprint is the weights fingerprint of the torch model the export came from, combined with the runtime
-label and the sha256 of the .onnx file, so vectors of different runtimes never share one.
+An ONNX Runtime fingerprint is the weights fingerprint of the torch model the export came from, combined with the
+runtime label and the sha256 of the .onnx file, so vectors of different runtimes never share one.
+
+openvino-bf16 runs the fp32 graph with OpenVINO's bf16 inference precision, for CPUs with native bf16. Its vectors
+agree with torch fp32 at cosine 0.99998 or more (closer than torch-bf16's 0.99996), so it keeps the torch weights
+fingerprint: one embedding space with torch-fp32 and torch-bf16, as those two share one (docs/model_identity.md;
+`tests/test_onnx_runtime.py` checks the bound on the real model).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -34,16 +40,17 @@ from index.embedding.query_cache import QUERY_CACHE_SIZE, QueryVectorCache
 from pedkb.errors import ModelError
 
 if TYPE_CHECKING:
-    import onnxruntime
     from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
 
 class OnnxSession(NamedTuple):
-    """A loaded ONNX Runtime session with the fingerprint of the vectors it makes."""
+    """A loaded engine: `forward` takes the tokenizer's arrays by input name and returns the last hidden state;
+    `fingerprint` is that of the vectors it makes."""
 
-    session: onnxruntime.InferenceSession
+    forward: Callable[[dict[str, np.ndarray]], np.ndarray]
+    inputs: frozenset[str]
     fingerprint: str
 
 
@@ -63,6 +70,16 @@ def onnx_available(folder: Path) -> bool:
     except ImportError:
         return False
     return export_is_current(folder, ("onnx-int8",))
+
+
+def openvino_available(folder: Path) -> bool:
+    """True when openvino imports and the folder's export has a current fp32 graph (what `auto` needs to pick
+    openvino-bf16)."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return export_is_current(folder, ("openvino-bf16",))
 
 
 def _threads() -> int:
@@ -85,7 +102,7 @@ def load_session(folder: Path, runtime: str) -> OnnxSession:
         except ImportError:
             raise ModelError(f"runtime {runtime} needs the onnxruntime package; {DEPS_HINT}") from None
         if not export_is_current(folder, (runtime,)):
-            flag = " --onnx-fp32" if runtime == "onnx-fp32" else ""
+            flag = " --onnx-fp32" if RUNTIME_FILES[runtime] == RUNTIME_FILES["onnx-fp32"] else ""
             raise ModelError(f"{folder} has no current ONNX export for runtime {runtime}; run `pedkb model "
                              f"install{flag}` to build it, or set PEDKB_RUNTIME=torch-fp32")
         manifest = read_manifest(folder) or {}
@@ -94,15 +111,39 @@ def load_session(folder: Path, runtime: str) -> OnnxSession:
         if digest != manifest["files"][path.name]["sha256"]:
             raise ModelError(f"{path} does not have the sha256 its export record lists; run `pedkb model install "
                              "--force` to rebuild it")
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = _threads()
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        fingerprint = onnx_fingerprint(manifest["base_fingerprint"], runtime, digest)
-        logger.info("loaded %s (runtime %s, weights %s, %d threads)", path, runtime, fingerprint,
-                    options.intra_op_num_threads)
-        _SESSIONS[key] = OnnxSession(session, fingerprint)
+        if runtime.startswith("openvino-"):
+            loaded = _openvino_session(path, manifest["base_fingerprint"])
+        else:
+            options = onnxruntime.SessionOptions()
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.intra_op_num_threads = _threads()
+            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            loaded = OnnxSession(lambda feed: session.run(["last_hidden_state"], feed)[0],
+                                 frozenset(node.name for node in session.get_inputs()),
+                                 onnx_fingerprint(manifest["base_fingerprint"], runtime, digest))
+        logger.info("loaded %s (runtime %s, weights %s, %d threads)", path, runtime, loaded.fingerprint, _threads())
+        _SESSIONS[key] = loaded
         return _SESSIONS[key]
+
+
+def _openvino_session(path: Path, base_fingerprint: str) -> OnnxSession:
+    """The fp32 graph compiled by OpenVINO for the CPU at bf16 inference precision, keeping the torch fingerprint
+    (module docstring). One stream on every CPU's thread, the threads not pinned to cores: in the server pinned
+    threads made a new search 6-8 ms slower (they wait for cores the request's own Python thread holds). Every
+    call takes a request of its own (a few microseconds), so threads may embed at once."""
+    try:
+        import openvino
+    except ImportError:
+        raise ModelError(f"runtime openvino-bf16 needs the openvino package; {DEPS_HINT}") from None
+    compiled = openvino.Core().compile_model(str(path), "CPU", {
+        "INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": _threads(),
+        "ENABLE_CPU_PINNING": False})
+    output = compiled.outputs[0]
+
+    def forward(feed: dict[str, np.ndarray]) -> np.ndarray:
+        return np.array(compiled.create_infer_request().infer(feed)[output])
+
+    return OnnxSession(forward, frozenset(node.get_any_name() for node in compiled.inputs), base_fingerprint)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -132,7 +173,7 @@ class OnnxEmbedder:
 
         _check_mean_pooling(folder)
         loaded = load_session(folder, runtime)
-        self._session = loaded.session
+        self._forward = loaded.forward
         self.name = name
         self.fingerprint = loaded.fingerprint
         self.runtime = runtime
@@ -147,13 +188,13 @@ class OnnxEmbedder:
         prompts = role_prompts({role: text for role, text in own.items() if text}, name)
         self._passage_prompt = prompts.get("passage")
         self._query_prompt = prompts.get("query")
-        self._inputs = {node.name for node in self._session.get_inputs()}
+        self._inputs = loaded.inputs
 
     def _run(self, texts: list[str]) -> np.ndarray:
         encoded = self._tokenizer(texts, padding=True, truncation="longest_first", max_length=self.max_seq_length,
                                   return_tensors="np")
         feed = {key: np.asarray(value, dtype=np.int64) for key, value in encoded.items() if key in self._inputs}
-        hidden = self._session.run(["last_hidden_state"], feed)[0]
+        hidden = self._forward(feed)
         mask = np.asarray(encoded["attention_mask"], dtype=np.float32)[:, :, None]
         pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
         return pooled.astype(np.float32, copy=False)
