@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from index.embedding.provision import read_provenance
+from index.embedding.runtime import FP32_GRAPH_RUNTIMES
 from index.embedding.weights import weights_fingerprint
 from pedkb.errors import ModelError
 
@@ -39,7 +40,7 @@ EXPORT_VERSION = "3"
 INT8_OPS = ("MatMul", "Attention")
 OPSET = 17
 SOURCE_FILE = "model.safetensors"
-RUNTIME_FILES = {"onnx-fp32": FP32_FILE, "onnx-int8": INT8_FILE, "openvino-bf16": FP32_FILE}  # the graph each runs
+RUNTIME_FILES = {"onnx-int8": INT8_FILE, **dict.fromkeys(sorted(FP32_GRAPH_RUNTIMES), FP32_FILE)}  # the graph each runs
 DEPS_HINT = "they are pedkb dependencies: reinstall it (`pip install -e .`)"
 
 

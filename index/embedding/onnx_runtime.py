@@ -37,6 +37,7 @@ from index.embedding.onnx_export import (
 )
 from index.embedding.prompts import role_prompts
 from index.embedding.query_cache import QUERY_CACHE_SIZE, QueryVectorCache
+from index.embedding.runtime import FP32_GRAPH_RUNTIMES
 from pedkb.errors import ModelError
 
 if TYPE_CHECKING:
@@ -90,19 +91,15 @@ def _threads() -> int:
 
 
 def load_session(folder: Path, runtime: str) -> OnnxSession:
-    """The ONNX Runtime session of `runtime` for a model folder, loaded once per (folder, runtime)."""
+    """The engine of `runtime` (ONNX Runtime or OpenVINO) for a model folder, loaded once per (folder, runtime)."""
     if runtime not in RUNTIME_FILES:
         raise ModelError(f"runtime {runtime!r} is not an ONNX runtime ({', '.join(RUNTIME_FILES)})")
     key = (str(folder), runtime)
     with _SESSIONS_LOCK:
         if key in _SESSIONS:
             return _SESSIONS[key]
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ModelError(f"runtime {runtime} needs the onnxruntime package; {DEPS_HINT}") from None
         if not export_is_current(folder, (runtime,)):
-            flag = " --onnx-fp32" if RUNTIME_FILES[runtime] == RUNTIME_FILES["onnx-fp32"] else ""
+            flag = " --onnx-fp32" if runtime in FP32_GRAPH_RUNTIMES else ""
             raise ModelError(f"{folder} has no current ONNX export for runtime {runtime}; run `pedkb model "
                              f"install{flag}` to build it, or set PEDKB_RUNTIME=torch-fp32")
         manifest = read_manifest(folder) or {}
@@ -114,16 +111,25 @@ def load_session(folder: Path, runtime: str) -> OnnxSession:
         if runtime.startswith("openvino-"):
             loaded = _openvino_session(path, manifest["base_fingerprint"])
         else:
-            options = onnxruntime.SessionOptions()
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = _threads()
-            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            loaded = OnnxSession(lambda feed: session.run(["last_hidden_state"], feed)[0],
-                                 frozenset(node.name for node in session.get_inputs()),
-                                 onnx_fingerprint(manifest["base_fingerprint"], runtime, digest))
+            fingerprint = onnx_fingerprint(manifest["base_fingerprint"], runtime, digest)
+            loaded = _onnxruntime_session(path, runtime, fingerprint)
         logger.info("loaded %s (runtime %s, weights %s, %d threads)", path, runtime, loaded.fingerprint, _threads())
         _SESSIONS[key] = loaded
         return _SESSIONS[key]
+
+
+def _onnxruntime_session(path: Path, runtime: str, fingerprint: str) -> OnnxSession:
+    """The graph in an ONNX Runtime session with every graph optimisation, on every CPU's thread."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ModelError(f"runtime {runtime} needs the onnxruntime package; {DEPS_HINT}") from None
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = _threads()
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return OnnxSession(lambda feed: session.run(["last_hidden_state"], feed)[0],
+                       frozenset(node.name for node in session.get_inputs()), fingerprint)
 
 
 def _openvino_session(path: Path, base_fingerprint: str) -> OnnxSession:
