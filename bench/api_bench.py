@@ -2,7 +2,8 @@
 
 Scenarios: the seed documents (real model) and a 100k-chunk store blended from them, each at 1 and 8 concurrent
 clients, with the 8 bench queries repeated (their embeddings cached) and with queries never asked before (each one
-embedded); plus the first search after /health/ready answers 200. The blended store's chunks join the sentences of
+embedded), and new queries with a language filter (`lang` kk, ru, ky in turn) at 1 client; plus the first search
+after /health/ready answers 200. The blended store's chunks join the sentences of
 two seed passages of one language, their vectors the normalised mean of the two plus noise: real words for the
 lexical leg and real score distributions for the dense one (random vectors match nothing and every query would
 end in "no close match"). The server is `pedkb serve` in a subprocess on a free loopback port (`--workers N`
@@ -41,6 +42,11 @@ VARIANTS = ["мектепте", "сабақта", "на уроке", "в шко�
             "онлайн", "эффективно", "тиімді", "натыйжалуу", "жолдары", "методы", "формы", "примеры", "тәсілдері"]
 
 
+LANG_FILTERS = ("kk", "ru", "ky")  # the filtered scenario's `lang`, in turn
+# (new queries, language filter, concurrent clients) per measurement
+SCENARIOS = ((False, False, 1), (False, False, 8), (True, False, 1), (True, False, 8), (True, True, 1))
+
+
 def unique_query(i: int) -> str:
     """The i-th query never asked before in a run (len(QUERIES) * len(VARIANTS) * 3 of them)."""
     base = QUERIES[i % len(QUERIES)]
@@ -50,7 +56,7 @@ def unique_query(i: int) -> str:
 
 
 # --- the load client (run as its own process) --------------------------------------------------------------------
-async def _load(url: str, concurrency: int, total: int, fresh: bool) -> dict[str, object]:
+async def _load(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False) -> dict[str, object]:
     import httpx
 
     latencies: list[float] = []
@@ -61,6 +67,8 @@ async def _load(url: str, concurrency: int, total: int, fresh: bool) -> dict[str
         for i in counter:
             text = unique_query(i + len(QUERIES) * 1000 * concurrency) if fresh else QUERIES[i % len(QUERIES)]
             params: dict[str, str | int] = {"q": text, "k": 10}
+            if filtered:
+                params["lang"] = LANG_FILTERS[i % len(LANG_FILTERS)]
             started = time.perf_counter()
             try:
                 response = await client.get("/api/v1/search", params=params)
@@ -86,10 +94,11 @@ async def _load(url: str, concurrency: int, total: int, fresh: bool) -> dict[str
             "p50": statistics.median(latencies), "p95": pct(0.95), "p99": pct(0.99), "rps": len(latencies) / elapsed}
 
 
-def run_client(url: str, concurrency: int, total: int, fresh: bool) -> dict[str, object]:
+def run_client(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False) -> dict[str, object]:
     """Run the load client in a separate process and return its measurements."""
     out = subprocess.run([sys.executable, __file__, "--client", url, "--concurrency", str(concurrency),
-                          "--requests", str(total), *(["--fresh"] if fresh else [])],
+                          "--requests", str(total), *(["--fresh"] if fresh else []),
+                          *(["--filtered"] if filtered else [])],
                          capture_output=True, text=True, timeout=1800, check=True)
     result: dict[str, object] = json.loads(out.stdout)
     return result
@@ -187,21 +196,21 @@ def _memory(pid: int) -> tuple[float, float]:
 def measure(name: str, data: Path, model: str, requests: int, workers: int, rows: list[list[str]],
             notes: list[str]) -> None:
     """Serve a data folder; time the first search after ready, then load it at 1 and 8 concurrent clients with
-    repeated and with new queries."""
+    repeated and with new queries, and at 1 client with new filtered ones (SCENARIOS)."""
     server = Server(data, model, workers)
     try:
         ready = server.wait_ready()
         first = server.first_search_ms()
         notes.append(f"{name}, {workers} worker(s): ready after {ready:.1f} s; first search after ready "
                      f"{first:.0f} ms")
-        for fresh in (False, True):
-            for concurrency in (1, 8):
-                result = run_client(server.url, concurrency, requests, fresh)
-                rows.append([name, str(workers), "new" if fresh else "repeated", str(concurrency),
-                             str(result["requests"]), str(result["errors"]), f"{result['p50']:.1f}",
-                             f"{result['p95']:.1f}", f"{result['p99']:.1f}", f"{result['rps']:.1f}"])
-                if result["errors"]:
-                    print(f"errors in {name} at {concurrency}: {result['first_errors']}", file=sys.stderr)
+        for fresh, filtered, concurrency in SCENARIOS:
+            result = run_client(server.url, concurrency, requests, fresh, filtered)
+            label = ("new" if fresh else "repeated") + (", lang filter" if filtered else "")
+            rows.append([name, str(workers), label, str(concurrency),
+                         str(result["requests"]), str(result["errors"]), f"{result['p50']:.1f}",
+                         f"{result['p95']:.1f}", f"{result['p99']:.1f}", f"{result['rps']:.1f}"])
+            if result["errors"]:
+                print(f"errors in {name} at {concurrency}: {result['first_errors']}", file=sys.stderr)
         memory = server.worker_memory()
         notes.append(f"{name}, {workers} worker(s): memory per serving process after the load (RSS / PSS MB): "
                      + ", ".join(f"{rss:.0f} / {pss:.0f}" for rss, pss in memory))
@@ -265,9 +274,10 @@ def main() -> None:
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--filtered", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        print(json.dumps(asyncio.run(_load(args.client, args.concurrency, args.requests, args.fresh))))
+        print(json.dumps(asyncio.run(_load(args.client, args.concurrency, args.requests, args.fresh, args.filtered))))
         return
 
     from index.store.embedded.backend import FaissBackend

@@ -232,6 +232,33 @@ def test_a_selective_filter_falls_back_to_exact_search(tmp_path: Path, monkeypat
     backend.close()
 
 
+def test_the_chunks_a_filter_passes_are_kept_until_the_next_write(tmp_path: Path) -> None:
+    """A filter's passing chunk ids are read once per store state: searches with it agree with exact search, and a
+    write (a new document of that language in the delta, a deleted one of the segment) is seen by the next."""
+    backend = open_backend(tmp_path)
+    vecs = vectors(900)
+    put(backend, vecs[:600], 0)
+    assert backend.stats()["vector_index"] == "ann"
+    only_ky = SearchFilters(langs=("ky",))
+    query = vectors(1, seed=7)[0]
+    for _ in range(2):  # read, then kept
+        found = [cid for cid, _ in backend.search(query, 10, only_ky)]
+        assert len(set(found) & set(exact(backend, query, 10, "ky"))) >= 9
+    assert backend._allowed.hits >= 1
+    put(backend, np.repeat(query[None, :], PER_DOC, axis=0), 14)  # d0014: ky, the query's own vector
+    assert backend.stats()["vector_index"] == "ann"
+    new = {c.chunk_id for c in backend.document_chunks("d0014")}
+    found = [cid for cid, _ in backend.search(query, 10, only_ky)]
+    assert set(found) <= new and len(found) == 10
+    gone = new | {c.chunk_id for c in backend.document_chunks("d0002")}  # d0002: ky, in the segment
+    assert backend.delete_document("d0014") and backend.delete_document("d0002")
+    found = [cid for cid, _ in backend.search(query, 400, only_ky)]
+    assert found and not set(found) & gone
+    assert {c.lang for c in backend.get_chunks(found).values()} == {"ky"}
+    assert len(set(found[:10]) & set(exact(backend, query, 10, "ky"))) >= 9
+    backend.close()
+
+
 def test_two_processes_share_the_segment_pages(tmp_path: Path) -> None:
     """The segment files are mapped read-only: a second process's mapping of them is file-backed (shared)."""
     backend = open_backend(tmp_path)

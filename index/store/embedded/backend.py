@@ -30,6 +30,7 @@ from index.store.consistency import ConsistencyReport
 from index.store.embedded import check as embedded_check
 from index.store.embedded import segments, vector_files
 from index.store.embedded.sqlite import SqliteStore
+from index.store.generation_cache import GenerationCache
 from index.store.locking import WriterLock
 from index.store.statistics import LanguageStatistics, StatisticsCache
 from pedkb.errors import StoreError
@@ -48,6 +49,7 @@ DELTA_MIN = 10_000
 TOMBSTONE_SHARE = 0.10  # ... or this share of the segment's chunks is deleted
 RESCORE = 64  # graph candidates re-scored exactly for a search of k results: max(RESCORE, 2 k)
 FILTER_CAP = 65_536  # candidates checked against filters before an exact search over the allowed chunks
+ALLOWED_IDS_BUDGET = 4_000_000  # chunk ids of recent filters kept (8 bytes each: 32 MB at most)
 
 
 class FaissBackend(Backend):
@@ -78,6 +80,8 @@ class FaissBackend(Backend):
         self._batches = 0  # open `writing()` blocks: the FAISS file is saved when the last one ends
         self._bulk_depth = 0
         self._statistics = StatisticsCache()
+        # per filter, the chunk ids passing it (sorted), until the store changes
+        self._allowed: GenerationCache[np.ndarray] = GenerationCache(ALLOWED_IDS_BUDGET, lambda ids: ids.size + 1)
 
     # --- metadata ----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -444,7 +448,7 @@ class FaissBackend(Backend):
                 return []
             params = None
             if filters is not None and filtered:
-                allowed = self.store.filtered_chunk_ids(filters)
+                allowed = self._allowed_ids(filters)
                 if allowed.size == 0:
                     return []
                 # The keyword form: faiss's wrapper then keeps the selector alive with the parameters (older
@@ -456,11 +460,22 @@ class FaissBackend(Backend):
     def _search_segment(self, q: np.ndarray, k: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
         """The segment's graph candidates (re-scored exactly, tombstones dropped) merged with an exact search of the
         delta. With filters the candidates are checked against them in SQLite and the search widens fourfold until
-        k pass; past FILTER_CAP candidates (a filter passing few chunks) the allowed chunks are scored exactly."""
+        k pass; past FILTER_CAP candidates (a filter passing few chunks) the allowed chunks are scored exactly.
+
+        The chunks a filter passes are read once per store state (`_allowed_ids`): the first widening is in
+        proportion to their share, and a filter passing no more chunks than would be checked scores them exactly."""
         segment, delta, tombstones = self._segment, self._index, self._tombstones
         assert segment is not None and delta is not None
         live = len(segment) - len(tombstones) + delta.ntotal
-        count = (k + RESCORE) * (4 if filters is not None else 1)
+        count = k + RESCORE
+        allowed = np.zeros(0, np.int64)
+        if filters is not None:
+            allowed = self._allowed_ids(filters)
+            if allowed.size == 0:
+                return []
+            count = max(4 * count, int(1.5 * count * live / allowed.size))
+            if allowed.size <= count or count >= FILTER_CAP:
+                return self._exact_filtered(q, k, allowed)
         while True:
             wanted = min(len(segment), int(count * len(segment) / max(1, len(segment) - len(tombstones))) + 1)
             ids, scores = segment.candidates(q[0], wanted)
@@ -473,23 +488,22 @@ class FaissBackend(Backend):
                 ids = np.concatenate([ids, d_ids[0][found]])
                 scores = np.concatenate([scores, d_scores[0][found]])
             if filters is not None:
-                passing = self.store.passing_chunk_ids(filters, ids)
-                keep = np.isin(ids, passing)
+                at = np.minimum(np.searchsorted(allowed, ids), allowed.size - 1)
+                keep = allowed[at] == ids
                 ids, scores = ids[keep], scores[keep]
             exhausted = wanted >= len(segment) and count >= delta.ntotal
             if ids.size >= min(k, live) or exhausted:
                 break
             if count >= FILTER_CAP and filters is not None:
-                return self._exact_filtered(q, k, filters)
+                return self._exact_filtered(q, k, allowed)
             count *= 4
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in order]
 
-    def _exact_filtered(self, q: np.ndarray, k: int, filters: SearchFilters) -> list[tuple[int, float]]:
-        """Exact search over the chunks passing a selective filter: the segment's rows and the delta."""
+    def _exact_filtered(self, q: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
+        """Exact search over the chunks passing a selective filter (`allowed`): the segment's rows and the delta."""
         segment, delta = self._segment, self._index
         assert segment is not None and delta is not None
-        allowed = self.store.filtered_chunk_ids(filters)
         if self._tombstones:
             allowed = np.setdiff1d(allowed, np.fromiter(self._tombstones, np.int64, len(self._tombstones)))
         ids, scores = segment.rescore(q[0], allowed)
@@ -501,6 +515,12 @@ class FaissBackend(Backend):
             scores = np.concatenate([scores, d_scores[0][found]])
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in order]
+
+    def _allowed_ids(self, filters: SearchFilters) -> np.ndarray:
+        """The chunk ids passing `filters`, sorted, read once per store state (a new query with the same filter
+        checks its candidates against them in memory, not in SQLite)."""
+        return self._allowed.get(filters, self._index_gen,
+                                 lambda: np.sort(self.store.filtered_chunk_ids(filters)))
 
     def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
         """Mean vector per chunk language, recomputed only after the store changed."""

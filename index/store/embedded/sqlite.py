@@ -412,16 +412,6 @@ class SqliteStore:
         rows = self.db.execute(sql, params).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def passing_chunk_ids(self, filters: SearchFilters, chunk_ids: np.ndarray) -> np.ndarray:
-        """Those of `chunk_ids` whose chunks pass the filters (search candidates checked after the fact)."""
-        where, params = filter_clause(filters, chunk_level=True)
-        sql = ("SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-               "WHERE c.chunk_id IN (SELECT value FROM json_each(?))")
-        if where:
-            sql += f" AND ({where})"
-        rows = self.db.execute(sql, [json.dumps(np.asarray(chunk_ids).tolist()), *params]).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
     def filter_documents(self, filters: SearchFilters, offset: int = 0,
                          limit: int | None = None) -> tuple[list[DocumentRecord], int]:
         """Documents passing the filters in insertion order: (one page, total count)."""
