@@ -259,6 +259,27 @@ def test_the_chunks_a_filter_passes_are_kept_until_the_next_write(tmp_path: Path
     backend.close()
 
 
+def test_a_filtered_search_rescores_only_the_chunks_it_passes(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = open_backend(tmp_path)
+    put(backend, vectors(600), 0)
+    rescored: list[np.ndarray] = []
+    rescore = segments.Segment.rescore
+
+    def spy(self: segments.Segment, query: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rescored.append(keys)
+        return rescore(self, query, keys)
+
+    monkeypatch.setattr(segments.Segment, "rescore", spy)
+    passing = {c.chunk_id for batch in backend.iter_chunks() for c in batch if c.lang != "ky"}  # more than checked
+    for query in vectors(5, seed=3):
+        found = [cid for cid, _ in backend.search(query, 10, SearchFilters(langs=("kk", "ru")))]
+        best = [cid for cid in exact(backend, query, 60) if cid in passing][:10]
+        assert set(found) <= passing and len(set(found) & set(best)) >= 9
+    assert rescored and all(set(keys.tolist()) <= passing for keys in rescored)
+    backend.close()
+
+
 def test_two_processes_share_the_segment_pages(tmp_path: Path) -> None:
     """The segment files are mapped read-only: a second process's mapping of them is file-backed (shared)."""
     backend = open_backend(tmp_path)

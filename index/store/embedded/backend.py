@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import faiss
@@ -476,9 +477,10 @@ class FaissBackend(Backend):
             count = max(4 * count, int(1.5 * count * live / allowed.size))
             if allowed.size <= count or count >= FILTER_CAP:
                 return self._exact_filtered(q, k, allowed)
+        passes = None if filters is None else partial(_among, allowed=allowed)
         while True:
             wanted = min(len(segment), int(count * len(segment) / max(1, len(segment) - len(tombstones))) + 1)
-            ids, scores = segment.candidates(q[0], wanted)
+            ids, scores = segment.candidates(q[0], wanted, passes)
             if tombstones:
                 keep = np.fromiter((i not in tombstones for i in ids.tolist()), dtype=bool, count=ids.size)
                 ids, scores = ids[keep], scores[keep]
@@ -487,9 +489,8 @@ class FaissBackend(Backend):
                 found = d_ids[0] >= 0
                 ids = np.concatenate([ids, d_ids[0][found]])
                 scores = np.concatenate([scores, d_scores[0][found]])
-            if filters is not None:
-                at = np.minimum(np.searchsorted(allowed, ids), allowed.size - 1)
-                keep = allowed[at] == ids
+            if filters is not None and delta.ntotal:  # the delta's (the segment's passed already)
+                keep = _among(ids, allowed)
                 ids, scores = ids[keep], scores[keep]
             exhausted = wanted >= len(segment) and count >= delta.ntotal
             if ids.size >= min(k, live) or exhausted:
@@ -649,3 +650,9 @@ class FaissBackend(Backend):
             if self._segment is not None:
                 self._segment.close()
             self.store.close()
+
+
+def _among(ids: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Which of `ids` are in `allowed` (sorted, not empty), as a mask."""
+    at = np.minimum(np.searchsorted(allowed, ids), allowed.size - 1)
+    return np.asarray(allowed[at] == ids)

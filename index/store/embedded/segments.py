@@ -20,7 +20,7 @@ import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,13 +58,18 @@ class Segment:
     def __len__(self) -> int:
         return int(self.ids.size)
 
-    def candidates(self, query: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(chunk ids, exact inner products) of the graph's `count` nearest, best first."""
+    def candidates(self, query: np.ndarray, count: int,
+                   passes: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, exact inner products) of the graph's `count` nearest, best first; with `passes` (chunk ids ->
+        a mask), only those it passes, dropped before they are re-scored (a filter to another language than the
+        query's passes a small share of the nearest, and re-scoring is what a filtered search spends most on)."""
         count = min(count, len(self))
         if count <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         self.graph.expansion_search = max(EXPANSION_SEARCH, count)  # type: ignore[misc]  # has a setter
         keys = np.asarray(self.graph.search(query, count, threads=1).keys, dtype=np.int64)
+        if passes is not None:
+            keys = keys[passes(keys)]
         return self.rescore(query, keys)
 
     def rescore(self, query: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
