@@ -244,7 +244,7 @@ def test_the_chunks_a_filter_passes_are_kept_until_the_next_write(tmp_path: Path
     for _ in range(2):  # read, then kept
         found = [cid for cid, _ in backend.search(query, 10, only_ky)]
         assert len(set(found) & set(exact(backend, query, 10, "ky"))) >= 9
-    assert backend._allowed.hits >= 1
+    assert backend.store.passing.hits >= 1
     put(backend, np.repeat(query[None, :], PER_DOC, axis=0), 14)  # d0014: ky, the query's own vector
     assert backend.stats()["vector_index"] == "ann"
     new = {c.chunk_id for c in backend.document_chunks("d0014")}

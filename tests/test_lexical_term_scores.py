@@ -113,9 +113,14 @@ def test_a_small_store_warms_nothing(tmp_path: Path) -> None:
     assert backend.warm(60.0) == 0 and len(backend.store.term_scores.kept) == 0
 
 
-def test_a_filtered_search_runs_the_match_once_and_keeps_its_order(store: FaissBackend) -> None:
-    """A filter restricts the rows of one match pass: FTS5 is not handed the filtered chunk ids as rowid lookups
-    (each one ran the whole match again: a language filter on 100,000 chunks took 15-80 s)."""
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_filtered_search_runs_the_match_once_and_keeps_its_order(store: FaissBackend, kept: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filtered, the kept term scores give the unfiltered list without the chunks the filter does not pass; the
+    OR query (a small store) restricts the rows of one match pass: FTS5 is not handed the filtered chunk ids as
+    rowid lookups (each one ran the whole match again: a language filter on 100,000 chunks took 15-80 s)."""
+    if not kept:
+        monkeypatch.setattr(lexical, "TERM_SCORES_MIN_ROWS", 10**9)
     kk = DocumentRecord(doc_id="kk", source="kk", title=None, fmt="txt", sha256="0", size=0, languages=["kk"])
     store.put_document(kk, [NewChunk(i, text, "kk", None, 0, 1, 1, f"kk-{i}", np.ones(4, np.float32) / 2)
                             for i, text in enumerate(_texts(120, 7))])
@@ -127,5 +132,7 @@ def test_a_filtered_search_runs_the_match_once_and_keeps_its_order(store: FaissB
         scans = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params) if "chunk_terms" in row[3]]
         assert scans and all("=" not in plan.rpartition(":")[2] for plan in scans), scans  # M (match), no rowid
         everything = lexical.search(db, terms, 10_000, None)
-        filtered = store.lexical_search(terms, 10, only_kk)
-        assert filtered and filtered == [hit for hit in everything if hit[0] in kk_ids][:10], query
+        for k in (1, 10, 1000):
+            filtered = store.lexical_search(terms, k, only_kk)
+            assert filtered and filtered == [hit for hit in everything if hit[0] in kk_ids][:k], query
+    assert (store.store.passing.misses == 1) == kept  # the kept path reads the passing ids once

@@ -29,9 +29,9 @@ from index.records import ChunkRecord, Deletion, DocumentRecord, NewChunk, Searc
 from index.store.base import WEIGHTS_META, Backend
 from index.store.consistency import ConsistencyReport
 from index.store.embedded import check as embedded_check
+from index.store.embedded import lexical as sqlite_lexical
 from index.store.embedded import segments, vector_files
 from index.store.embedded.sqlite import SqliteStore
-from index.store.generation_cache import GenerationCache
 from index.store.locking import WriterLock
 from index.store.statistics import LanguageStatistics, StatisticsCache
 from pedkb.errors import StoreError
@@ -50,7 +50,6 @@ DELTA_MIN = 10_000
 TOMBSTONE_SHARE = 0.10  # ... or this share of the segment's chunks is deleted
 RESCORE = 64  # graph candidates re-scored exactly for a search of k results: max(RESCORE, 2 k)
 FILTER_CAP = 65_536  # candidates checked against filters before an exact search over the allowed chunks
-ALLOWED_IDS_BUDGET = 4_000_000  # chunk ids of recent filters kept (8 bytes each: 32 MB at most)
 
 
 class FaissBackend(Backend):
@@ -81,8 +80,6 @@ class FaissBackend(Backend):
         self._batches = 0  # open `writing()` blocks: the FAISS file is saved when the last one ends
         self._bulk_depth = 0
         self._statistics = StatisticsCache()
-        # per filter, the chunk ids passing it (sorted), until the store changes
-        self._allowed: GenerationCache[np.ndarray] = GenerationCache(ALLOWED_IDS_BUDGET, lambda ids: ids.size + 1)
 
     # --- metadata ----------------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -477,7 +474,7 @@ class FaissBackend(Backend):
             count = max(4 * count, int(1.5 * count * live / allowed.size))
             if allowed.size <= count or count >= FILTER_CAP:
                 return self._exact_filtered(q, k, allowed)
-        passes = None if filters is None else partial(_among, allowed=allowed)
+        passes = None if filters is None else partial(sqlite_lexical.among, allowed=allowed)
         while True:
             wanted = min(len(segment), int(count * len(segment) / max(1, len(segment) - len(tombstones))) + 1)
             ids, scores = segment.candidates(q[0], wanted, passes)
@@ -490,7 +487,7 @@ class FaissBackend(Backend):
                 ids = np.concatenate([ids, d_ids[0][found]])
                 scores = np.concatenate([scores, d_scores[0][found]])
             if filters is not None and delta.ntotal:  # the delta's (the segment's passed already)
-                keep = _among(ids, allowed)
+                keep = sqlite_lexical.among(ids, allowed)
                 ids, scores = ids[keep], scores[keep]
             exhausted = wanted >= len(segment) and count >= delta.ntotal
             if ids.size >= min(k, live) or exhausted:
@@ -520,8 +517,7 @@ class FaissBackend(Backend):
     def _allowed_ids(self, filters: SearchFilters) -> np.ndarray:
         """The chunk ids passing `filters`, sorted, read once per store state (a new query with the same filter
         checks its candidates against them in memory, not in SQLite)."""
-        return self._allowed.get(filters, self._index_gen,
-                                 lambda: np.sort(self.store.filtered_chunk_ids(filters)))
+        return self.store.passing_ids(filters, self._index_gen)
 
     def language_centroids(self) -> dict[str, tuple[np.ndarray, int]]:
         """Mean vector per chunk language, recomputed only after the store changed."""
@@ -651,8 +647,3 @@ class FaissBackend(Backend):
                 self._segment.close()
             self.store.close()
 
-
-def _among(ids: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Which of `ids` are in `allowed` (sorted, not empty), as a mask."""
-    at = np.minimum(np.searchsorted(allowed, ids), allowed.size - 1)
-    return np.asarray(allowed[at] == ids)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -148,9 +148,9 @@ def _quoted(term: str) -> str:
 
 
 def _top_by_terms(db: sqlite3.Connection, terms: Sequence[str], k: int, cache: TermScores,
-                  generation: int) -> list[tuple[int, float]]:
+                  generation: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
     """The k best chunks by the sum of the terms' kept scores, ordered as the OR query orders them (score, then
-    chunk id)."""
+    chunk id); with `allowed` (sorted chunk ids), the k best of those."""
     parts = [cache.scores(db, term, generation) for term in dict.fromkeys(t for t in terms if t)]
     parts = [(ids, values) for ids, values in parts if ids.size]
     if not parts:
@@ -162,6 +162,8 @@ def _top_by_terms(db: sqlite3.Connection, terms: Sequence[str], k: int, cache: T
         total[ids] += values
         seen[ids] = True
     ids = np.flatnonzero(seen)
+    if allowed is not None:
+        ids = ids[among(ids, allowed)]
     values = total[ids]
     if ids.size > k:  # the k best; at the boundary, equal scores go by chunk id as in ORDER BY rank, rowid
         kth = np.partition(values, ids.size - k)[ids.size - k]
@@ -174,17 +176,21 @@ def _top_by_terms(db: sqlite3.Connection, terms: Sequence[str], k: int, cache: T
 
 
 def search(db: sqlite3.Connection, terms: Sequence[str], k: int, filters: SearchFilters | None,
-           cache: TermScores | None = None, generation: int | None = None) -> list[tuple[int, float]]:
+           cache: TermScores | None = None, generation: int | None = None,
+           passing: Callable[[], np.ndarray] | None = None) -> list[tuple[int, float]]:
     """The k chunks with the best BM25 score for the terms, as (chunk_id, score) best first; higher is better.
 
-    With a `cache` and the store's `generation`, an unfiltered search of a store of TERM_SCORES_MIN_ROWS chunks or
-    more sums the terms' kept scores (`TermScores`): the same list, without scoring the common terms again."""
+    With a `cache` and the store's `generation`, a search of a store of TERM_SCORES_MIN_ROWS chunks or more sums
+    the terms' kept scores (`TermScores`): the same list, without scoring the common terms again. Filtered, it
+    needs `passing` (the sorted ids of the chunks the filter passes): BM25 does not depend on the filter, so the
+    filtered list is the unfiltered one without the chunks the filter does not pass."""
     expression = match_expression(terms)
     if not expression or k <= 0:
         return []
-    if (cache is not None and generation is not None and (filters is None or filters.is_empty())
+    filtered = filters is not None and not filters.is_empty()
+    if (cache is not None and generation is not None and (not filtered or passing is not None)
             and cache.rows(db, generation) >= TERM_SCORES_MIN_ROWS):
-        return _top_by_terms(db, terms, k, cache, generation)
+        return _top_by_terms(db, terms, k, cache, generation, passing() if passing is not None and filtered else None)
     return [(int(cid), -float(rank)) for cid, rank in db.execute(*or_query(expression, k, filters))]
 
 
@@ -204,3 +210,11 @@ def or_query(expression: str, k: int, filters: SearchFilters | None) -> tuple[st
     sql += " ORDER BY rank, rowid LIMIT ?"
     params.append(int(k))
     return sql, params
+
+
+def among(ids: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Which of `ids` are in `allowed` (sorted chunk ids), as a mask."""
+    if allowed.size == 0:
+        return np.zeros(ids.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(allowed, ids), allowed.size - 1)
+    return np.asarray(allowed[at] == ids)

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,11 @@ from index.store.embedded.schema import (
     doc_from_row,
 )
 from index.store.filter_sql import filter_clause
+from index.store.generation_cache import GenerationCache
 from index.store.statistics import LanguageStatistics, estimate_statistics
 from pedkb.errors import StoreError
 
+PASSING_IDS_BUDGET = 4_000_000  # chunk ids of recent filters kept (8 bytes each: 32 MB at most)
 _SET_META = "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value"
 
 
@@ -44,6 +47,8 @@ class SqliteStore:
         self._connections: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._guard = threading.Lock()
         self.term_scores = sqlite_lexical.TermScores()  # common terms' BM25 scores at the current generation
+        # per filter, the chunk ids passing it (`passing_ids`)
+        self.passing: GenerationCache[np.ndarray] = GenerationCache(PASSING_IDS_BUDGET, lambda ids: ids.size + 1)
         try:
             self.db.executescript(SCHEMA)
             add_missing_columns(self.db)
@@ -397,11 +402,18 @@ class SqliteStore:
                        filters: SearchFilters | None = None) -> list[tuple[int, float]]:
         """BM25 over the analysed chunk terms, as (chunk_id, score) best first (common terms' scores kept for the
         store's generation: `lexical.TermScores`)."""
-        return sqlite_lexical.search(self.db, terms, k, filters, self.term_scores, self.generation())
+        generation = self.generation()
+        passing = None if filters is None else partial(self.passing_ids, filters, generation)
+        return sqlite_lexical.search(self.db, terms, k, filters, self.term_scores, generation, passing)
 
     def warm_terms(self, seconds: float) -> int:
         """Keep the most common terms' scores before searches ask for them (`TermScores.prefill`)."""
         return self.term_scores.prefill(self.db, self.generation(), seconds)
+
+    def passing_ids(self, filters: SearchFilters, generation: int) -> np.ndarray:
+        """The ids of the chunks passing `filters`, sorted, read once per filter and store generation (searches with
+        a filter check their candidates against them in memory)."""
+        return self.passing.get(filters, generation, lambda: np.sort(self.filtered_chunk_ids(filters)))
 
     def filtered_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         """Ids of the chunks that pass the filters."""
