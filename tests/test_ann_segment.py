@@ -390,3 +390,23 @@ def test_a_store_above_the_threshold_without_a_segment_gets_one_when_maintained(
     assert backend.stats()["vector_index"] == "ann" and backend.stats()["vectors"] == 400
     assert not backend.maintain()  # nothing more is due
     backend.close()
+
+
+def test_a_filtered_search_finds_the_delta_chunks_it_passes_behind_many_it_does_not(tmp_path: Path) -> None:
+    """The flat delta is searched with the filter, not filtered after its nearest: 450 new chunks of another
+    language right on the query must not hide the 10 new ones the filter passes."""
+    backend = open_backend(tmp_path)
+    put(backend, vectors(600), 0)  # the segment; d0000-d0011, kk/ru/ky in turn
+    query = vectors(1, seed=11)[0]
+    near = query + 0.15 * np.random.default_rng(2).standard_normal((10, DIM)).astype(np.float32)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    with backend.writing():
+        for d, lang, vecs in (("new-ru", "ru", np.repeat(query[None, :], 450, axis=0)), ("new-kk", "kk", near)):
+            doc = DocumentRecord(doc_id=d, source=d, title=None, fmt="txt", sha256="0", size=0, languages=[lang])
+            backend.put_document(doc, [NewChunk(i, f"{d} {i}", lang, None, 0, 1, 1, f"{d}-{i}", v)
+                                       for i, v in enumerate(vecs)])
+    assert backend.stats()["vector_index"] == "ann"
+    new_kk = {c.chunk_id for c in backend.document_chunks("new-kk")}
+    found = [cid for cid, _ in backend.search(query, 10, SearchFilters(langs=("kk", "ky")))]
+    assert set(found) == new_kk
+    backend.close()

@@ -475,21 +475,24 @@ class FaissBackend(Backend):
             if allowed.size <= count or count >= FILTER_CAP:
                 return self._exact_filtered(q, k, allowed)
         passes = None if filters is None else partial(sqlite_lexical.among, allowed=allowed)
+        params, in_delta = None, delta.ntotal
+        if filters is not None and in_delta:  # the delta's nearest may all be chunks the filter does not pass:
+            delta_ids = faiss.vector_to_array(delta.id_map).astype(np.int64)  # it is searched among those it passes
+            passing = delta_ids[sqlite_lexical.among(delta_ids, allowed)]
+            in_delta = int(passing.size)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(passing))  # type: ignore[call-arg]
         while True:
             wanted = min(len(segment), int(count * len(segment) / max(1, len(segment) - len(tombstones))) + 1)
             ids, scores = segment.candidates(q[0], wanted, passes)
             if tombstones:
                 keep = np.fromiter((i not in tombstones for i in ids.tolist()), dtype=bool, count=ids.size)
                 ids, scores = ids[keep], scores[keep]
-            if delta.ntotal:
-                d_scores, d_ids = delta.search(q, min(count, delta.ntotal))
+            if in_delta:
+                d_scores, d_ids = delta.search(q, min(count, in_delta), params=params)
                 found = d_ids[0] >= 0
                 ids = np.concatenate([ids, d_ids[0][found]])
                 scores = np.concatenate([scores, d_scores[0][found]])
-            if filters is not None and delta.ntotal:  # the delta's (the segment's passed already)
-                keep = sqlite_lexical.among(ids, allowed)
-                ids, scores = ids[keep], scores[keep]
-            exhausted = wanted >= len(segment) and count >= delta.ntotal
+            exhausted = wanted >= len(segment) and count >= in_delta
             if ids.size >= min(k, live) or exhausted:
                 break
             if count >= FILTER_CAP and filters is not None:
