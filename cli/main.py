@@ -216,7 +216,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         output.print_json(stats)
         return 0
     nested = {k: v for k, v in stats.items() if isinstance(v, dict)}
-    output.table(("", "value"), [(k, v) for k, v in stats.items() if not isinstance(v, dict | list)])
+    output.table(("", "value"), [(k, ", ".join(map(str, v)) if isinstance(v, list) else v)  # e.g. the runtimes
+                                 for k, v in stats.items() if not isinstance(v, dict)])
     for name, counts in nested.items():
         output.table((name, "count"), [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v)
                                        for k, v in counts.items()], numeric=("count",))

@@ -165,7 +165,11 @@ def test_search_table_json_and_exports(data: Path) -> None:
 
     stats = json.loads(pedkb("stats", "--json", data=data).stdout)
     assert stats["documents"]["experience"] == 72
-    assert "experience" in pedkb("stats", data=data).stdout
+    summary = pedkb("stats", data=data).stdout
+    assert "experience" in summary
+    runtimes = stats["embedding_runtime"]  # a list: in the table on one line
+    assert runtimes and any(line.split()[:1] == ["embedding_runtime"] and ", ".join(runtimes) in line
+                            for line in summary.splitlines())
     loaded = json.loads(pedkb("kb", "load", "--json", data=data).stdout)
     assert loaded["experiences"]["unchanged"] == 72
     classified = json.loads(pedkb("classify", "дебаты в парах на уроке", "--json", data=data).stdout)
