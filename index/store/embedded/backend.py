@@ -457,11 +457,10 @@ class FaissBackend(Backend):
 
     def _search_segment(self, q: np.ndarray, k: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
         """The segment's graph candidates (re-scored exactly, tombstones dropped) merged with an exact search of the
-        delta. With filters the candidates are checked against them in SQLite and the search widens fourfold until
-        k pass; past FILTER_CAP candidates (a filter passing few chunks) the allowed chunks are scored exactly.
-
-        The chunks a filter passes are read once per store state (`_allowed_ids`): the first widening is in
-        proportion to their share, and a filter passing no more chunks than would be checked scores them exactly."""
+        delta. With filters, the chunks the filter passes are read once per store state (`_allowed_ids`); the graph's
+        candidates are checked against them before they are re-scored, the delta is searched among its chunks that
+        pass, and the search widens fourfold until k pass, starting in proportion to the filter's share. A filter
+        passing no more chunks than would be checked, or past FILTER_CAP candidates, has its chunks scored exactly."""
         segment, delta, tombstones = self._segment, self._index, self._tombstones
         assert segment is not None and delta is not None
         live = len(segment) - len(tombstones) + delta.ntotal
@@ -649,4 +648,3 @@ class FaissBackend(Backend):
             if self._segment is not None:
                 self._segment.close()
             self.store.close()
-
