@@ -64,8 +64,9 @@ def test_cors_over_http(server: tuple[str, Path]) -> None:
 def test_search_answers_while_a_large_upload_is_ingested(server: tuple[str, Path]) -> None:
     url, _ = server
     paragraph = (REPO / "corpus" / "documents" / "kk-criteria-based-assessment.txt").read_text(encoding="utf-8")
-    # every sentence numbered: no chunk repeats, so the embedding cache cannot shorten the upload
-    big = "\n\n".join(paragraph.replace(". ", f". ({i}) ") for i in range(25)).encode()
+    # every sentence numbered: no chunk repeats, so the embedding cache cannot shorten the upload; 60 copies (about
+    # 270 chunks) outlast the first searches on a fast CPU too (25 copies were in before the second search in a CI run)
+    big = "\n\n".join(paragraph.replace(". ", f". ({i}) ") for i in range(60)).encode()
     result: dict[str, httpx.Response] = {}
 
     def send() -> None:
@@ -74,7 +75,7 @@ def test_search_answers_while_a_large_upload_is_ingested(server: tuple[str, Path
 
     uploader = threading.Thread(target=send)
     uploader.start()
-    time.sleep(1.0)
+    time.sleep(0.3)  # the upload is sent and being read
     latencies = []
     while uploader.is_alive() and len(latencies) < 40:
         started = time.perf_counter()

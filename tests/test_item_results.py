@@ -158,9 +158,9 @@ def test_explain_names_the_evidence(filled: KnowledgeBase) -> None:
 
 def test_a_filter_narrows_what_is_shown_not_whether_the_query_has_a_close_match(filled: KnowledgeBase) -> None:
     # A Russian query filtered to Kazakh matches fewer of its words there. The close-match model here reads word
-    # matches alone, its floor between the query's best match in the bank and its best match in Kazakh: read on
-    # the filtered ranking, the query was cut as "no close match" (30 of 159 cross-lingual evaluation pairs
-    # searched within the answer language were).
+    # matches alone, its floor between the query's best match in the bank and its best match in Kazakh: with the
+    # filtered word match, the query was cut as "no close match" (28 of 159 cross-lingual evaluation pairs
+    # searched within the answer language were). The words say whether the query is real, in the whole bank.
     query, kazakh = "дебаты учеников в парах", SearchFilters(langs=("kk",))
     everywhere = filled.searcher.rank(query, "hybrid", None, 10).words
     in_kazakh = filled.searcher.rank(query, "hybrid", kazakh, 10).words
@@ -178,6 +178,25 @@ def test_a_filter_narrows_what_is_shown_not_whether_the_query_has_a_close_match(
         nonsense = filled.find("zzqxv qwpp", filters=kazakh, mode=mode)
         assert nonsense.close_match is not None and nonsense.close_match < model.floor, mode
         assert nonsense.items == [] and nonsense.total == 0 and (nonsense.no_close_match or mode == "lexical")
+
+
+def test_a_filter_that_holds_nothing_close_answers_no_close_match(filled: KnowledgeBase) -> None:
+    # The close-match model here reads the best dense score alone, its floor between the query's best cosine in
+    # the bank and its best cosine in Kazakh: nothing shown under the filter is close, so nothing is shown.
+    query, kazakh = "дебаты учеников в парах", SearchFilters(langs=("kk",))
+    everywhere = filled.searcher.rank(query, "hybrid", None, 10).dense_top
+    in_kazakh = filled.searcher.rank(query, "hybrid", kazakh, 10).dense_top
+    assert everywhere is not None and in_kazakh is not None and in_kazakh < everywhere
+    model = QueryModel(dense=1.0, lexical=0.0, bias=-(everywhere + in_kazakh) / 2, floor=0.5)
+    filled.__dict__["calibration"] = Calibration(MODEL, {}, model)
+    assert not filled.find(query).no_close_match and filled.find(query).items
+    for mode in ("hybrid", "dense"):
+        page = filled.find(query, filters=kazakh, mode=mode)
+        assert page.no_close_match and page.items == [] and page.total == 0, mode
+        assert page.close_match is not None and page.close_match < model.floor
+    # a filter that keeps the close passage keeps the answer
+    russian = filled.find(query, filters=SearchFilters(langs=("ru",)))
+    assert not russian.no_close_match and russian.items
 
 
 def test_passage_search_stays_flat(filled: KnowledgeBase) -> None:
