@@ -46,6 +46,7 @@ MAX_PER_SOURCE = 3  # passages of one document in one language per block of PAGE
 NEAR_DUPLICATE = 0.8  # share of the smaller passage's word trigrams found in the other: a near copy
 NEAR_DUPLICATE_WINDOW = 50  # near copies are looked for among this many first results (exact copies everywhere)
 SHINGLE_CACHE_SIZE = 2_048  # passages whose trigrams are kept between searches (about 5 KB each)
+TEXT_KEYS_SIZE = 200_000  # chunks whose text key a searcher keeps (120 bytes each, 24 MB when full; no text)
 _MIN_VARIANCE = 1e-8
 _WORD = re.compile(r"[^\W_]+")
 
@@ -210,12 +211,12 @@ def fuse_by_language(dense: Sequence[Ranked], lexical: Sequence[Ranked], k: int 
 # ---- page rules ---------------------------------------------------------------------------------------------
 
 
-def present(ranked: Sequence[Ranked], limit: int, page: int = PAGE,
-            per_source: int = MAX_PER_SOURCE) -> list[Ranked]:
+def present(ranked: Sequence[Ranked], limit: int, page: int = PAGE, per_source: int = MAX_PER_SOURCE,
+            keys: Callable[[ChunkRecord], int] | None = None) -> list[Ranked]:
     """The first `limit` results after the page rules: near-duplicates dropped, then every block of `page`
     results filled in rank order with at most `per_source` passages of one document in one language, as long as
     other passages can take the place. Pages do not depend on `limit`, so paging with offsets is consistent."""
-    stream = drop_duplicates(ranked)
+    stream = drop_duplicates(ranked, keys)
     pending: list[Ranked] = []
     out: list[Ranked] = []
     while len(out) < limit:
@@ -244,14 +245,16 @@ def present(ranked: Sequence[Ranked], limit: int, page: int = PAGE,
     return out[:limit]
 
 
-def drop_duplicates(ranked: Iterable[Ranked]) -> Iterator[Ranked]:
+def drop_duplicates(ranked: Iterable[Ranked], keys: Callable[[ChunkRecord], int] | None = None) -> Iterator[Ranked]:
     """The passages in order without repeats: the same normalised text in the same language again, or (among the
-    first NEAR_DUPLICATE_WINDOW) a near copy of one; a translation is a different passage."""
+    first NEAR_DUPLICATE_WINDOW) a near copy of one; a translation is a different passage. `keys` gives a chunk's
+    text key (default: `text_key` of its text, found anew; a searcher passes its `TextKeys`)."""
+    key_of = _key_of if keys is None else keys
     exact: set[tuple[str, int]] = set()
     kept: list[tuple[str, Shingles]] = []  # the passages near copies are compared with, by language
     for r in ranked:
         lang, text = r.chunk.lang, r.chunk.text
-        key = (lang, _text_key(text))
+        key = (lang, key_of(r.chunk))
         if key in exact:
             continue
         if len(exact) < NEAR_DUPLICATE_WINDOW:
@@ -263,11 +266,39 @@ def drop_duplicates(ranked: Iterable[Ranked]) -> Iterator[Ranked]:
         yield r
 
 
-@lru_cache(maxsize=20_000)
-def _text_key(text: str) -> int:
-    """A hash of a passage's words, case-folded (the same passage text recurs across queries: cached). Within one
-    process, as the keys are only compared there; two different texts share one with a chance of 2**-64."""
+def text_key(text: str) -> int:
+    """A hash of a passage's words, case-folded. Within one process, as the keys are only compared there; two
+    different texts share one with a chance of 2**-64."""
     return hash(" ".join(_WORD.findall(text.casefold())))
+
+
+def _key_of(chunk: ChunkRecord) -> int:
+    return text_key(chunk.text)
+
+
+class TextKeys:
+    """The text keys of one store's chunks by chunk id, kept between searches: the passages a search ranks recur
+    across searches, and finding their words again cost more than the rest of grouping a ranking (measured in
+    docs/benchmarks.md). A stored chunk's text never changes and its id is never reused (the stores only ever
+    update a chunk's vector key and term count), so an id names one key for the life of the store; no text is kept
+    alive. Bounded: cleared when full (clearing a dict is safe beside concurrent searches, evicting from it is not).
+    """
+
+    def __init__(self, size: int = TEXT_KEYS_SIZE) -> None:
+        self._keys: dict[int, int] = {}
+        self._size = size
+
+    def __call__(self, chunk: ChunkRecord) -> int:
+        key = self._keys.get(chunk.chunk_id)
+        if key is None:
+            key = text_key(chunk.text)
+            if len(self._keys) >= self._size:
+                self._keys.clear()
+            self._keys[chunk.chunk_id] = key
+        return key
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class Shingles(NamedTuple):

@@ -85,11 +85,12 @@ class Ranking:
             self._evidence = _evidence(*self.legs, self.ranked)
         return self._evidence
 
-    def groups(self) -> list[ItemGroup]:
+    def groups(self, keys: ranking.TextKeys | None = None) -> list[ItemGroup]:
         """The items of the ranking in order of their best passage, near duplicates dropped (computed once: a
-        ranking may be shared by several searches through `rankings`; callers do not change the groups)."""
+        ranking may be shared by several searches through `rankings`; callers do not change the groups). `keys`:
+        the searcher's text keys of the chunks, kept between searches."""
         if self._groups is None:
-            self._groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(self.ranked))
+            self._groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(self.ranked, keys))
         return self._groups
 
 
@@ -157,6 +158,7 @@ class Searcher:
         # the chunks and items searches read, by id (weighed by text length: ~CHUNK_CACHE_CHARS characters in all)
         self.chunks: RecordCache[int, ChunkRecord] = RecordCache(CHUNK_CACHE_CHARS, lambda c: len(c.text) + 200)
         self.documents: RecordCache[str, DocumentRecord] = RecordCache(DOCUMENT_CACHE_SIZE)
+        self.text_keys = ranking.TextKeys()  # the chunks' text keys (exact copies are dropped by them)
 
     def _chunk_reader(self, generation: int) -> ranking.ChunkReader:
         """Chunks by id through `chunks`, at the generation the ranking was asked at (read once per ranking)."""
@@ -222,7 +224,8 @@ class Searcher:
             last = not found.full or depth >= TIERS[-1][0]
             seen = {r.chunk_id for r in served}
             limit = need if last else reach
-            fresh = [r for r in ranking.present(found.ranked, limit + len(served)) if r.chunk_id not in seen]
+            fresh = [r for r in ranking.present(found.ranked, limit + len(served), keys=self.text_keys)
+                     if r.chunk_id not in seen]
             served += fresh[:limit - len(served)]
             if last or len(served) >= need:
                 break
@@ -275,7 +278,7 @@ class Searcher:
         for depth, reach in TIERS:
             found = self.rank(query, mode, filters, depth)
             n_terms = len(set(found.terms))
-            groups = found.groups()
+            groups = found.groups(self.text_keys)
             if depth == TIERS[0][0]:
                 served.close = self._close_match(query, filters, found, calibration)
                 query_floor = calibration.query_floor()

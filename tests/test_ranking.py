@@ -148,9 +148,12 @@ def reference_drop_duplicates(items: list[Ranked]) -> list[int]:
     return out
 
 
-def test_duplicates_are_dropped_as_the_plain_rule_says_on_many_near_copies() -> None:
+@pytest.mark.parametrize("kept_keys", [None, 1_000, 7], ids=["found-anew", "kept", "kept-and-cleared"])
+def test_duplicates_are_dropped_as_the_plain_rule_says_on_many_near_copies(kept_keys: int | None) -> None:
     """Edited, cut and re-cased copies around the 80 % line, in two languages, against the rule written plainly
-    (the fast path hashes trigrams and checks a probe of them first; it must drop exactly the same passages)."""
+    (the fast path hashes trigrams and checks a probe of them first; it must drop exactly the same passages).
+    With a searcher's `TextKeys` (asked twice: the second time every key comes from it; or too small to keep them
+    all, so it is cleared as it goes) the same passages are dropped."""
     rng = np.random.default_rng(7)
     vocabulary = [f"сөз{i}" for i in range(60)]
     dropped = 0
@@ -170,8 +173,12 @@ def test_duplicates_are_dropped_as_the_plain_rule_says_on_many_near_copies() -> 
                 words = [w.upper() + "," for w in words]
             lang = "ru" if rng.random() < 0.3 else "kk"
             items.append(Ranked(chunk(cid, lang, f"d{cid}", " ".join(words)), 1.0 - cid / 100))
-        kept = [r.chunk_id for r in drop_duplicates(items)]
-        assert kept == reference_drop_duplicates(items)
+        reference = reference_drop_duplicates(items)
+        keys = None if kept_keys is None else ranking.TextKeys(kept_keys)  # a store's: one text per chunk id
+        for _ in range(1 if keys is None else 2):
+            kept = [r.chunk_id for r in drop_duplicates(items, keys)]
+            assert kept == reference
+        assert keys is None or 0 < len(keys) <= kept_keys
         dropped += len(items) - len(kept)
     assert dropped > 1000  # the copies were there to drop
 

@@ -26,6 +26,7 @@ export const EN_STRINGS = {
     results_total: "{n} results found",
     results_total_estimate: "At least {n} results found",
     no_close_match: "Nothing close to the query was found. Try wording it differently.",
+    no_close_match_filtered: "Nothing close to the query within the chosen filters. Try removing some filters.",
     did_you_mean: "Did you mean:",
     more_passages: "{n} more passages of this item match",
     facets_title: "Narrow the results",

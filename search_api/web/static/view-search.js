@@ -203,7 +203,9 @@ export async function renderSearch(app, { query }) {
       next = page.next_offset;
       more.hidden = next === null || next === undefined;
       const total = page.total ?? list.size;
-      status.textContent = page.no_close_match ? app.t("no_close_match")
+      // under a filter "nothing close" is about what the filter keeps: removing filters may find something
+      const filtered = Object.keys(filtersOf(current)).length > 0;
+      status.textContent = page.no_close_match ? app.t(filtered ? "no_close_match_filtered" : "no_close_match")
         : list.size ? app.t(page.total_is_estimate ? "results_total_estimate" : "results_total", { n: total })
           : app.t("no_results");
       status.dataset.state = list.size ? "results" : "empty";
