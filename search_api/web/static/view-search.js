@@ -43,6 +43,11 @@ function filtersOf(params) {
   return filters;
 }
 
+/** How many filters the search has (the summary's count; "nothing close" under filters says so). */
+function activeFilters(params) {
+  return Object.keys(filtersOf(params)).length;
+}
+
 function checks(app, name, values, chosen, label) {
   return h("fieldset", {},
     h("legend", {}, app.t(label)),
@@ -73,7 +78,7 @@ function filterPanel(app, catalog, params) {
   const groups = catalog.groups.map((g) => option(g.id, nameOf(g.labels, lang, g.id), params.group));
   const grades = Array.from({ length: 12 }, (_, n) =>
     option(String(n), n === 0 ? app.t("grade_0") : app.t("grade_n", { n }), params.grade));
-  const active = Object.keys(filtersOf(params)).length;
+  const active = activeFilters(params);
   const details = h("details", { class: "filters", open: window.innerWidth >= 896 },
     h("summary", {}, active ? app.t("filters_active", { n: active }) : app.t("filters")),
     checks(app, "type", ["experience", "technology", "document"].map((v) => [v, app.t(`type_${v}`)]), params.type,
@@ -204,8 +209,8 @@ export async function renderSearch(app, { query }) {
       more.hidden = next === null || next === undefined;
       const total = page.total ?? list.size;
       // under a filter "nothing close" is about what the filter keeps: removing filters may find something
-      const filtered = Object.keys(filtersOf(current)).length > 0;
-      status.textContent = page.no_close_match ? app.t(filtered ? "no_close_match_filtered" : "no_close_match")
+      status.textContent = page.no_close_match
+        ? app.t(activeFilters(current) ? "no_close_match_filtered" : "no_close_match")
         : list.size ? app.t(page.total_is_estimate ? "results_total_estimate" : "results_total", { n: total })
           : app.t("no_results");
       status.dataset.state = list.size ? "results" : "empty";
@@ -284,7 +289,7 @@ export async function renderSearch(app, { query }) {
     current = readForm(form);
     app.remember(toHash(current));
     const summary = aside.querySelector("summary");
-    const active = Object.keys(filtersOf(current)).length;
+    const active = activeFilters(current);
     summary.textContent = active ? app.t("filters_active", { n: active }) : app.t("filters");
     start?.remove();
     run(0);
