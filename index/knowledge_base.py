@@ -45,7 +45,7 @@ from ingest.knowledge import (
     load_corpus_experiences,
     load_vocabulary,
 )
-from ingest.language import detect_language
+from ingest.language import detect_query_language
 from ingest.ocr import OcrProgress
 from pedkb import limits
 from pedkb.errors import InconsistentStoreError, ModelMismatchError, NotFoundError, ValidationError
@@ -198,7 +198,7 @@ class KnowledgeBase:
         """The ranking with the technologies named in the query (or, given its `vector`, clearly described by
         it, or else agreed on by its first results), and the experiences tagged with them, first (`query_lang`:
         the query's language when the caller has detected it already)."""
-        lang = detect_language(query) if query_lang is None else query_lang
+        lang = detect_query_language(query) if query_lang is None else query_lang
         matches = self.bridge.recognise(query)
         if vector is not None and self.vocabulary.technologies:
             matches = merge(matches, self.router.route(vector))

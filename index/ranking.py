@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -49,11 +49,13 @@ SHINGLE_CACHE_SIZE = 2_048  # passages whose trigrams are kept between searches 
 TEXT_KEYS_SIZE = 200_000  # chunks whose text key a searcher keeps (120 bytes each, 24 MB when full; no text)
 _MIN_VARIANCE = 1e-8
 _WORD = re.compile(r"[^\W_]+")
+_BY_SCORE_AND_ID = itemgetter(0, 1)
 
 
-@dataclass(frozen=True)
-class Ranked:
-    """One ranked chunk with its score (higher is better)."""
+class Ranked(NamedTuple):
+    """One ranked chunk with its raw score (higher is better); an item's matched passages are these too
+    (`results.Passage`). A named tuple: a search makes some 2,000 of them, and a frozen dataclass takes half as long
+    again to make."""
 
     chunk: ChunkRecord
     score: float
@@ -62,6 +64,21 @@ class Ranked:
     def chunk_id(self) -> int:
         """The chunk's id."""
         return self.chunk.chunk_id
+
+    @property
+    def raw(self) -> float:
+        """The raw ranking score (the name the item results read it by)."""
+        return self.score
+
+    @property
+    def lang(self) -> str:
+        """The passage's language."""
+        return self.chunk.lang
+
+    @property
+    def text(self) -> str:
+        """The passage's text."""
+        return self.chunk.text
 
 
 Scale = Callable[[float, str], float]
@@ -148,9 +165,13 @@ def dense_ranked(backend: Backend, query: np.ndarray, depth: int, filters: Searc
     pairs = backend.search(query, fetch, filters)
     chunks = (read or backend.get_chunks)([cid for cid, _ in pairs])
     scale = language_scale(backend, query, alpha)
-    ranked = [Ranked(chunks[cid], scale(score, chunks[cid].lang)) for cid, score in pairs if cid in chunks]
-    ranked.sort(key=lambda r: (-r.score, r.chunk_id))
-    return ranked
+    scored = []  # (-score, id, chunk): sorted as tuples, best first, ties by id
+    for cid, score in pairs:
+        chunk = chunks.get(cid)
+        if chunk is not None:
+            scored.append((-scale(score, chunk.lang), cid, chunk))
+    scored.sort(key=_BY_SCORE_AND_ID)
+    return [Ranked(chunk, -negative) for negative, _, chunk in scored]
 
 
 def dense_ranking(backend: Backend, query: np.ndarray, depth: int, filters: SearchFilters | None,
@@ -183,29 +204,35 @@ def fuse_by_language(dense: Sequence[Ranked], lexical: Sequence[Ranked], k: int 
     With the query's language (kk, ky or ru), lexical matches in languages outside its family count
     OTHER_LANGUAGE_LEXICAL; without it (an English or undetermined query) every lexical match counts fully.
     """
-    chunks = {r.chunk_id: r.chunk for r in (*dense, *lexical)}
-    dense_score = {r.chunk_id: r.score for r in dense}
     family = LANGUAGE_FAMILIES.get(query_lang or "")
-    fused: dict[int, float] = defaultdict(float)
-    for ranking, is_lexical in ((dense, False), (lexical, True)):
-        seen: Counter[str] = Counter()
-        for r in ranking:
-            seen[r.chunk.lang] += 1
-            weight = OTHER_LANGUAGE_LEXICAL if is_lexical and family and r.chunk.lang not in family else 1.0
-            fused[r.chunk_id] += weight / (k + seen[r.chunk.lang])
+    chunks: dict[int, ChunkRecord] = {}
+    dense_score: dict[int, float] = {}
+    fused: dict[int, float] = {}
+    for leg, is_lexical in ((dense, False), (lexical, True)):
+        seen: dict[str, int] = {}
+        for r in leg:
+            chunk = r.chunk
+            cid, lang = chunk.chunk_id, chunk.lang
+            place = seen[lang] = seen.get(lang, 0) + 1
+            weight = OTHER_LANGUAGE_LEXICAL if is_lexical and family and lang not in family else 1.0
+            fused[cid] = fused.get(cid, 0.0) + weight / (k + place)
+            if is_lexical:
+                chunks.setdefault(cid, chunk)
+            else:
+                chunks[cid], dense_score[cid] = chunk, r.score
     floor = min(dense_score.values(), default=0.0)
-    by_lang: dict[str, list[int]] = {}
-    for cid in chunks:
-        by_lang.setdefault(chunks[cid].lang, []).append(cid)
-    out = []
-    for ids in by_lang.values():
-        ids.sort(key=lambda cid: (-fused[cid], -dense_score.get(cid, -math.inf), cid))
-        slots = sorted((dense_score[cid] for cid in ids if cid in dense_score), reverse=True)
-        for position, cid in enumerate(ids):
+    by_lang: dict[str, list[tuple[float, float, int]]] = {}
+    for cid, chunk in chunks.items():  # (-fused, -dense score, id): the order within a language
+        by_lang.setdefault(chunk.lang, []).append((-fused[cid], -dense_score.get(cid, -math.inf), cid))
+    out = []  # (-slot, -fused, id): the final order
+    for keys in by_lang.values():
+        keys.sort()
+        slots = sorted((-negative for _, negative, _ in keys if negative != math.inf), reverse=True)
+        for position, (negative_fused, _, cid) in enumerate(keys):
             slot = slots[position] if position < len(slots) else (slots[-1] if slots else floor)
-            out.append((slot, fused[cid], cid))
-    out.sort(key=lambda item: (-item[0], -item[1], item[2]))
-    return [Ranked(chunks[cid], slot) for slot, _, cid in out]
+            out.append((-slot, negative_fused, cid))
+    out.sort()
+    return [Ranked(chunks[cid], -negative_slot) for negative_slot, _, cid in out]
 
 
 # ---- page rules ---------------------------------------------------------------------------------------------

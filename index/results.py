@@ -13,33 +13,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from index.records import ChunkRecord, DocumentRecord
+from index.ranking import Ranked as Passage  # one matched passage of an item: its chunk and raw score
+from index.records import DocumentRecord
 
 # facet name in the answer -> where an item's values come from ("kind" and "lang" are not stored facets)
 FACET_NAMES: tuple[str, ...] = ("type", "lang", "technology", "region", "subject", "grade")
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One matched passage of an item: the stored chunk and its raw ranking score."""
-
-    chunk: ChunkRecord
-    raw: float
-
-    @property
-    def chunk_id(self) -> int:
-        """The chunk's id."""
-        return self.chunk.chunk_id
-
-    @property
-    def lang(self) -> str:
-        """The passage's language."""
-        return self.chunk.lang
-
-    @property
-    def text(self) -> str:
-        """The passage's text."""
-        return self.chunk.text
 
 
 @dataclass

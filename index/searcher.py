@@ -18,7 +18,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,10 +26,10 @@ from index import ranking
 from index.calibration import Calibration
 from index.lexical import index_terms
 from index.records import ChunkRecord, DocumentRecord, SearchFilters, SearchHit
-from index.results import ItemGroup, Passage, facet_counts, group
+from index.results import ItemGroup, facet_counts, group
 from index.store.base import Backend
 from index.store.generation_cache import GenerationCache, RecordCache
-from ingest.language import detect_language
+from ingest.language import detect_query_language
 from pedkb import limits
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Ranking:
         ranking may be shared by several searches through `rankings`; callers do not change the groups). `keys`:
         the searcher's text keys of the chunks, kept between searches."""
         if self._groups is None:
-            self._groups = group(Passage(r.chunk, r.score) for r in ranking.drop_duplicates(self.ranked, keys))
+            self._groups = group(ranking.drop_duplicates(self.ranked, keys))
         return self._groups
 
 
@@ -122,8 +122,7 @@ class ItemPage:
     close_match: float | None = None  # the calibrated chance that the query has a close match at all
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     """A matching item in the served order, with its calibrated score and the ranking (tier) it came from."""
 
     group: ItemGroup
@@ -183,7 +182,7 @@ class Searcher:
               generation: int) -> Ranking:
         read = self._chunk_reader(generation)
         lexical = self._lexical(terms, depth if mode != "dense" else 1, filters, read)
-        words = lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
+        words = _word_match(lexical, terms)
         vector = self._embed_query(query)
         dense = ranking.dense_ranked(self.backend, vector, depth if mode != "lexical" else 1, filters,
                                      self._alpha, read)
@@ -195,7 +194,7 @@ class Searcher:
         full = len(dense) >= depth
         if mode != "hybrid" or lexical is None:
             return Ranking(dense, terms, (dense, ()), full=full, words=words, dense_top=dense_top)
-        query_lang = detect_language(query)
+        query_lang = detect_query_language(query)
         fused = ranking.fuse_by_language(dense, lexical, query_lang=query_lang)
         expansions = []
         if self._lift is not None:
@@ -286,8 +285,9 @@ class Searcher:
                                          and served.close < query_floor)
                 if served.no_close_match:
                     return served
-            fresh = [_Candidate(g, calibration.score(g.best.raw, mode, n_terms), found)
-                     for g in groups if g.doc_id not in listed]
+            unlisted = [g for g in groups if g.doc_id not in listed]
+            fresh = [_Candidate(g, score, found) for g, score in
+                     zip(unlisted, calibration.scores([g.best.raw for g in unlisted], mode, n_terms), strict=True)]
             deepest = depth >= TIERS[-1][0]
             last = not found.full or deepest
             taken = fresh if last else fresh[:max(reach - len(listed), 0)]
@@ -316,8 +316,20 @@ class Searcher:
         """
         words = found.words
         if filters is not None and not filters.is_empty():
-            words = max(words, self.rank(query, "dense", None, 1).words)  # the same in every mode and depth
+            words = max(words, self._words_in_bank(query))  # the filtered words are a part of the bank's
         return calibration.close_match(found.dense_top, words)
+
+    def _words_in_bank(self, query: str) -> float:
+        """The query's best word match per term over the whole bank (`Ranking.words` unfiltered): the lexical leg
+        alone, one passage deep, kept in `rankings` under a key of its own."""
+        terms = self._terms(query)
+        generation = self.backend.generation()
+
+        def words() -> Ranking:
+            lexical = self._lexical(terms, 1, None, self._chunk_reader(generation))
+            return Ranking([], terms, words=_word_match(lexical, terms))
+
+        return self.rankings.get((query, tuple(terms), "words", None, 1), generation, words).words
 
     def _explain(self, item: ItemGroup, found: Ranking, score: float, mode: str, calibration: Calibration,
                  floor: float | None) -> dict[str, object]:
@@ -333,6 +345,11 @@ class Searcher:
                 "best_dense_score": found.dense_top, "word_match_per_term": round(found.words, 4),
                 "calibration": calibration.describe(mode), "query_terms": list(query_terms),
                 "expansions": list(found.expansions), "passages": passages}
+
+
+def _word_match(lexical: Sequence[ranking.Ranked] | None, terms: Sequence[str]) -> float:
+    """`Ranking.words`: the best lexical score per distinct query term (0 when no passage shares a word)."""
+    return lexical[0].score / max(len(set(terms)), 1) if lexical else 0.0
 
 
 def _expansion(lifted: Any) -> str:

@@ -33,7 +33,7 @@ from rapidfuzz.distance import Levenshtein
 from index.lexical import normalise, stem
 from index.store.base import Backend
 from ingest.knowledge import Vocabulary
-from ingest.language import detect_language
+from ingest.language import detect_query_language
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def corrections(lexicon: Lexicon, query: str, lang: str | None = None) -> list[C
 
 def query_language(lexicon: Lexicon, query: str) -> str:
     """The query's language: detected, else the one whose vocabulary knows most of its words."""
-    detected = detect_language(query)
+    detected = detect_query_language(query)
     if detected in LANGS:
         return detected
     words = normalise(query).split()

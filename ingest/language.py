@@ -50,6 +50,13 @@ def detect_language(text: str) -> str:
     return detect_language_confidence(text)[0]
 
 
+@functools.lru_cache(maxsize=4_096)
+def detect_query_language(query: str) -> str:
+    """`detect_language` of a search query, remembered: one search asks it four times (the route, the ranking, the
+    speller, the technology bridge), and popular queries recur. Queries are short (`limits.MAX_QUERY_CHARS`)."""
+    return detect_language(query)
+
+
 def detect_language_confidence(text: str) -> tuple[str, float]:
     """The language of `text` and how sure the guess is (1.0 when letters decide, else the model's share)."""
     text = fix_mixed_script(text)

@@ -24,6 +24,10 @@ WARM_STORE_S = 15.0
 WARM_LATER_S = 120.0
 WARM_STEP_S = 2.0
 READY_WAIT_S = 3.0  # the longest a search waits for a warming worker before it answers 503 starting
+# The collector's thresholds once warm (Python's default: 700, 10, 10). A search keeps some 1,000 records and
+# tuples in its caches (chunks, rankings, text keys), so at the default a full collection, which walks every cache,
+# ran every few searches: 2-4 ms of a new search's p50 and 8 ms of its mean at 100k chunks (docs/benchmarks.md).
+GC_THRESHOLDS = (50_000, 20, 10)
 
 
 class Warmup:
@@ -35,6 +39,7 @@ class Warmup:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._frozen = False  # `gc.freeze` was called once warm
+        self._thresholds: tuple[int, int, int] | None = None  # the collector's thresholds before warm ones were set
 
     def start(self, kb: KnowledgeBase) -> None:
         """Start warming `kb` on a daemon thread."""
@@ -63,6 +68,9 @@ class Warmup:
         if self._frozen:  # what the closed knowledge base leaves behind may be collected again
             gc.unfreeze()
             self._frozen = False
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None
 
     def _run(self, kb: KnowledgeBase) -> None:
         steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: kb.find(WARMUP_QUERY, k=10),
@@ -114,7 +122,8 @@ class Warmup:
         The model, the lexicons and the technology names (about 600,000 objects) live as long as the process, yet
         every full collection walked them: about 360 ms, twice a minute under load, some 12 ms per search at 100k
         chunks (docs/benchmarks.md). `gc.freeze` moves them to a generation that is never scanned; they are still
-        freed by reference counting. `stop` unfreezes them.
+        freed by reference counting. What searches keep afterwards (the caches) is collected less often
+        (GC_THRESHOLDS). `stop` unfreezes them and sets the thresholds back.
         """
         try:
             kb.backend.maintain()
@@ -123,3 +132,6 @@ class Warmup:
         gc.collect()
         gc.freeze()
         self._frozen = True
+        if self._thresholds is None:
+            self._thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)

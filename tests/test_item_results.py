@@ -199,6 +199,35 @@ def test_a_filter_that_holds_nothing_close_answers_no_close_match(filled: Knowle
     assert not russian.no_close_match and russian.items
 
 
+def test_a_filtered_search_reads_the_bank_s_word_match_without_an_unfiltered_dense_search(
+        filled: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The close-match check under a filter needs the query's word match in the whole bank; it reads the lexical
+    # leg alone (kept with the rankings), never a dense search without the filter (4-5 ms at 100k chunks).
+    query, kazakh = "дебаты учеников в парах", SearchFilters(langs=("kk",))
+    bank_words = filled.searcher.rank(query, "hybrid", None, 10).words
+    filled.searcher.rankings = type(filled.searcher.rankings)()
+    dense_filters: list[SearchFilters | None] = []
+    search = filled.backend.search
+    monkeypatch.setattr(filled.backend, "search", lambda vector, k, filters=None: dense_filters.append(filters)
+                        or search(vector, k, filters))
+    page = filled.find(query, filters=kazakh, explain=True)
+    assert dense_filters and all(f == kazakh for f in dense_filters)
+    assert page.items and page.items[0].explanation is not None
+    assert 0.0 < page.items[0].explanation["word_match_per_term"] < round(bank_words, 4)  # filtered, in `explain`
+    assert filled.searcher._words_in_bank(query) == bank_words  # what the close-match check read
+
+
+def test_calibrated_scores_in_one_call_are_the_scores_one_by_one() -> None:
+    fitted = Calibration.for_model(MODEL)
+    raws = [-0.3, 0.0, 0.41, 0.83, 0.97, 2.5, 14.0, 1e6]
+    for calibration in (fitted, Calibration(None, {})):
+        for mode in ("hybrid", "dense", "lexical"):
+            for n_terms in (1, 3):
+                assert calibration.scores(raws, mode, n_terms) == [calibration.score(r, mode, n_terms)
+                                                                   for r in raws], (calibration.model, mode)
+    assert fitted.calibrated
+
+
 def test_passage_search_stays_flat(filled: KnowledgeBase) -> None:
     hits = filled.search("дебаты учеников в парах", k=20)
     docs = [h.document.doc_id for h in hits]

@@ -128,9 +128,12 @@ def test_ready_means_a_whole_search_ran(tmp_path: Path) -> None:
 def test_once_warm_the_store_is_maintained_and_what_lives_on_is_frozen(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Ready comes after the store's upkeep was started and the long-lived objects were frozen out of the cyclic
-    collector's scans; stopping the app unfreezes them."""
+    collector's scans, and what searches keep afterwards is collected less often; stopping the app unfreezes them
+    and sets the collector's thresholds back."""
     settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
+    assert before != warmup.GC_THRESHOLDS
     with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
         maintained: list[bool] = []
         monkeypatch.setattr(kb.backend, "maintain", lambda: maintained.append(gc.get_freeze_count() == 0) or False)
@@ -146,6 +149,7 @@ def test_once_warm_the_store_is_maintained_and_what_lives_on_is_frozen(tmp_path:
             wait_until(test_client, "/api/v1/health/ready", 200)
             assert maintained == [True]  # once, before the freeze
             assert gc.get_freeze_count() > 10_000  # the model, lexicons and names built by the warm-up search
+            assert gc.get_threshold() == warmup.GC_THRESHOLDS
             deadline = time.monotonic() + TIMEOUT
             while len(warmed) < 4:
                 assert time.monotonic() < deadline, warmed
@@ -153,3 +157,4 @@ def test_once_warm_the_store_is_maintained_and_what_lives_on_is_frozen(tmp_path:
             time.sleep(0.1)
             assert warmed == [(warmup.WARM_STORE_S, False), *[(warmup.WARM_STEP_S, True)] * 3]  # then it stops
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == before

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchHit
 from index.results import Passage
-from ingest.language import detect_language
+from ingest.language import detect_query_language
 from pedkb.settings import Settings
 from search_api.deps import GuardedRoute, KbDep, SearchLogDep, SettingsDep
 from search_api.examples import SEARCH_BODY
@@ -41,7 +41,7 @@ def run_search(kb: KnowledgeBase, settings: Settings, query: SearchQuery) -> Sea
     if filters is NOTHING or not has_words(text):
         return SearchResponse(**head, results=[], next_offset=None, total=0 if query.group_by == "item" else None)
     corpus = kb.settings.corpus.resolve()
-    query_lang = detect_language(text)
+    query_lang = detect_query_language(text)
     if query.group_by == "passage":
         hits = kb.search(text, k=query.k, offset=query.offset, filters=filters, mode=query.mode)
         results = [_result(hit, text, corpus, query_lang) for hit in hits]
