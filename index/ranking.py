@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from index.records import ChunkRecord, SearchFilters
+from index.records import ChunkRecord, Ranked, SearchFilters
 from index.store.base import Backend
 from index.store.statistics import LanguageStatistics
 
@@ -50,35 +50,6 @@ TEXT_KEYS_SIZE = 200_000  # chunks whose text key a searcher keeps (120 bytes ea
 _MIN_VARIANCE = 1e-8
 _WORD = re.compile(r"[^\W_]+")
 _BY_SCORE_AND_ID = itemgetter(0, 1)
-
-
-class Ranked(NamedTuple):
-    """One ranked chunk with its raw score (higher is better); an item's matched passages are these too
-    (`results.Passage`). A named tuple: a search makes some 2,000 of them, and a frozen dataclass takes half as long
-    again to make."""
-
-    chunk: ChunkRecord
-    score: float
-
-    @property
-    def chunk_id(self) -> int:
-        """The chunk's id."""
-        return self.chunk.chunk_id
-
-    @property
-    def raw(self) -> float:
-        """The raw ranking score (the name the item results read it by)."""
-        return self.score
-
-    @property
-    def lang(self) -> str:
-        """The passage's language."""
-        return self.chunk.lang
-
-    @property
-    def text(self) -> str:
-        """The passage's text."""
-        return self.chunk.text
 
 
 Scale = Callable[[float, str], float]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -51,6 +52,35 @@ class ChunkRecord(Chunk):
 
     chunk_id: int
     doc_id: str
+
+
+class Ranked(NamedTuple):
+    """One ranked chunk with its raw score (higher is better), as `index.ranking` ranks them; an item's matched
+    passages are these too (`results.Passage`). A named tuple: a search makes some 2,000 of them, and a frozen
+    dataclass takes half as long again to make."""
+
+    chunk: ChunkRecord
+    score: float
+
+    @property
+    def chunk_id(self) -> int:
+        """The chunk's id."""
+        return self.chunk.chunk_id
+
+    @property
+    def raw(self) -> float:
+        """The raw ranking score (the name the item results read it by)."""
+        return self.score
+
+    @property
+    def lang(self) -> str:
+        """The passage's language."""
+        return self.chunk.lang
+
+    @property
+    def text(self) -> str:
+        """The passage's text."""
+        return self.chunk.text
 
 
 @dataclass(frozen=True)

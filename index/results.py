@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from index.ranking import Ranked as Passage  # one matched passage of an item: its chunk and raw score
 from index.records import DocumentRecord
+from index.records import Ranked as Passage  # one matched passage of an item: its chunk and raw score
 
 # facet name in the answer -> where an item's values come from ("kind" and "lang" are not stored facets)
 FACET_NAMES: tuple[str, ...] = ("type", "lang", "technology", "region", "subject", "grade")
