@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,16 +89,6 @@ class Calibration:
         if mode == "lexical":  # BM25 per term ≥ 0: saturating
             return 1.0 - math.exp(-max(x, 0.0))
         return min(1.0, max(0.0, (x + 1.0) / 2.0))  # cosine -1..1 onto 0..1
-
-    def scores(self, raws: Sequence[float], mode: str, n_terms: int = 1) -> list[float]:
-        """`score` of each raw score, in one call (a search scores some 400 items; the same arithmetic)."""
-        curve = self.curves.get(mode)
-        if curve is None:
-            return [self.score(raw, mode, n_terms) for raw in raws]
-        slope, midpoint, exp = curve.slope, curve.midpoint, math.exp
-        per_term = float(max(n_terms, 1)) if mode == "lexical" else 1.0
-        features = [raw / per_term for raw in raws] if mode == "lexical" else raws
-        return [1.0 / (1.0 + exp(-max(-60.0, min(60.0, slope * (x - midpoint))))) for x in features]
 
     def floor(self, mode: str) -> float | None:
         """The score below which the best item is no close match (None: uncalibrated, nothing is cut)."""

@@ -285,9 +285,8 @@ class Searcher:
                                          and served.close < query_floor)
                 if served.no_close_match:
                     return served
-            unlisted = [g for g in groups if g.doc_id not in listed]
-            fresh = [_Candidate(g, score, found) for g, score in
-                     zip(unlisted, calibration.scores([g.best.raw for g in unlisted], mode, n_terms), strict=True)]
+            fresh = [_Candidate(g, calibration.score(g.best.raw, mode, n_terms), found)
+                     for g in groups if g.doc_id not in listed]
             deepest = depth >= TIERS[-1][0]
             last = not found.full or deepest
             taken = fresh if last else fresh[:max(reach - len(listed), 0)]

@@ -217,17 +217,6 @@ def test_a_filtered_search_reads_the_bank_s_word_match_without_an_unfiltered_den
     assert filled.searcher._words_in_bank(query) == bank_words  # what the close-match check read
 
 
-def test_calibrated_scores_in_one_call_are_the_scores_one_by_one() -> None:
-    fitted = Calibration.for_model(MODEL)
-    raws = [-0.3, 0.0, 0.41, 0.83, 0.97, 2.5, 14.0, 1e6]
-    for calibration in (fitted, Calibration(None, {})):
-        for mode in ("hybrid", "dense", "lexical"):
-            for n_terms in (1, 3):
-                assert calibration.scores(raws, mode, n_terms) == [calibration.score(r, mode, n_terms)
-                                                                   for r in raws], (calibration.model, mode)
-    assert fitted.calibrated
-
-
 def test_passage_search_stays_flat(filled: KnowledgeBase) -> None:
     hits = filled.search("дебаты учеников в парах", k=20)
     docs = [h.document.doc_id for h in hits]
