@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from starlette.types import Scope
 
 from index.knowledge_base import KnowledgeBase
@@ -24,6 +21,7 @@ from search_api.errors import install_error_handlers
 from search_api.limits import BodyLimitMiddleware, JsonBodyMiddleware
 from search_api.openapi import build_openapi
 from search_api.ratelimit import RateLimits
+from search_api.responses import SafeJSONResponse
 from search_api.routes import API_PREFIX, feeds, oai
 from search_api.uploads import Uploader
 from search_api.warmup import Warmup
@@ -43,18 +41,6 @@ DESCRIPTION = """Search and browse pedagogical innovation material in Kazakh, Ru
   `/classify` and `/similar` are rate-limited per client address, and more generously per valid key: past a limit
   the answer is 429 with `Retry-After` (seconds).
 """
-
-
-class SafeJSONResponse(JSONResponse):
-    """JSON as UTF-8; text that cannot be UTF-8 (an unpaired surrogate) is escaped instead of failing."""
-
-    def render(self, content: Any) -> bytes:
-        """Compact UTF-8 JSON, falling back to ASCII escapes."""
-        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError:
-            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from index.knowledge_base import KnowledgeBase
 from index.searchlog import SearchLog
@@ -24,36 +25,37 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 bearer = HTTPBearer(auto_error=False, description="The same key as `Authorization: Bearer <key>`.")
 
 
-def get_kb(request: Request) -> KnowledgeBase:
+async def get_kb(request: Request) -> KnowledgeBase:
     """The application's knowledge base."""
     return request.app.state.kb
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The application's settings."""
     return request.app.state.settings
 
 
-def get_uploader(request: Request) -> Uploader:
+async def get_uploader(request: Request) -> Uploader:
     """The application's upload store."""
     return request.app.state.uploader
 
 
-def get_warmup(request: Request) -> Warmup:
+async def get_warmup(request: Request) -> Warmup:
     """The state of the model warm-up started at start-up."""
     return request.app.state.warmup
 
 
-def get_search_log(request: Request) -> SearchLog:
+async def get_search_log(request: Request) -> SearchLog:
     """The application's search log (docs/analytics.md)."""
     return request.app.state.search_log
 
 
-def wait_until_ready(warmup: Annotated[Warmup, Depends(get_warmup)]) -> None:
+async def wait_until_ready(warmup: Annotated[Warmup, Depends(get_warmup)]) -> None:
     """A search sent to a worker still loading its model (the others of `serve --workers N` may be ready, so
     the page's readiness check passed) waits READY_WAIT_S at most, then is answered 503 starting with
-    Retry-After, for the client to send it again, instead of hanging for the whole model load."""
-    if warmup.wait():
+    Retry-After, for the client to send it again, instead of hanging for the whole model load. A ready worker
+    answers at once on the event loop; only the wait goes to a thread."""
+    if warmup.is_ready() or await run_in_threadpool(warmup.wait):
         return
     if warmup.error is not None:
         raise ApiError(503, "not_ready", reason=warmup.error)
@@ -136,10 +138,10 @@ class GuardedRoute(APIRoute):
         return guarded
 
 
-def rate_limited(scope: str) -> Callable[[Request], None]:
+def rate_limited(scope: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
     """A dependency counting a request against the `scope` limits of its valid key, or else of its address."""
 
-    def count(request: Request) -> None:
+    async def count(request: Request) -> None:  # in memory, never waits: on the event loop
         limits: RateLimits = request.app.state.rate_limits
         key = given_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
         keys = request.app.state.settings.api_keys

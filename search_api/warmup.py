@@ -1,7 +1,8 @@
 """Warm serving: load the embedding model and run one whole search on a background thread after start-up.
 
 The search builds what a first user's search would otherwise wait for: the model's thread pools, the searcher
-and its calibration, the spelling lexicon, the technology names, the vector index brought into memory."""
+and its calibration, the spelling lexicon, the technology names, the vector index brought into memory; then one
+search per stored language under that language's filter builds what a filtered search reads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import threading
 import time
 
 from index.knowledge_base import KnowledgeBase
+from index.records import SearchFilters
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,10 @@ class Warmup:
         """Whether a warm-up was started (an app used without its lifespan, in tests, has none)."""
         return self._thread is not None
 
+    def is_ready(self) -> bool:
+        """Ready now (or no warm-up was started), without waiting."""
+        return not self.started or self.ready.is_set()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait at most `timeout` (default READY_WAIT_S) seconds for readiness; True when ready (or when no warm-up
         was started)."""
@@ -74,7 +80,8 @@ class Warmup:
 
     def _run(self, kb: KnowledgeBase) -> None:
         steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: kb.find(WARMUP_QUERY, k=10),
-                 lambda: kb.spelling_suggestion(WARMUP_QUERY), lambda: self._warm_store(kb))
+                 lambda: kb.spelling_suggestion(WARMUP_QUERY), lambda: self._warm_store(kb),
+                 lambda: self._warm_language_filters(kb))
         try:
             for step in steps:
                 if self._stopping.is_set():
@@ -96,6 +103,20 @@ class Warmup:
         kept = kb.backend.warm(WARM_STORE_S)
         if kept:
             log.info("warm-up: %d common terms of the lexical index scored in %.1f s", kept,
+                     time.perf_counter() - started)
+
+    def _warm_language_filters(self, kb: KnowledgeBase) -> None:
+        """One search filtered to each language of the store: the language filter is the one readers use most,
+        and its first search reads the passing chunks' ids and widens the graph search (at 100k chunks a first
+        filtered search took 140-300 ms, the next ones 40-80 ms)."""
+        started = time.perf_counter()
+        langs = sorted(kb.backend.language_statistics())
+        for lang in langs:
+            if self._stopping.is_set():
+                return
+            kb.find(WARMUP_QUERY, k=10, filters=SearchFilters(langs=(lang,)))
+        if langs:
+            log.info("warm-up: a search filtered to each of %s in %.1f s", ", ".join(langs),
                      time.perf_counter() - started)
 
     def _keep_warming(self, kb: KnowledgeBase) -> None:

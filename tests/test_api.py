@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
@@ -82,6 +84,25 @@ def test_search_result_shape_and_marked_snippet(client: TestClient) -> None:
     assert "<mark>" in top["snippet_html"]
     scores = [r["score"] for r in body["results"]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_a_search_takes_one_thread_hop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search itself runs on a worker thread; its dependencies (knowledge base, settings, search log,
+    readiness, rate limit) answer on the event loop and its answer is sent as built: one hop per search, where
+    sync dependencies and FastAPI's check of the returned model took eight."""
+    assert client.app.state.warmup.wait()  # type: ignore[attr-defined]  # a worker still warming up waits on a thread
+    hops: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    search(client, q="дебаты в парах", k=3)
+    assert len(hops) == 1, hops
+    assert client.post("/api/v1/search", json={"q": "дебаты в парах", "k": 3}).status_code == 200
+    assert len(hops) == 2, hops
 
 
 def test_pages_have_no_duplicates_and_no_gaps(client: TestClient) -> None:

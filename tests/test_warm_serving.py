@@ -16,6 +16,7 @@ from index import knowledge_base
 from index.embedding.embedder import Embedder
 from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
+from index.records import SearchFilters
 from pedkb.errors import ModelError
 from pedkb.settings import Settings
 from search_api import warmup
@@ -158,3 +159,35 @@ def test_once_warm_the_store_is_maintained_and_what_lives_on_is_frozen(tmp_path:
             assert warmed == [(warmup.WARM_STORE_S, False), *[(warmup.WARM_STEP_S, True)] * 3]  # then it stops
         assert gc.get_freeze_count() == 0
         assert gc.get_threshold() == before
+
+
+def test_warm_up_reads_each_language_filter_before_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before ready, one search per stored language under that language's filter has read the chunks the filter
+    passes, so the first filtered search of a reader does not read them again."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    texts = {"ru.txt": "Работа учеников в парах на уроке истории: дебаты и аргументы.",
+             "kk.txt": "Оқушылардың жұпта жұмыс істеуі тарих сабағында пікірталас арқылы дамиды.",
+             "ky.txt": "Окуучулардын жупта иштөөсү тарых сабагында талаш-тартыш аркылуу өнүгөт."}
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        assert kb.ingest([folder]).count("failed") == 0
+        assert set(kb.backend.language_statistics()) == {"kk", "ky", "ru"}
+        store = kb.backend.store  # type: ignore[attr-defined]
+        read = store.filtered_chunk_ids
+        filters_read: list[tuple[str, ...]] = []
+
+        def counted(filters: SearchFilters) -> object:
+            filters_read.append(filters.langs or ())
+            return read(filters)
+
+        monkeypatch.setattr(store, "filtered_chunk_ids", counted)
+        with TestClient(create_app(settings, kb=kb)) as test_client:
+            wait_until(test_client, "/api/v1/health/ready", 200)
+            assert sorted(filters_read) == [("kk",), ("ky",), ("ru",)]
+            response = test_client.get("/api/v1/search", params={"q": "дебаты в парах", "lang": "ru"})
+            assert response.status_code == 200 and response.json()["results"], response.text
+            assert all(r["lang"] == "ru" for r in response.json()["results"])
+            assert len(filters_read) == 3  # the warm-up's read served the reader's search

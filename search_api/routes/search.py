@@ -16,6 +16,7 @@ from search_api.deps import GuardedRoute, KbDep, SearchLogDep, SettingsDep
 from search_api.examples import SEARCH_BODY
 from search_api.export import MEDIA_TYPES, content_disposition, export_body, export_rows
 from search_api.query import NOTHING, build_filters, check_page, check_text, has_words, shown_source
+from search_api.responses import model_response
 from search_api.schemas import (
     ErrorResponse,
     MatchedPassage,
@@ -97,7 +98,7 @@ def search(
     search_log: SearchLogDep,
     request: Request,
     query: Annotated[SearchPageQuery, Query()],
-) -> SearchResponse | Response:
+) -> Response:
     """Search passages; repeat a filter to allow several values (`lang=kk&lang=ru`).
 
     Pages follow `next_offset` with the same parameters; reading needs no key. `format=csv` or `format=ris` gives
@@ -105,7 +106,7 @@ def search(
     """
     page = localise_results(run_search(kb, settings, query), kb.vocabulary, _title_order(request, query))
     if query.format == "json":
-        return record_search(search_log, query, page)
+        return model_response(record_search(search_log, query, page))
     rows = export_rows(page, kb.backend.get_document, str(request.base_url))
     return Response(export_body(query.format, rows), media_type=MEDIA_TYPES[query.format],
                     headers={"Content-Disposition": content_disposition(query.q, query.format)})
@@ -118,10 +119,10 @@ def search_post(
     search_log: SearchLogDep,
     request: Request,
     query: Annotated[SearchQuery, Body(openapi_examples=SEARCH_BODY)],
-) -> SearchResponse:
+) -> Response:
     """The same search with a JSON body, for long queries and many filters."""
     page = localise_results(run_search(kb, settings, query), kb.vocabulary, _title_order(request, query))
-    return record_search(search_log, query, page)
+    return model_response(record_search(search_log, query, page))
 
 
 def _title_order(request: Request, query: SearchQuery) -> tuple[str, ...]:

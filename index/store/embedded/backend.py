@@ -453,7 +453,8 @@ class FaissBackend(Backend):
                 # wrappers do not for a plain attribute assignment); its stubs do not declare the keyword.
                 params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
             scores, ids = index.search(q, min(k, index.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        found = ids[0] >= 0
+        return list(zip(ids[0][found].tolist(), scores[0][found].tolist(), strict=True))
 
     def _search_segment(self, q: np.ndarray, k: int, filters: SearchFilters | None) -> list[tuple[int, float]]:
         """The segment's graph candidates (re-scored exactly, tombstones dropped) merged with an exact search of the
@@ -497,8 +498,7 @@ class FaissBackend(Backend):
             if count >= FILTER_CAP and filters is not None:
                 return self._exact_filtered(q, k, allowed)
             count *= 4
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(ids[i]), float(scores[i])) for i in order]
+        return _best(ids, scores, k)
 
     def _exact_filtered(self, q: np.ndarray, k: int, allowed: np.ndarray) -> list[tuple[int, float]]:
         """Exact search over the chunks passing a selective filter (`allowed`): the segment's rows and the delta."""
@@ -513,8 +513,7 @@ class FaissBackend(Backend):
             found = d_ids[0] >= 0
             ids = np.concatenate([ids, d_ids[0][found]])
             scores = np.concatenate([scores, d_scores[0][found]])
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(ids[i]), float(scores[i])) for i in order]
+        return _best(ids, scores, k)
 
     def _allowed_ids(self, filters: SearchFilters) -> np.ndarray:
         """The chunk ids passing `filters`, sorted, read once per store state (a new query with the same filter
@@ -648,3 +647,9 @@ class FaissBackend(Backend):
             if self._segment is not None:
                 self._segment.close()
             self.store.close()
+
+
+def _best(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The k best (chunk id, score) pairs, best first, equal scores in the order given."""
+    order = np.argsort(-scores, kind="stable")[:k]
+    return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))

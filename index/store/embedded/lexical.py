@@ -172,7 +172,7 @@ def _top_by_terms(db: sqlite3.Connection, terms: Sequence[str], k: int, cache: T
         keep = np.concatenate([above, equal])
         ids, values = ids[keep], values[keep]
     order = np.lexsort((ids, -values))
-    return [(int(i), float(v)) for i, v in zip(ids[order], values[order], strict=True)]
+    return list(zip(ids[order].tolist(), values[order].tolist(), strict=True))
 
 
 def search(db: sqlite3.Connection, terms: Sequence[str], k: int, filters: SearchFilters | None,
