@@ -108,7 +108,7 @@ class Warmup:
     def _warm_language_filters(self, kb: KnowledgeBase) -> None:
         """One search filtered to each language of the store: the language filter is the one readers use most,
         and its first search reads the passing chunks' ids and widens the graph search (at 100k chunks a first
-        filtered search took 140-300 ms, the next ones 40-80 ms)."""
+        filtered search took 73-300 ms, the next ones 42-83 ms)."""
         started = time.perf_counter()
         langs = sorted(kb.backend.language_statistics())
         for lang in langs:
