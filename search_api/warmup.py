@@ -61,7 +61,7 @@ class Warmup:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait at most `timeout` (default READY_WAIT_S) seconds for readiness; True when ready (or when no warm-up
         was started)."""
-        return not self.started or self.ready.wait(READY_WAIT_S if timeout is None else timeout)
+        return self.is_ready() or self.ready.wait(READY_WAIT_S if timeout is None else timeout)
 
     def stop(self, timeout: float = STOP_WAIT_S) -> None:
         """Ask the warm-up to end after its current step and wait for it, so that the knowledge base is never closed
