@@ -302,9 +302,12 @@ def test_two_processes_share_the_segment_pages(tmp_path: Path) -> None:
     assert read_only >= 2 and writable == 0  # vectors.npy, ids.npy and the graph, mapped read-only
 
 
-def test_searches_read_the_rescored_rows_without_keeping_their_pages(tmp_path: Path) -> None:
-    """Re-scoring reads rows with pread: the same vectors as the file's, and none of vectors.npy's pages stays in the
-    searching process's RSS (a 1M segment's 1.5 GB of vectors once did after enough searches)."""
+def test_searches_read_the_rescored_rows_without_keeping_their_pages(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above MAPPED_ROWS_BYTES, re-scoring reads rows with pread: the same vectors as the file's, and none of
+    vectors.npy's pages stays in the searching process's RSS (a 1M segment's 1.5 GB of vectors once did after enough
+    searches)."""
+    monkeypatch.setattr(segments, "MAPPED_ROWS_BYTES", 0)
     backend = open_backend(tmp_path)
     put(backend, vectors(600), 0)
     backend.close()
@@ -320,7 +323,9 @@ def test_searches_read_the_rescored_rows_without_keeping_their_pages(tmp_path: P
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         import numpy as np
+        from index.store.embedded import segments
         from index.store.embedded.backend import FaissBackend
+        segments.MAPPED_ROWS_BYTES = 0
         backend = FaissBackend(sys.argv[1], ann_threshold=300)
         rng = np.random.default_rng(1)
         for _ in range(50):
@@ -338,6 +343,25 @@ def test_searches_read_the_rescored_rows_without_keeping_their_pages(tmp_path: P
                          env={**os.environ}, check=True).stdout
     vectors_kb, graph_kb = map(int, out.split())
     assert vectors_kb == 0 and graph_kb > 0  # mapped (for merges) but never touched; the graph is walked
+
+
+def test_a_small_segment_is_rescored_through_its_mapping_with_the_same_answers(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to MAPPED_ROWS_BYTES the rows are read through the mapping (no pread per row): the same ids and scores,
+    in the same order, as pread gives."""
+    backend = open_backend(tmp_path)
+    put(backend, vectors(600), 0)
+    backend.close()
+    queries = vectors(20, seed=7)
+    answers = {}
+    for limit in (1 << 40, 0):
+        monkeypatch.setattr(segments, "MAPPED_ROWS_BYTES", limit)
+        backend = open_backend(tmp_path)
+        answers[limit] = [backend.search(q, 50) for q in queries]
+        segment = backend._segment
+        assert segment is not None and (segment.reader is None) == (limit > 0)
+        backend.close()
+    assert answers[1 << 40] == answers[0] and all(len(a) == 50 for a in answers[0])
 
 
 def test_two_writer_processes_with_background_merges_keep_the_store_whole(tmp_path: Path) -> None:

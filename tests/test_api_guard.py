@@ -4,6 +4,7 @@ bodies that are not JSON, storage errors without server paths."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,9 @@ from index.embedding.hashing import HashingEmbedder
 from index.knowledge_base import KnowledgeBase
 from pedkb.errors import StoreError
 from pedkb.settings import Settings
+from search_api import ratelimit
 from search_api.app import create_app
+from search_api.errors import ApiError
 
 KEY = {"X-API-Key": KEYS[0]}
 WRONG = {"X-API-Key": "not-a-key"}
@@ -99,6 +102,50 @@ def test_the_limit_frees_up_after_retry_after(seeded_data: Path, tmp_path: Path)
         assert wait == 1
         time.sleep(wait + 0.05)
         assert client.get("/api/v1/search", params=SEARCH).status_code == 200
+
+
+class Clock:
+    """time.time and time.monotonic of the rate limit module, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_the_moving_window_counts_in_memory_without_a_thread_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule of limits' moving window (refused while `limit` requests fall within the window, free again as the
+    oldest leaves it, Retry-After from the oldest one), kept without starting a thread for a request (limits' own
+    MemoryStorage started one 10 ms after its last had ended: nearly once per search of a busy server)."""
+    clock = Clock()
+    monkeypatch.setattr(ratelimit, "time", clock)
+    limits = ratelimit.RateLimits(Settings(rate_limit_search="3/minute"))
+    started = threading.Thread.start
+    starts: list[threading.Thread] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: (starts.append(thread), started(thread))[1])
+    for second in (0, 10, 20):
+        clock.now = 1_000_000.0 + second
+        limits.check("search", "10.0.0.1")
+    clock.now = 1_000_000.0 + 59
+    with pytest.raises(ApiError) as refused:
+        limits.check("search", "10.0.0.1")
+    assert refused.value.status == 429 and refused.value.headers == {"Retry-After": "1"}  # the first leaves at 60
+    limits.check("search", "10.0.0.2")  # another address has its own window
+    clock.now = 1_000_000.0 + 60.5
+    limits.check("search", "10.0.0.1")  # the request of second 0 has left the window
+    with pytest.raises(ApiError) as refused:
+        limits.check("search", "10.0.0.1")
+    assert refused.value.headers == {"Retry-After": "10"}  # the oldest in the window now is second 10's
+    assert starts == []
+    storage = limits.limiter.storage
+    assert isinstance(storage, ratelimit.WindowStorage) and len(storage._windows) == 2
+    clock.now += ratelimit.SWEEP_SECONDS + 61  # both windows empty: swept by the next request
+    limits.check("search", "10.0.0.3")
+    assert len(storage._windows) == 1
 
 
 def test_limits_are_settings_with_generous_defaults_and_validated() -> None:

@@ -28,7 +28,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(terms, tokenize = 'uni
 """
 _BATCH = 500
 TERM_SCORES_MIN_ROWS = 20_000  # from this many chunks, an unfiltered search sums per-term scores (TermScores)
-TERM_SCORES_MIN_DF = 1_000  # a term in at least this many chunks has its scores kept
+TERM_SCORES_MIN_DF = 200  # a term in at least this many chunks has its scores kept (scoring it takes 0.4 ms or more)
 TERM_SCORES_BYTES = 64 << 20  # the kept scores' memory per process
 
 
@@ -95,7 +95,9 @@ class TermScores:
     rows that share a term with the query takes 2-3 ms at 100k chunks, scoring them 25-50 ms. Common terms
     (the folded prefixes of педагог, учитель, оқушы ...) cost the most and recur across queries, so their scores
     are kept (TERM_SCORES_MIN_DF rows at least, TERM_SCORES_BYTES in all, least recently used dropped) until a
-    write changes the store's generation (`GenerationCache`).
+    write changes the store's generation (`GenerationCache`). At 100k chunks a term in 200-400 chunks takes 0.4 ms
+    to score, one in 400-1,000 1-5 ms (a word of one query in eight of the API bench, 5 ms each time while only
+    terms in 1,000 chunks were kept); a rarer term costs 0.2 ms, and is seldom asked for again.
     """
 
     def __init__(self, max_bytes: int = TERM_SCORES_BYTES) -> None:
