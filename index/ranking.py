@@ -250,16 +250,19 @@ def drop_duplicates(ranked: Iterable[Ranked], keys: Callable[[ChunkRecord], int]
     key_of = _key_of if keys is None else keys
     exact: set[tuple[str, int]] = set()
     kept: list[tuple[str, Shingles]] = []  # the passages near copies are compared with, by language
+    window = NEAR_DUPLICATE_WINDOW  # passages still to be kept before near copies are no longer looked for
     for r in ranked:
-        lang, text = r.chunk.lang, r.chunk.text
-        key = (lang, key_of(r.chunk))
+        chunk = r.chunk
+        lang = chunk.lang
+        key = (lang, key_of(chunk))
         if key in exact:
             continue
-        if len(exact) < NEAR_DUPLICATE_WINDOW:
-            shingles = _shingles(text)
+        if window:
+            shingles = _shingles(chunk.text)
             if any(other_lang == lang and _near_copy(shingles, other) for other_lang, other in kept):
                 continue
             kept.append((lang, shingles))
+            window -= 1
         exact.add(key)
         yield r
 

@@ -45,10 +45,11 @@ def group(passages: Iterable[Passage]) -> list[ItemGroup]:
         doc_id = passage.chunk.doc_id
         item = by_item.get(doc_id)
         if item is None:
-            item = by_item[doc_id] = ItemGroup(doc_id)
-        item.passages.append(passage)
+            by_item[doc_id] = ItemGroup(doc_id, [passage])
+        else:
+            item.passages.append(passage)
     items = list(by_item.values())
-    items.sort(key=lambda item: (-item.best.raw, item.doc_id))
+    items.sort(key=lambda item: (-item.passages[0].score, item.doc_id))  # `best.raw`, read without two properties
     return items
 
 
