@@ -142,9 +142,8 @@ def rate_limited(scope: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
     """A dependency counting a request against the `scope` limits of its valid key, or else of its address."""
 
     async def count(request: Request) -> None:
-        # On the event loop: the counts are in memory. The limits library's store starts a short timer thread
-        # when its last one has ended, and starting it waits for the GIL (0.25-0.5 ms median, 9 ms at worst beside
-        # a busy search): a wait that now holds the loop, where a worker thread cost every search a hop.
+        # On the event loop: the counts are in memory, and `ratelimit.WindowStorage` starts no thread (the limits
+        # library's own store started a timer thread per request, whose start waited for the GIL on the loop).
         limits: RateLimits = request.app.state.rate_limits
         key = given_key(request.headers.get("x-api-key"), request.headers.get("authorization"))
         keys = request.app.state.settings.api_keys
