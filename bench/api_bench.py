@@ -7,9 +7,12 @@ after /health/ready answers 200. The blended store's chunks join the sentences o
 two seed passages of one language, their vectors the normalised mean of the two plus noise: real words for the
 lexical leg and real score distributions for the dense one (random vectors match nothing and every query would
 end in "no close match"). The server is `pedkb serve` in a subprocess on a free loopback port (`--workers N`
-processes); the load client is another process (httpx, asyncio). Prints a table with the machine it ran on. Usage:
+processes); the load client is another process: a thread per client, each with one keep-alive `http.client`
+connection, reading and ungzipping every answer (`--load-client httpx`: the asyncio httpx client used until
+session 15, which adds about 0.5-0.9 ms of its own to each request on 2 cores). Prints a table with the machine it
+ran on and the client. Usage:
     .venv/bin/python bench/api_bench.py [--seeds DIR | --store DIR] [--synthetic 100000] [--requests 200]
-                                        [--workers 1] [--model NAME]
+                                        [--workers 1] [--model NAME] [--load-client stdlib|httpx]
 """
 
 from __future__ import annotations
@@ -56,7 +59,87 @@ def unique_query(i: int) -> str:
 
 
 # --- the load client (run as its own process) --------------------------------------------------------------------
-async def _load(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False) -> dict[str, object]:
+LOAD_CLIENTS = ("stdlib", "httpx")  # the client's own cost is in every latency (module docstring)
+
+
+def _params(i: int, concurrency: int, fresh: bool, filtered: bool) -> dict[str, str | int]:
+    """The i-th request's query parameters."""
+    text = unique_query(i + len(QUERIES) * 1000 * concurrency) if fresh else QUERIES[i % len(QUERIES)]
+    params: dict[str, str | int] = {"q": text, "k": 10}
+    if filtered:
+        params["lang"] = LANG_FILTERS[i % len(LANG_FILTERS)]
+    return params
+
+
+def _summary(latencies: list[float], errors: list[str], elapsed: float) -> dict[str, object]:
+    latencies = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(round(p * (len(latencies) - 1))))]
+
+    return {"requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
+            "p50": statistics.median(latencies), "p95": pct(0.95), "p99": pct(0.99), "rps": len(latencies) / elapsed}
+
+
+def _load_stdlib(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False) -> dict[str, object]:
+    """`concurrency` threads, each with one keep-alive `http.client` connection; answers are read and ungzipped as
+    a browser would."""
+    import gzip
+    import http.client
+    import threading
+    from urllib.parse import urlencode, urlsplit
+
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(total))
+    lock = threading.Lock()
+
+    def get(conn: http.client.HTTPConnection, params: dict[str, str | int]) -> tuple[int, bytes]:
+        conn.request("GET", "/api/v1/search?" + urlencode(params), headers={"Accept-Encoding": "gzip"})
+        response = conn.getresponse()
+        body = response.read()
+        if response.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return response.status, body
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+
+    def worker() -> None:
+        conn = connect()
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            started = time.perf_counter()
+            try:
+                status, body = get(conn, _params(i, concurrency, fresh, filtered))
+                if status != 200:
+                    errors.append(f"{status}: {body[:200].decode(errors='replace')}")
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append(repr(exc))
+                conn.close()
+                conn = connect()
+            latencies.append((time.perf_counter() - started) * 1000)
+        conn.close()
+
+    warm = connect()
+    for q in QUERIES:  # warm-up: model, caches, a connection
+        get(warm, {"q": q})
+    warm.close()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return _summary(latencies, errors, time.perf_counter() - started)
+
+
+async def _load_httpx(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False) -> dict[str, object]:
+    """`concurrency` asyncio tasks sharing one httpx.AsyncClient (the client of sessions 12-15)."""
     import httpx
 
     latencies: list[float] = []
@@ -65,13 +148,9 @@ async def _load(url: str, concurrency: int, total: int, fresh: bool, filtered: b
 
     async def worker(client: httpx.AsyncClient) -> None:
         for i in counter:
-            text = unique_query(i + len(QUERIES) * 1000 * concurrency) if fresh else QUERIES[i % len(QUERIES)]
-            params: dict[str, str | int] = {"q": text, "k": 10}
-            if filtered:
-                params["lang"] = LANG_FILTERS[i % len(LANG_FILTERS)]
             started = time.perf_counter()
             try:
-                response = await client.get("/api/v1/search", params=params)
+                response = await client.get("/api/v1/search", params=_params(i, concurrency, fresh, filtered))
                 if response.status_code != 200:
                     errors.append(f"{response.status_code}: {response.text[:200]}")
             except httpx.HTTPError as exc:
@@ -85,18 +164,14 @@ async def _load(url: str, concurrency: int, total: int, fresh: bool, filtered: b
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(round(p * (len(latencies) - 1))))]
-
-    return {"requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
-            "p50": statistics.median(latencies), "p95": pct(0.95), "p99": pct(0.99), "rps": len(latencies) / elapsed}
+    return _summary(latencies, errors, elapsed)
 
 
-def run_client(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False) -> dict[str, object]:
+def run_client(url: str, concurrency: int, total: int, fresh: bool, filtered: bool = False,
+               kind: str = "stdlib") -> dict[str, object]:
     """Run the load client in a separate process and return its measurements."""
-    out = subprocess.run([sys.executable, __file__, "--client", url, "--concurrency", str(concurrency),
+    out = subprocess.run([sys.executable, __file__, "--client", url, "--load-client", kind,
+                          "--concurrency", str(concurrency),
                           "--requests", str(total), *(["--fresh"] if fresh else []),
                           *(["--filtered"] if filtered else [])],
                          capture_output=True, text=True, timeout=1800, check=True)
@@ -194,7 +269,7 @@ def _memory(pid: int) -> tuple[float, float]:
 
 
 def measure(name: str, data: Path, model: str, requests: int, workers: int, rows: list[list[str]],
-            notes: list[str]) -> None:
+            notes: list[str], client: str = "stdlib") -> None:
     """Serve a data folder; time the first search after ready, then load it at 1 and 8 concurrent clients with
     repeated and with new queries, and at 1 client with new filtered ones (SCENARIOS)."""
     server = Server(data, model, workers)
@@ -204,7 +279,7 @@ def measure(name: str, data: Path, model: str, requests: int, workers: int, rows
         notes.append(f"{name}, {workers} worker(s): ready after {ready:.1f} s; first search after ready "
                      f"{first:.0f} ms")
         for fresh, filtered, concurrency in SCENARIOS:
-            result = run_client(server.url, concurrency, requests, fresh, filtered)
+            result = run_client(server.url, concurrency, requests, fresh, filtered, client)
             label = ("new" if fresh else "repeated") + (", lang filter" if filtered else "")
             rows.append([name, str(workers), label, str(concurrency),
                          str(result["requests"]), str(result["errors"]), f"{result['p50']:.1f}",
@@ -271,13 +346,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes of `pedkb serve`")
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
     parser.add_argument("--model", default=None, help="embedding model (default: the seed store's)")
+    parser.add_argument("--load-client", choices=LOAD_CLIENTS, default="stdlib",
+                        help="stdlib: a thread per client with http.client (default); httpx: asyncio tasks sharing "
+                             "an httpx.AsyncClient, about 0.5-0.9 ms more per request on its own")
     parser.add_argument("--client", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--filtered", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        print(json.dumps(asyncio.run(_load(args.client, args.concurrency, args.requests, args.fresh, args.filtered))))
+        load = (args.client, args.concurrency, args.requests, args.fresh, args.filtered)
+        result = _load_stdlib(*load) if args.load_client == "stdlib" else asyncio.run(_load_httpx(*load))
+        print(json.dumps(result))
         return
 
     from index.store.embedded.backend import FaissBackend
@@ -298,7 +378,8 @@ def main() -> None:
         chunks = backend.stats()["chunks"]
         backend.close()
         if not args.only_synthetic:
-            measure(f"seeds ({chunks} chunks)", seeds, model, args.requests, args.workers, rows, notes)
+            measure(f"seeds ({chunks} chunks)", seeds, model, args.requests, args.workers, rows, notes,
+                    args.load_client)
         if args.synthetic:
             synthetic = Path(tmp) / "synthetic"
             started = time.monotonic()
@@ -307,7 +388,8 @@ def main() -> None:
             else:
                 blended_store(synthetic, seeds, args.synthetic)
                 notes.append(f"blended store of {args.synthetic} chunks built in {time.monotonic() - started:.0f} s")
-            measure(f"blended ({args.synthetic} chunks)", synthetic, model, args.requests, args.workers, rows, notes)
+            measure(f"blended ({args.synthetic} chunks)", synthetic, model, args.requests, args.workers, rows, notes,
+                    args.load_client)
 
     header = ["index", "workers", "queries", "clients", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "req/s"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -318,7 +400,8 @@ def main() -> None:
     print()
     for note in notes:
         print(note)
-    print(f"\nmodel {model}; server: `pedkb serve --workers {args.workers}`; client: httpx in a separate process; "
+    print(f"\nmodel {model}; server: `pedkb serve --workers {args.workers}`; client: {args.load_client} in a separate "
+          f"process; "
           f"{cpu_model()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}")
 
 

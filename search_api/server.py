@@ -1,68 +1,116 @@
-"""Serving under uvicorn: the HTTP/1.1 protocol answers requests it cannot parse with the API's JSON errors."""
+"""Serving under uvicorn: the HTTP/1.1 protocol (httptools' C parser) answers requests it cannot parse with the
+API's JSON errors and refuses request heads over HEAD_LIMIT_BYTES."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 
-import h11
+import httptools
 import uvicorn
 from fastapi import FastAPI
-from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from pedkb.settings import Settings
 from search_api.app import create_app
 from search_api.i18n import message
 from search_api.limits import human_size
 
-PROTOCOL = "search_api.server:JsonErrorH11Protocol"  # for `uvicorn --http`
+PROTOCOL = "search_api.server:JsonErrorProtocol"  # for `uvicorn --http`
+HEAD_LIMIT_BYTES = 16 << 10  # a request line, or a request line and headers, longer than this are refused
 LINGER_SECONDS = 2.0  # how long a refused client may go on sending before the connection is closed
 LINGER_BYTES = 4 << 20  # or how much
 
 
-class JsonErrorH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol; a request it refuses gets `{"error", "detail"}` instead of plain text.
+class HeadTooLargeError(Exception):
+    """Raised in a parser callback: the head passed HEAD_LIMIT_BYTES (the parser then stops with an error)."""
 
-    A request line longer than the head limit is 414 `uri_too_long`, longer headers 431 `headers_too_large`,
-    anything else unparseable 400 `bad_request`. The head limit is uvicorn's `h11_max_incomplete_event_size`
-    (16 KB by default). The connection is then closed gently: closing it at once while the client still sends the
-    rest of a long request resets it, and the client loses the answer.
+
+class JsonErrorProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol; a request it refuses gets `{"error", "detail"}` instead of plain text.
+
+    llhttp sets no limit on a request's head, so one is counted here as the URL and the headers arrive: a request
+    line longer than HEAD_LIMIT_BYTES is 414 `uri_too_long`, longer headers 431 `headers_too_large`, anything
+    the parser refuses 400 `bad_request`. The connection is then closed gently: closing it at once while the
+    client still sends the rest of a long request resets it, and the client loses the answer.
     """
 
     lingering = False
     discarded = 0
+    in_head = False  # a request's head has begun and is not complete
+    messages = 0  # requests begun on this connection
+    head_bytes = 0  # of the head being parsed: its URL and the headers read whole
+    head_pending = 0  # of the head being parsed: the bytes of whole reads that did not complete it
+    refusal: tuple[int, str, dict[str, object]] | None = None
 
     def data_received(self, data: bytes) -> None:
-        """Parse as uvicorn does; after a refusal, discard what the client still sends."""
-        if not self.lingering:
-            super().data_received(data)
+        """Parse as uvicorn does; after a refusal, discard what the client still sends.
+
+        httptools hands a header over only once its value is whole, so a head still incomplete after a read is
+        also counted by the read: a client sending one endless header is refused once it passes the limit.
+        """
+        if self.lingering:
+            self.discarded += len(data)
+            if self.discarded > LINGER_BYTES:
+                self.transport.close()
             return
-        self.discarded += len(data)
-        if self.discarded > LINGER_BYTES:
-            self.transport.close()
+        began, messages = self.in_head, self.messages
+        super().data_received(data)
+        if began and self.in_head and messages == self.messages and not self.lingering:
+            self.head_pending += len(data)
+            if self.head_pending > HEAD_LIMIT_BYTES:
+                self.refusal = _head_refusal(431, "headers_too_large")
+                self.send_400_response("headers too large")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.messages += 1
+        self.in_head = True
+        self.head_bytes = self.head_pending = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url), 414, "uri_too_long")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value), 431, "headers_too_large")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        super().on_headers_complete()
+
+    def _count(self, size: int, status: int, kind: str) -> None:
+        self.head_bytes += size
+        if self.head_bytes > HEAD_LIMIT_BYTES:
+            self.refusal = _head_refusal(status, kind)
+            raise HeadTooLargeError(kind)
 
     def send_400_response(self, msg: str) -> None:
-        """Answer an unparseable request in the API's error shape (English: its headers were not read)."""
-        status, kind, values = self._refusal(msg)
+        """Answer a refused request in the API's error shape (English: its headers were not read). uvicorn calls
+        this while it handles the parser's error, which names what was wrong."""
+        status, kind, values = self.refusal or (400, "bad_request", {"reason": _parser_reason(msg)})
         body = json.dumps({"error": kind, "detail": message(kind, "en", **values)}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-language", b"en"), (b"connection", b"close")]
-        for event in (h11.Response(status_code=status, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
-            self.transport.write(self.conn.send(event) or b"")
+        self.transport.write(b"".join([
+            STATUS_LINE[status], b"content-type: application/json\r\n", b"content-language: en\r\n",
+            b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body]))
         self.lingering = True  # stop sending, read on until the client closes or the linger ends
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
-    def _refusal(self, msg: str) -> tuple[int, str, dict[str, object]]:
-        limit = self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
-        pending = self.conn.trailing_data[0]
-        if len(pending) > limit:
-            shown = human_size(limit)
-            if b"\r\n" not in pending[:limit]:  # the request line alone passes the limit
-                return 414, "uri_too_long", {"limit": shown}
-            return 431, "headers_too_large", {"limit": shown}
-        return 400, "bad_request", {"reason": msg.rstrip(".").lower()}
+
+def _head_refusal(status: int, kind: str) -> tuple[int, str, dict[str, object]]:
+    return status, kind, {"limit": human_size(HEAD_LIMIT_BYTES)}
+
+
+def _parser_reason(fallback: str) -> str:
+    """The parser's own words for the error being handled ("invalid header token"), else uvicorn's message."""
+    error = sys.exc_info()[1]
+    if isinstance(error, httptools.HttpParserError) and str(error):
+        return str(error).rstrip(".").lower()
+    return fallback.rstrip(".").lower()
 
 
 SETTINGS_ENV = "PEDKB_SERVE_SETTINGS"  # the settings `serve` hands to its worker processes (JSON)
@@ -78,11 +126,11 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if workers < 1:
         raise ValueError("workers: must be at least 1")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, http=JsonErrorH11Protocol, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, http=JsonErrorProtocol, log_level="info")
         return
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     uvicorn.run("search_api.server:worker_app", factory=True, host=host, port=port, workers=workers,
-                http=JsonErrorH11Protocol, log_level="info")
+                http=JsonErrorProtocol, log_level="info")
 
 
 def worker_app() -> FastAPI:

@@ -1,8 +1,9 @@
 """Warm serving: load the embedding model and run one whole search on a background thread after start-up.
 
-The search builds what a first user's search would otherwise wait for: the model's thread pools, the searcher
-and its calibration, the spelling lexicon, the technology names, the vector index brought into memory; then one
-search per stored language under that language's filter builds what a filtered search reads."""
+The search builds what a first user's search would otherwise wait for: the model's thread pools and its kernels
+for every query length, the searcher and its calibration, the spelling lexicon, the technology names, the vector
+index brought into memory; then one search per stored language under that language's filter builds what a
+filtered search reads."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import threading
 import time
 
+from index.embedding.embedder import WarmsQueryLengths
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchFilters
 
@@ -79,7 +81,8 @@ class Warmup:
             self._thresholds = None
 
     def _run(self, kb: KnowledgeBase) -> None:
-        steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: kb.find(WARMUP_QUERY, k=10),
+        steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: self._warm_query_lengths(kb),
+                 lambda: kb.find(WARMUP_QUERY, k=10),
                  lambda: kb.spelling_suggestion(WARMUP_QUERY), lambda: self._warm_store(kb),
                  lambda: self._warm_language_filters(kb))
         try:
@@ -96,6 +99,16 @@ class Warmup:
             self._settle(kb)
             self.ready.set()
             self._keep_warming(kb)
+
+    @staticmethod
+    def _warm_query_lengths(kb: KnowledgeBase) -> None:
+        """The model at every query length (`OnnxEmbedder.warm_query_lengths`): the first query of each length
+        otherwise waits for the engine to prepare that shape (+2.5 ms with OpenVINO)."""
+        embedder = kb.embedder
+        if isinstance(embedder, WarmsQueryLengths):
+            started = time.perf_counter()
+            lengths = embedder.warm_query_lengths()
+            log.info("warm-up: the model run at %d query lengths in %.1f s", lengths, time.perf_counter() - started)
 
     @staticmethod
     def _warm_store(kb: KnowledgeBase) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -54,16 +55,54 @@ def test_a_300_kb_query_string_gets_a_json_414(server: str) -> None:
 
 
 def test_huge_headers_get_a_json_431(server: str) -> None:
-    # h11 checks its 16 KB head limit only while a head is incomplete: a head that passes it arrives in pieces
     response = httpx.get(f"{server}/api/v1/health", headers={"X-Padding": "a" * 1_000_000}, timeout=30)
     assert response.status_code == 431
     assert response.json()["error"] == "headers_too_large"
 
 
+def test_a_header_sent_in_pieces_is_refused_once_the_head_passes_the_limit(server: str) -> None:
+    """The parser hands a header over only when its value is whole: the reads of an unfinished head count too."""
+    from search_api.server import HEAD_LIMIT_BYTES
+
+    parts = urlsplit(server)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(b"GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\nX-Padding: ")
+        sent = 0
+        try:
+            while sent < 4 * HEAD_LIMIT_BYTES:
+                time.sleep(0.005)  # separate reads on the server
+                sock.sendall(b"a" * 1024)
+                sent += 1024
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431") and json.loads(body)["error"] == "headers_too_large"
+
+
+def test_a_head_just_under_the_limit_arriving_in_pieces_is_served(server: str) -> None:
+    from search_api.server import HEAD_LIMIT_BYTES
+
+    parts = urlsplit(server)
+    request = (b"GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\nX-Padding: "
+               + b"a" * (HEAD_LIMIT_BYTES - 200) + b"\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        for start in range(0, len(request), 1000):
+            sock.sendall(request[start:start + 1000])
+            time.sleep(0.002)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200")
+
+
 def test_a_malformed_request_gets_a_json_400(server: str) -> None:
     status, headers, body = raw_request(server, b"GET /api/v1/health HTTP/1.1\r\nHost x\r\n\r\n")
     assert status == 400 and headers["content-type"] == "application/json"
-    assert json.loads(body)["error"] == "bad_request"
+    error = json.loads(body)
+    assert error["error"] == "bad_request" and "invalid header token" in error["detail"]
     status, _, body = raw_request(server, b"GET /" + b"a" * 300_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 414 and b'"uri_too_long"' in body
     assert httpx.get(f"{server}/api/v1/health/live", timeout=30).status_code == 200
@@ -81,10 +120,10 @@ def test_pedkb_serve_uses_the_json_error_protocol(monkeypatch: pytest.MonkeyPatc
     import uvicorn
 
     from cli.main import main
-    from search_api.server import JsonErrorH11Protocol
+    from search_api.server import JsonErrorProtocol
 
     seen: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
     monkeypatch.setenv("PEDKB_MODEL", "hashing:256")
     assert main(["--data", str(tmp_path / "data"), "serve", "--port", "8123"]) == 0
-    assert seen["http"] is JsonErrorH11Protocol and seen["port"] == 8123
+    assert seen["http"] is JsonErrorProtocol and seen["port"] == 8123

@@ -250,3 +250,31 @@ def test_a_torch_built_store_is_searched_and_extended_by_openvino(tmp_path: Path
         (docs / "extra.txt").write_text("Мұғалімдер тәжірибе алмасады. " * 5, encoding="utf-8")
         kb.ingest([docs / "extra.txt"])
         assert kb.backend.get_meta(RUNTIME_META) == "openvino-bf16,torch-fp32"
+
+
+@pytest.mark.slow
+def test_warming_runs_the_graph_at_every_query_length_and_keeps_nothing(openvino: Any,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up's pass over query lengths feeds the engine one input of each length from 1 to 64 tokens and
+    leaves the query cache and the vectors as they were."""
+    from index.embedding.embedder import WarmsQueryLengths
+
+    assert isinstance(openvino, WarmsQueryLengths)
+    openvino.query_cache = type(openvino.query_cache)(openvino.query_cache.size)  # embedded here, not recalled
+    before = openvino.embed_queries(SENTENCES[:2])
+    cached = len(openvino.query_cache)
+    forward = openvino._forward
+    shapes: list[tuple[int, ...]] = []
+
+    def recorded(feed: dict[str, np.ndarray]) -> np.ndarray:
+        shapes.append(feed["input_ids"].shape)
+        assert {value.shape for value in feed.values()} == {feed["input_ids"].shape}
+        return forward(feed)
+
+    monkeypatch.setattr(openvino, "_forward", recorded)
+    assert openvino.warm_query_lengths() == 64
+    assert shapes == [(1, length) for length in range(1, 65)]
+    assert len(openvino.query_cache) == cached
+    monkeypatch.setattr(openvino, "_forward", forward)
+    openvino.query_cache = type(openvino.query_cache)(openvino.query_cache.size)
+    np.testing.assert_array_equal(openvino.embed_queries(SENTENCES[:2]), before)

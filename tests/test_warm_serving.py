@@ -191,3 +191,28 @@ def test_warm_up_reads_each_language_filter_before_ready(tmp_path: Path, monkeyp
             assert response.status_code == 200 and response.json()["results"], response.text
             assert all(r["lang"] == "ru" for r in response.json()["results"])
             assert len(filters_read) == 3  # the warm-up's read served the reader's search
+
+
+class LengthWarmedEmbedder(HashingEmbedder):
+    """A hashing embedder that says which query lengths the warm-up ran it at, and when."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.warmed: list[int] = []
+
+    def warm_query_lengths(self) -> int:
+        self.warmed.append(time.monotonic_ns())
+        return 64
+
+
+def test_warm_up_runs_the_model_at_every_query_length_before_ready(tmp_path: Path) -> None:
+    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    embedder = LengthWarmedEmbedder()
+    with KnowledgeBase(settings, embedder=embedder) as kb:
+        state = warmup.Warmup()
+        state.start(kb)
+        try:
+            assert state.wait(TIMEOUT)
+            assert len(embedder.warmed) == 1
+        finally:
+            state.stop()

@@ -76,6 +76,14 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class WarmsQueryLengths(Protocol):
+    """An embedder whose engine prepares kernels per input shape: the warm-up runs it at every query length."""
+
+    def warm_query_lengths(self) -> int:
+        """Run the model once at each query length it warms; returns how many."""
+        ...
+
 
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True when the CPU advertises amx_bf16 or avx512_bf16 (fast bfloat16 matrix maths)."""

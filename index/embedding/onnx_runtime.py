@@ -57,6 +57,11 @@ class OnnxSession(NamedTuple):
 
 _SESSIONS: dict[tuple[str, str], OnnxSession] = {}
 _SESSIONS_LOCK = threading.Lock()
+# Query lengths (in tokens, prompt and special tokens included) the warm-up runs the graph at once each. The engines
+# prepare their kernels for each new input shape on first use: with OpenVINO the first query of a length took
+# 6.2-9.3 ms against 3.9-6.9 ms for the next one (10-38 tokens, AMD EPYC, docs/benchmarks.md session 16); queries
+# typed into a search box are 5-40 tokens long. 1-64 took 0.6 s.
+WARM_QUERY_TOKENS = 64
 
 
 def onnx_fingerprint(base: str, runtime: str, onnx_sha256: str) -> str:
@@ -221,6 +226,17 @@ class OnnxEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors ("query: " prompt), float32, L2-normalised."""
         return self.query_cache.embed(texts, lambda batch: self._encode(batch, self._query_prompt), self.dim)
+
+    def warm_query_lengths(self, longest: int = WARM_QUERY_TOKENS) -> int:
+        """Run the graph once at each input length from 1 to `longest` tokens (see WARM_QUERY_TOKENS), so that no
+        searcher's query is the first of its length; returns the lengths run. Nothing is cached or returned."""
+        longest = min(longest, self.max_seq_length)
+        text = f"{self._query_prompt or ''}{' '.join(['мектеп'] * longest)}"
+        encoded = self._tokenizer([text], truncation=True, max_length=longest, return_tensors="np")
+        full = {key: np.asarray(value, dtype=np.int64) for key, value in encoded.items() if key in self._inputs}
+        for length in range(1, longest + 1):
+            self._forward({key: value[:, :length] for key, value in full.items()})
+        return longest
 
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` without special tokens or prompt, by the model's tokenizer (no length limit)."""
