@@ -20,7 +20,7 @@ from index import ranking
 from index.bridge import Lifted, TechnologyBridge, TechnologyRouter, feedback, lift, merge
 from index.calibration import Calibration
 from index.documents import DocumentIngester
-from index.embedding.embedder import Embedder, load_embedder
+from index.embedding.embedder import Embedder, WarmsQueryLengths, load_embedder
 from index.items import ItemWriter
 from index.kb import lifecycle
 from index.kb.bank import ExperienceBank
@@ -175,6 +175,12 @@ class KnowledgeBase:
     def bridge(self) -> TechnologyBridge:
         """Every name of every technology, to recognise in queries."""
         return TechnologyBridge(self.vocabulary)
+
+    def warm_query_lengths(self) -> int:
+        """Run the model once at every query length its engine prepares a shape for (`WarmsQueryLengths`, the
+        serving warm-up); returns how many lengths were run (0 for a model without such an engine)."""
+        embedder = self.embedder
+        return embedder.warm_query_lengths() if isinstance(embedder, WarmsQueryLengths) else 0
 
     def spelling_suggestion(self, query: str) -> str | None:
         """The query with its misspelt words corrected from the corpus's vocabulary, or None ("did you mean")."""

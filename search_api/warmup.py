@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 
-from index.embedding.embedder import WarmsQueryLengths
 from index.knowledge_base import KnowledgeBase
 from index.records import SearchFilters
 
@@ -104,10 +103,9 @@ class Warmup:
     def _warm_query_lengths(kb: KnowledgeBase) -> None:
         """The model at every query length (`OnnxEmbedder.warm_query_lengths`): the first query of each length
         otherwise waits for the engine to prepare that shape (+2.5 ms with OpenVINO)."""
-        embedder = kb.embedder
-        if isinstance(embedder, WarmsQueryLengths):
-            started = time.perf_counter()
-            lengths = embedder.warm_query_lengths()
+        started = time.perf_counter()
+        lengths = kb.warm_query_lengths()
+        if lengths:
             log.info("warm-up: the model run at %d query lengths in %.1f s", lengths, time.perf_counter() - started)
 
     @staticmethod
