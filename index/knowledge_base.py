@@ -182,6 +182,10 @@ class KnowledgeBase:
         embedder = self.embedder
         return embedder.warm_query_lengths() if isinstance(embedder, WarmsQueryLengths) else 0
 
+    def warm_chunks(self, seconds: float) -> int:
+        """Read the chunks searches will rank into the searcher's caches ahead of them (`Searcher.warm_chunks`)."""
+        return self.searcher.warm_chunks(seconds)
+
     def spelling_suggestion(self, query: str) -> str | None:
         """The query with its misspelt words corrected from the corpus's vocabulary, or None ("did you mean")."""
         query = " ".join(query.split())

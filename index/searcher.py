@@ -15,6 +15,7 @@ shallow tier whose pool was full are marked estimates.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ TIERS: tuple[tuple[int, int], ...] = ((2 * ranking.CANDIDATES, 100), (POOL, POOL
 # 100k chunks the API bench's 1,100 new queries read 40,762 distinct chunks: 12M characters kept 17k of them and
 # missed 19 % of reads (1 ms a search in SQLite reads), 30M keeps them all.
 CHUNK_CACHE_CHARS = 30_000_000
+WARM_CHUNKS_BATCH = 2_000  # chunks read at once by `Searcher.warm_chunks`
 DOCUMENT_CACHE_SIZE = 10_000  # item records kept between searches
 
 
@@ -161,6 +163,24 @@ class Searcher:
         self.chunks: RecordCache[int, ChunkRecord] = RecordCache(CHUNK_CACHE_CHARS, lambda c: len(c.text) + 200)
         self.documents: RecordCache[str, DocumentRecord] = RecordCache(DOCUMENT_CACHE_SIZE)
         self.text_keys = ranking.TextKeys()  # the chunks' text keys (exact copies are dropped by them)
+
+    def warm_chunks(self, seconds: float) -> int:
+        """Read the store's chunks into `chunks`, and their text keys into `text_keys`, in id order, until the cache
+        is full (nothing is dropped for them), every chunk is in or `seconds` have passed; returns how many were
+        taken. A fresh process otherwise reads from the store most chunks its first hundred searches rank (at 100k
+        chunks 16-23 thousand reads, p50 1.7 ms a search more than once warm: docs/benchmarks.md session 16); a
+        bank of up to CHUNK_CACHE_CHARS characters is read whole, a larger one in part."""
+        deadline = time.monotonic() + seconds
+        generation = self.backend.generation()
+        taken = 0
+        for batch in self.backend.iter_chunks(WARM_CHUNKS_BATCH):
+            kept = self.chunks.fill(((chunk.chunk_id, chunk) for chunk in batch), generation)
+            for chunk in batch[:kept]:
+                self.text_keys(chunk)
+            taken += kept
+            if kept < len(batch) or time.monotonic() >= deadline:
+                break
+        return taken
 
     def _chunk_reader(self, generation: int) -> ranking.ChunkReader:
         """Chunks by id through `chunks`, at the generation the ranking was asked at (read once per ranking)."""

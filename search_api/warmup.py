@@ -3,7 +3,7 @@
 The search builds what a first user's search would otherwise wait for: the model's thread pools and its kernels
 for every query length, the searcher and its calibration, the spelling lexicon, the technology names, the vector
 index brought into memory; then one search per stored language under that language's filter builds what a
-filtered search reads."""
+filtered search reads; last, the chunks searches rank are read into the searcher's cache (as many as it holds)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ STOP_WAIT_S = 120.0  # the longest a shutdown waits for the warm-up step in prog
 WARM_STORE_S = 15.0
 WARM_LATER_S = 120.0
 WARM_STEP_S = 2.0
+WARM_CHUNKS_S = 5.0  # the longest the warm-up reads chunks into the searcher's cache (`Searcher.warm_chunks`)
 READY_WAIT_S = 3.0  # the longest a search waits for a warming worker before it answers 503 starting
 # The collector's thresholds once warm (Python's default: 700, 10, 10). A search keeps some 1,000 records and
 # tuples in its caches (chunks, rankings, text keys), so at the default a full collection, which walks every cache,
@@ -83,7 +84,7 @@ class Warmup:
         steps = (lambda: kb.embedder.embed_queries([WARMUP_QUERY]), lambda: self._warm_query_lengths(kb),
                  lambda: kb.find(WARMUP_QUERY, k=10),
                  lambda: kb.spelling_suggestion(WARMUP_QUERY), lambda: self._warm_store(kb),
-                 lambda: self._warm_language_filters(kb))
+                 lambda: self._warm_language_filters(kb), lambda: self._warm_chunks(kb))
         try:
             for step in steps:
                 if self._stopping.is_set():
@@ -129,6 +130,13 @@ class Warmup:
         if langs:
             log.info("warm-up: a search filtered to each of %s in %.1f s", ", ".join(langs),
                      time.perf_counter() - started)
+
+    @staticmethod
+    def _warm_chunks(kb: KnowledgeBase) -> None:
+        started = time.perf_counter()
+        taken = kb.warm_chunks(WARM_CHUNKS_S)
+        if taken:
+            log.info("warm-up: %d chunks read ahead of searches in %.1f s", taken, time.perf_counter() - started)
 
     def _keep_warming(self, kb: KnowledgeBase) -> None:
         """Once ready, go on preparing the store in short steps (at most WARM_LATER_S in all, until a step adds

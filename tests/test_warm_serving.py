@@ -216,3 +216,76 @@ def test_warm_up_runs_the_model_at_every_query_length_before_ready(tmp_path: Pat
             assert len(embedder.warmed) == 1
         finally:
             state.stop()
+
+
+def _bank_of_three(tmp_path: Path) -> Settings:
+    """A store of three short documents in kk, ru and ky (hashing embedder), closed again."""
+    settings = Settings(data=tmp_path / "data", model="hashing:256")  # type: ignore[call-arg]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    texts = {"ru.txt": "Работа учеников в парах на уроке истории: дебаты и аргументы. " * 40,
+             "kk.txt": "Оқушылардың жұпта жұмыс істеуі тарих сабағында пікірталас арқылы дамиды. " * 40,
+             "ky.txt": "Окуучулардын жупта иштөөсү тарых сабагында талаш-тартыш аркылуу өнүгөт. " * 40}
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        assert kb.ingest([folder]).count("failed") == 0
+    return settings
+
+
+def test_reading_chunks_ahead_fills_the_cache_and_a_search_then_reads_none(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _bank_of_three(tmp_path)
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        total = sum(len(batch) for batch in kb.backend.iter_chunks())
+        assert total > 3
+        searcher = kb.searcher
+        assert len(searcher.chunks) == 0
+        assert kb.warm_chunks(5.0) == total
+        assert len(searcher.chunks) == total and len(searcher.text_keys) == total
+        read: list[int] = []
+        get_chunks = kb.backend.get_chunks
+
+        def counted(ids: list[int]) -> object:
+            read.extend(ids)
+            return get_chunks(ids)
+
+        monkeypatch.setattr(kb.backend, "get_chunks", counted)
+        page = kb.find("дебаты в парах", k=10)
+        assert page.items and read == []
+
+
+def test_reading_chunks_ahead_stops_at_the_cache_budget_and_drops_nothing(tmp_path: Path) -> None:
+    settings = _bank_of_three(tmp_path)
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        chunks = [c for batch in kb.backend.iter_chunks() for c in batch]
+        searcher = kb.searcher
+        last = chunks[-1]
+        generation = kb.backend.generation()
+        searcher.chunks.get_many([last.chunk_id], generation, kb.backend.get_chunks)  # a search read it before
+        one = searcher.chunks.weigh(chunks[0])
+        searcher.chunks.budget = searcher.chunks.weight + 2 * one + one // 2  # room for two more of that size
+        taken = kb.warm_chunks(5.0)
+        assert 1 <= taken < len(chunks)
+        assert searcher.chunks.weight <= searcher.chunks.budget
+        assert last.chunk_id in searcher.chunks._values  # kept: filling never evicts
+        assert [c.chunk_id for c in chunks[:taken]] == [k for k in searcher.chunks._values if k != last.chunk_id]
+
+
+def test_warm_up_reads_chunks_ahead_before_ready(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _bank_of_three(tmp_path)
+    with KnowledgeBase(settings, embedder=HashingEmbedder(256)) as kb:
+        calls: list[float] = []
+
+        def warm_chunks(seconds: float) -> int:
+            calls.append(seconds)
+            return 0
+
+        monkeypatch.setattr(kb, "warm_chunks", warm_chunks)
+        state = warmup.Warmup()
+        state.start(kb)
+        try:
+            assert state.wait(TIMEOUT)
+            assert calls == [warmup.WARM_CHUNKS_S]
+        finally:
+            state.stop()

@@ -109,3 +109,20 @@ class RecordCache(GenerationCache[T], Generic[K, T]):
                 self._trim()
         found.update(fetched)
         return found
+
+    def fill(self, records: Iterable[tuple[K, T]], generation: int) -> int:
+        """Add the records the cache lacks, in order, while each fits within the budget without dropping any (a
+        warm-up reading ahead of searches); returns how many of `records` were taken (added or already there)
+        before the first that did not fit."""
+        taken = 0
+        with self._lock:
+            self._turn(generation)
+            for key, value in records:
+                if key not in self._values:
+                    weight = self.weigh(value)
+                    if self.weight + weight > self.budget:
+                        break
+                    self._values[key] = value
+                    self.weight += weight
+                taken += 1
+        return taken
