@@ -229,7 +229,7 @@ class OnnxEmbedder:
 
     def warm_query_lengths(self, longest: int = WARM_QUERY_TOKENS) -> int:
         """Run the graph once at each input length from 1 to `longest` tokens (see WARM_QUERY_TOKENS), so that no
-        searcher's query is the first of its length; returns the lengths run. Nothing is cached or returned."""
+        searcher's query is the first of its length; returns how many lengths were run. No vector is kept."""
         longest = min(longest, self.max_seq_length)
         text = f"{self._query_prompt or ''}{' '.join(['мектеп'] * longest)}"
         encoded = self._tokenizer([text], truncation=True, max_length=longest, return_tensors="np")
